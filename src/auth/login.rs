@@ -1,0 +1,45 @@
+//! The password check behind both login forms (HTML and JSON), ending in a new session.
+
+use std::time::Duration;
+
+use super::{password, session};
+use crate::store::{Session, Store, StoreError, Timestamp, User, Username};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user and wrong password are one error, by design.
+    #[error("wrong user name or password")]
+    BadCredentials,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Checks the credentials and opens a session; returns the cookie token and the user.
+/// Blocking (argon2 takes tens of milliseconds): run it on the blocking pool.
+pub fn login(
+    store: &Store,
+    username: &str,
+    password: &str,
+    session_ttl: Duration,
+) -> Result<(String, User), LoginError> {
+    let user = match Username::parse(username) {
+        Ok(name) => store.user(&name)?,
+        Err(_) => None,
+    };
+    // Always one full argon2 verification, against a fixed hash when there is no such user.
+    if !password::verify(password, user.as_ref().map(|u| u.password_hash.as_str())) {
+        return Err(LoginError::BadCredentials);
+    }
+    let user = user.ok_or(LoginError::BadCredentials)?;
+    let (token, hash) = session::new_token();
+    let now = Timestamp::now();
+    store.insert_session(
+        &hash,
+        &Session {
+            user: user.name.clone(),
+            created_at: now,
+            expires_at: now.plus(session_ttl),
+        },
+    )?;
+    Ok((token, user))
+}

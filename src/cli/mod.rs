@@ -1,0 +1,262 @@
+//! The command line (CONTRACT.md section 1): arguments, and running each command against the
+//! database directly or, while `serve` holds it, through the running server.
+
+mod doctor;
+mod remote;
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+use crate::manage::{self, Command, Outcome};
+use crate::runtime::prepare_data_dir;
+use crate::store::{Store, StoreError, Tier};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "streamd",
+    version,
+    about = "Self-hosted video-on-demand server"
+)]
+pub struct Cli {
+    /// TOML config file (every key is documented in example.toml).
+    #[arg(long, env = "STREAMD_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory: the database, the object store and generated secrets.
+    #[arg(long, env = "STREAMD_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Run the server.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:80.
+        #[arg(long, env = "STREAMD_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCmd,
+    },
+    /// Let a user watch one movie regardless of plan.
+    Grant {
+        name: String,
+        movie_id: String,
+        /// End of the grant (RFC 3339, e.g. 2027-01-31T00:00:00Z); open-ended without it.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Take back a grant.
+    Revoke { name: String, movie_id: String },
+    /// List movies with their status.
+    Movies {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check ffmpeg, the data dir, the config and the port.
+    Doctor,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user (the password is asked for without echo, or read with --password-stdin).
+    Add {
+        name: String,
+        #[arg(long)]
+        admin: bool,
+        #[arg(long, default_value = "free")]
+        plan: Tier,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's plan.
+    Plan {
+        name: String,
+        tier: Tier,
+        /// When the plan lapses (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Change a user's password (ends their sessions).
+    Passwd {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Cli {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            listen: match &self.command {
+                Cmd::Serve { listen } => listen.clone(),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// Runs the parsed command; the caller prints the error and sets the exit status.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::load(&cli.overrides())?;
+    match cli.command {
+        Cmd::Serve { .. } => {
+            let system = actix_web::rt::System::new();
+            Ok(system.block_on(crate::server::run(config))?)
+        }
+        Cmd::Doctor => doctor::run(&config, cli.config.as_deref()),
+        Cmd::User { command } => {
+            let (command, json) = match command {
+                UserCmd::Add {
+                    name,
+                    admin,
+                    plan,
+                    password_stdin,
+                } => {
+                    let password = read_password(password_stdin, true)?;
+                    let cmd = Command::UserAdd {
+                        name,
+                        admin,
+                        plan,
+                        password,
+                    };
+                    (cmd, false)
+                }
+                UserCmd::Plan { name, tier, until } => {
+                    (Command::UserPlan { name, tier, until }, false)
+                }
+                UserCmd::Passwd {
+                    name,
+                    password_stdin,
+                } => {
+                    let password = read_password(password_stdin, true)?;
+                    (Command::UserPasswd { name, password }, false)
+                }
+                UserCmd::List { json } => (Command::UserList, json),
+            };
+            print_outcome(&execute(&config, command)?, json)
+        }
+        Cmd::Grant {
+            name,
+            movie_id,
+            until,
+        } => print_outcome(
+            &execute(
+                &config,
+                Command::Grant {
+                    name,
+                    movie: movie_id,
+                    until,
+                },
+            )?,
+            false,
+        ),
+        Cmd::Revoke { name, movie_id } => print_outcome(
+            &execute(
+                &config,
+                Command::Revoke {
+                    name,
+                    movie: movie_id,
+                },
+            )?,
+            false,
+        ),
+        Cmd::Movies { json } => print_outcome(&execute(&config, Command::Movies)?, json),
+    }
+}
+
+/// The database directly when nobody holds it; the running server when `serve` does.
+fn execute(config: &Config, command: Command) -> anyhow::Result<Outcome> {
+    let data_dir = &config.server.data_dir;
+    prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
+    match Store::open(data_dir) {
+        Ok(store) => Ok(manage::execute(&store, command)?),
+        Err(StoreError::Locked { .. }) => remote::execute(data_dir, &command),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn read_password(from_stdin: bool, confirm: bool) -> anyhow::Result<String> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("reading the password from stdin")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_string();
+        if password.is_empty() {
+            bail!("no password on stdin");
+        }
+        return Ok(password);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for the password on: pipe it in with --password-stdin");
+    }
+    let password = rpassword::prompt_password("Password: ").context("reading the password")?;
+    if confirm {
+        let again = rpassword::prompt_password("Repeat it: ").context("reading the password")?;
+        if again != password {
+            bail!("the two passwords differ; nothing was changed");
+        }
+    }
+    Ok(password)
+}
+
+fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Done { message } if json => {
+            println!("{}", serde_json::json!({ "message": message }));
+        }
+        Outcome::Done { message } => println!("{message}"),
+        Outcome::Users(users) if json => println!("{}", serde_json::to_string(users)?),
+        Outcome::Users(users) => {
+            println!(
+                "{:<24} {:<6} {:<8} {:<21} CREATED",
+                "NAME", "ROLE", "PLAN", "UNTIL"
+            );
+            for u in users {
+                println!(
+                    "{:<24} {:<6} {:<8} {:<21} {}",
+                    u.name,
+                    if u.admin { "admin" } else { "user" },
+                    u.plan,
+                    u.plan_until.as_deref().unwrap_or("-"),
+                    u.created_at
+                );
+            }
+        }
+        Outcome::Movies(movies) if json => println!("{}", serde_json::to_string(movies)?),
+        Outcome::Movies(movies) => {
+            if movies.is_empty() {
+                eprintln!("no movies yet: add one with `streamd ingest FILE --title TITLE`");
+            }
+            for m in movies {
+                let progress = m
+                    .progress
+                    .as_ref()
+                    .filter(|_| m.status == "running")
+                    .map(|p| format!(" {:.0}%", p.percent))
+                    .unwrap_or_default();
+                println!(
+                    "{:<13} {:<8} {:<8}{:<5} {}",
+                    m.id, m.tier, m.status, progress, m.title
+                );
+            }
+        }
+    }
+    Ok(())
+}

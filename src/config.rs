@@ -1,0 +1,679 @@
+//! The validated runtime configuration: built-in defaults, then a TOML file, then `STREAMD_*`
+//! environment variables, then command-line flags, checked once into one [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Every key the config file understands, by section. `example.toml` must document each one
+/// (a unit test holds it to that), and `STREAMD_<SECTION>_<KEY>` overrides each one.
+pub const KEYS: &[(&str, &[&str])] = &[
+    ("server", &["listen", "public_url", "data_dir"]),
+    (
+        "storage",
+        &[
+            "backend",
+            "bucket",
+            "region",
+            "access_key",
+            "secret_key",
+            "endpoint",
+            "public_endpoint",
+        ],
+    ),
+    ("tokens", &["playback_ttl", "segment_grace"]),
+    (
+        "transcode",
+        &[
+            "ffmpeg",
+            "auto_download",
+            "segment_seconds",
+            "renditions",
+            "preset",
+            "workers",
+        ],
+    ),
+    (
+        "auth",
+        &["session_ttl", "login_attempts_per_minute", "secure_cookies"],
+    ),
+];
+
+/// Environment variables that are not config keys but are still ours (so they draw no warning).
+const OTHER_ENV: &[&str] = &[
+    "STREAMD_CONFIG",
+    "STREAMD_DATA_DIR",
+    "STREAMD_LISTEN",
+    "STREAMD_FFMPEG",
+    "STREAMD_LOG",
+];
+
+pub const RENDITION_LADDER: &[&str] = &["480p", "720p", "1080p", "2160p"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("config key {key}: {message}")]
+    Invalid { key: &'static str, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    Local,
+    S3,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub tokens: TokensConfig,
+    pub transcode: TranscodeConfig,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// The base URL browsers and external players use, without a trailing slash.
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub backend: StorageBackend,
+    pub bucket: String,
+    pub region: String,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    pub endpoint: Option<String>,
+    pub public_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokensConfig {
+    pub playback_ttl: Duration,
+    pub segment_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct TranscodeConfig {
+    pub ffmpeg: Option<PathBuf>,
+    pub auto_download: bool,
+    pub segment_seconds: u32,
+    pub renditions: Vec<String>,
+    pub preset: String,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub session_ttl: Duration,
+    pub login_attempts_per_minute: u32,
+    pub secure_cookies: bool,
+}
+
+/// What the command line adds on top of file and environment.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub listen: Option<String>,
+}
+
+// The file's shape: every field optional with a default, unknown keys refused by name.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    server: RawServer,
+    storage: RawStorage,
+    tokens: RawTokens,
+    transcode: RawTranscode,
+    auth: RawAuth,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawServer {
+    listen: String,
+    public_url: Option<String>,
+    data_dir: PathBuf,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./streamd-data"),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawStorage {
+    backend: StorageBackend,
+    bucket: String,
+    region: String,
+    access_key: Option<String>,
+    secret_key: Option<String>,
+    endpoint: Option<String>,
+    public_endpoint: Option<String>,
+}
+
+impl Default for RawStorage {
+    fn default() -> Self {
+        Self {
+            backend: StorageBackend::Local,
+            bucket: "media".into(),
+            region: "us-east-1".into(),
+            access_key: None,
+            secret_key: None,
+            endpoint: None,
+            public_endpoint: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTokens {
+    playback_ttl: String,
+    segment_grace: String,
+}
+
+impl Default for RawTokens {
+    fn default() -> Self {
+        Self {
+            playback_ttl: "6h".into(),
+            segment_grace: "2h".into(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTranscode {
+    ffmpeg: Option<PathBuf>,
+    auto_download: bool,
+    segment_seconds: u32,
+    renditions: Vec<String>,
+    preset: String,
+    workers: usize,
+}
+
+impl Default for RawTranscode {
+    fn default() -> Self {
+        Self {
+            ffmpeg: None,
+            auto_download: false,
+            segment_seconds: 4,
+            renditions: RENDITION_LADDER.iter().map(|r| r.to_string()).collect(),
+            preset: "veryfast".into(),
+            workers: 1,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAuth {
+    session_ttl: String,
+    login_attempts_per_minute: u32,
+    secure_cookies: bool,
+}
+
+impl Default for RawAuth {
+    fn default() -> Self {
+        Self {
+            session_ttl: "30d".into(),
+            login_attempts_per_minute: 5,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration from the process environment.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_from(overrides, std::env::vars())
+    }
+
+    /// Loads from an explicit environment, so layering is testable without touching the process.
+    pub fn load_from(
+        overrides: &Overrides,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match &overrides.config_file {
+            Some(path) => read_file(path)?,
+            None => toml::Table::new(),
+        };
+        apply_env(&mut table, env)?;
+        if let Some(dir) = &overrides.data_dir {
+            set(
+                &mut table,
+                "server",
+                "data_dir",
+                dir.display().to_string().into(),
+            );
+        }
+        if let Some(listen) = &overrides.listen {
+            set(&mut table, "server", "listen", listen.clone().into());
+        }
+        let raw: RawConfig =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Parse {
+                    path: overrides
+                        .config_file
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from("(environment)")),
+                    message: e.message().to_string(),
+                })?;
+        raw.validate()
+    }
+
+    /// The URL prefix that pages, playlists and the playback API hand out.
+    pub fn public_base(&self) -> String {
+        match &self.server.public_url {
+            Some(url) => url.clone(),
+            None => {
+                let addr = self.server.listen;
+                // A wildcard bind is reachable at loopback from this machine; a real deployment
+                // sets public_url.
+                let host = if addr.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else if addr.is_ipv6() {
+                    format!("[{}]", addr.ip())
+                } else {
+                    addr.ip().to_string()
+                };
+                format!("http://{host}:{}", addr.port())
+            }
+        }
+    }
+
+    /// Cookies get `Secure` when asked for, or when the public URL is https anyway.
+    pub fn secure_cookies(&self) -> bool {
+        self.auth.secure_cookies
+            || self
+                .server
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+fn read_file(path: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let parse_error = |message: String| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message,
+    };
+    // Parse once into the typed shape for messages with line numbers and the unknown key's name.
+    toml::from_str::<RawConfig>(&text).map_err(|e| parse_error(e.to_string()))?;
+    toml::from_str::<toml::Table>(&text).map_err(|e| parse_error(e.to_string()))
+}
+
+fn set(table: &mut toml::Table, section: &str, key: &str, value: toml::Value) {
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(inner) = entry {
+        inner.insert(key.to_string(), value);
+    }
+}
+
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    for (var, value) in env {
+        let Some(rest) = var.strip_prefix("STREAMD_") else {
+            continue;
+        };
+        let (section, key) = match var.as_str() {
+            "STREAMD_DATA_DIR" => ("server", "data_dir"),
+            "STREAMD_LISTEN" => ("server", "listen"),
+            "STREAMD_FFMPEG" => ("transcode", "ffmpeg"),
+            _ => match env_key(rest) {
+                Some(found) => found,
+                None => {
+                    if !OTHER_ENV.contains(&var.as_str()) {
+                        tracing::warn!(variable = %var, "unknown STREAMD_ variable ignored");
+                    }
+                    continue;
+                }
+            },
+        };
+        set(table, section, key, env_value(&var, &value)?);
+    }
+    Ok(())
+}
+
+fn env_key(rest: &str) -> Option<(&'static str, &'static str)> {
+    let lower = rest.to_ascii_lowercase();
+    KEYS.iter().find_map(|(section, keys)| {
+        let key = lower.strip_prefix(section)?.strip_prefix('_')?;
+        keys.iter().find(|k| **k == key).map(|k| (*section, *k))
+    })
+}
+
+/// An env value is read as a TOML value when it is one (`10`, `true`, `["480p"]`), else as a
+/// plain string, so `STREAMD_SERVER_LISTEN=0.0.0.0:80` needs no quotes.
+fn env_value(var: &str, value: &str) -> Result<toml::Value, ConfigError> {
+    let looks_structured = value.starts_with('[') || value.starts_with('"');
+    match toml::from_str::<toml::Table>(&format!("v = {value}")) {
+        Ok(mut t) => Ok(t.remove("v").unwrap_or_else(|| value.into())),
+        Err(e) if looks_structured => Err(ConfigError::Env {
+            var: var.to_string(),
+            message: e.message().to_string(),
+        }),
+        Err(_) => Ok(toml::Value::String(value.to_string())),
+    }
+}
+
+fn duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    let d = humantime::parse_duration(text).map_err(|e| ConfigError::Invalid {
+        key,
+        message: format!("{e} (write it like \"90s\", \"10m\", \"6h\" or \"30d\")"),
+    })?;
+    if d.is_zero() {
+        return Err(ConfigError::Invalid {
+            key,
+            message: "must be longer than zero".into(),
+        });
+    }
+    Ok(d)
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+fn http_url(key: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match non_empty(value) {
+        None => Ok(None),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Ok(Some(url.trim_end_matches('/').to_string()))
+        }
+        Some(url) => Err(ConfigError::Invalid {
+            key,
+            message: format!("{url:?} must start with http:// or https://"),
+        }),
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let listen =
+            self.server
+                .listen
+                .parse::<SocketAddr>()
+                .map_err(|e| ConfigError::Invalid {
+                    key: "server.listen",
+                    message: format!("{:?}: {e} (expected IP:PORT)", self.server.listen),
+                })?;
+        let public_url = http_url("server.public_url", self.server.public_url)?;
+
+        let s = self.storage;
+        let endpoint = http_url("storage.endpoint", s.endpoint)?;
+        let public_endpoint = http_url("storage.public_endpoint", s.public_endpoint)?;
+        if s.backend == StorageBackend::S3 && endpoint.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "storage.endpoint",
+                message: "backend \"s3\" needs the service's endpoint URL".into(),
+            });
+        }
+        let bucket_ok = (3..=63).contains(&s.bucket.len())
+            && s.bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !bucket_ok {
+            return Err(ConfigError::Invalid {
+                key: "storage.bucket",
+                message: format!(
+                    "{:?} is not an S3 bucket name (3-63 of a-z 0-9 . -)",
+                    s.bucket
+                ),
+            });
+        }
+
+        let t = self.transcode;
+        if !(1..=30).contains(&t.segment_seconds) {
+            return Err(ConfigError::Invalid {
+                key: "transcode.segment_seconds",
+                message: format!("{} is outside 1..=30", t.segment_seconds),
+            });
+        }
+        if t.renditions.is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "transcode.renditions",
+                message: "name at least one of 480p, 720p, 1080p, 2160p".into(),
+            });
+        }
+        if let Some(bad) = t
+            .renditions
+            .iter()
+            .find(|r| !RENDITION_LADDER.contains(&r.as_str()))
+        {
+            return Err(ConfigError::Invalid {
+                key: "transcode.renditions",
+                message: format!("{bad:?} is not one of 480p, 720p, 1080p, 2160p"),
+            });
+        }
+        if !(1..=16).contains(&t.workers) {
+            return Err(ConfigError::Invalid {
+                key: "transcode.workers",
+                message: format!("{} is outside 1..=16", t.workers),
+            });
+        }
+        if self.auth.login_attempts_per_minute == 0 {
+            return Err(ConfigError::Invalid {
+                key: "auth.login_attempts_per_minute",
+                message: "must be at least 1".into(),
+            });
+        }
+
+        Ok(Config {
+            server: ServerConfig {
+                listen,
+                public_url,
+                data_dir: self.server.data_dir,
+            },
+            storage: StorageConfig {
+                backend: s.backend,
+                bucket: s.bucket,
+                region: s.region,
+                access_key: non_empty(s.access_key),
+                secret_key: non_empty(s.secret_key),
+                endpoint,
+                public_endpoint,
+            },
+            tokens: TokensConfig {
+                playback_ttl: duration("tokens.playback_ttl", &self.tokens.playback_ttl)?,
+                segment_grace: duration("tokens.segment_grace", &self.tokens.segment_grace)?,
+            },
+            transcode: TranscodeConfig {
+                ffmpeg: t.ffmpeg.filter(|p| !p.as_os_str().is_empty()),
+                auto_download: t.auto_download,
+                segment_seconds: t.segment_seconds,
+                renditions: t.renditions,
+                preset: t.preset,
+                workers: t.workers,
+            },
+            auth: AuthConfig {
+                session_ttl: duration("auth.session_ttl", &self.auth.session_ttl)?,
+                login_attempts_per_minute: self.auth.login_attempts_per_minute,
+                secure_cookies: self.auth.secure_cookies,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn file(text: &str) -> (tempfile::NamedTempFile, Overrides) {
+        let f = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(f.path(), text).expect("write");
+        let o = Overrides {
+            config_file: Some(f.path().to_path_buf()),
+            ..Default::default()
+        };
+        (f, o)
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::load_from(&Overrides::default(), env(&[])).expect("defaults");
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.server.data_dir, PathBuf::from("./streamd-data"));
+        assert_eq!(c.storage.bucket, "media");
+        assert_eq!(c.storage.region, "us-east-1");
+        assert_eq!(c.transcode.segment_seconds, 4);
+        assert_eq!(c.transcode.renditions, RENDITION_LADDER);
+        assert_eq!(c.auth.login_attempts_per_minute, 5);
+        assert_eq!(c.auth.session_ttl, Duration::from_secs(30 * 86400));
+        assert_eq!(c.public_base(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn file_then_env_then_flags_each_win_over_the_one_before() {
+        let (_f, mut o) = file(
+            "[server]\nlisten = \"127.0.0.1:9000\"\ndata_dir = \"/from/file\"\n\
+             [auth]\nsession_ttl = \"1h\"\nlogin_attempts_per_minute = 7\n",
+        );
+        let c = Config::load_from(&o, env(&[])).expect("file");
+        assert_eq!(c.server.listen.port(), 9000);
+        assert_eq!(c.auth.session_ttl, Duration::from_secs(3600));
+        assert_eq!(c.auth.login_attempts_per_minute, 7);
+
+        let e = env(&[
+            ("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "9"),
+            ("STREAMD_LISTEN", "127.0.0.1:9100"),
+            ("STREAMD_TRANSCODE_RENDITIONS", "[\"480p\", \"720p\"]"),
+            ("STREAMD_DATA_DIR", "/from/env"),
+        ]);
+        let c = Config::load_from(&o, e.clone()).expect("env");
+        assert_eq!(c.auth.login_attempts_per_minute, 9);
+        assert_eq!(c.server.listen.port(), 9100);
+        assert_eq!(c.transcode.renditions, vec!["480p", "720p"]);
+        assert_eq!(c.server.data_dir, PathBuf::from("/from/env"));
+        assert_eq!(c.auth.session_ttl, Duration::from_secs(3600), "file kept");
+
+        o.listen = Some("127.0.0.1:9200".into());
+        o.data_dir = Some(PathBuf::from("/from/flag"));
+        let c = Config::load_from(&o, e).expect("flags");
+        assert_eq!(c.server.listen.port(), 9200);
+        assert_eq!(c.server.data_dir, PathBuf::from("/from/flag"));
+    }
+
+    #[test]
+    fn unknown_key_is_an_error_that_names_it() {
+        let (_f, o) = file("[auth]\nsesion_ttl = \"1h\"\n");
+        let err = Config::load_from(&o, env(&[])).expect_err("typo refused");
+        assert!(err.to_string().contains("sesion_ttl"), "{err}");
+        let (_f, o) = file("[nosuch]\nx = 1\n");
+        let err = Config::load_from(&o, env(&[])).expect_err("section refused");
+        assert!(err.to_string().contains("nosuch"), "{err}");
+    }
+
+    #[test]
+    fn malformed_values_are_explained() {
+        for (text, key) in [
+            ("[server]\nlisten = \"localhost\"\n", "server.listen"),
+            ("[auth]\nsession_ttl = \"forever\"\n", "auth.session_ttl"),
+            (
+                "[transcode]\nrenditions = [\"4k\"]\n",
+                "transcode.renditions",
+            ),
+            (
+                "[transcode]\nsegment_seconds = 0\n",
+                "transcode.segment_seconds",
+            ),
+            ("[storage]\nbackend = \"s3\"\n", "storage.endpoint"),
+            ("[storage]\nbucket = \"Bad_Bucket\"\n", "storage.bucket"),
+        ] {
+            let (_f, o) = file(text);
+            let err = Config::load_from(&o, env(&[])).expect_err(text);
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
+        let (_f, o) = file("[server\nlisten=");
+        let err = Config::load_from(&o, env(&[])).expect_err("broken toml");
+        assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
+    }
+
+    #[test]
+    fn https_public_url_forces_secure_cookies() {
+        let (_f, o) = file("[server]\npublic_url = \"https://tv.example.org/\"\n");
+        let c = Config::load_from(&o, env(&[])).expect("config");
+        assert!(c.secure_cookies());
+        assert_eq!(c.public_base(), "https://tv.example.org");
+    }
+
+    #[test]
+    fn example_toml_documents_every_key() {
+        let text = include_str!("../example.toml");
+        // Optional keys stand commented out as `# key = value`: switch them on to parse.
+        let switched_on: String = text
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if KEYS
+                        .iter()
+                        .any(|(_, ks)| ks.iter().any(|k| rest.starts_with(&format!("{k} =")))) =>
+                {
+                    rest
+                }
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let table: toml::Table = toml::from_str(&switched_on).expect("example parses");
+        for (section, keys) in KEYS {
+            for key in *keys {
+                assert!(
+                    text.contains(&format!("[{section}]")) && text.contains(&format!("{key} =")),
+                    "example.toml lacks {section}.{key}"
+                );
+            }
+        }
+        // And the example itself, with every commented key switched on, is a valid config.
+        let f = tempfile::NamedTempFile::new().expect("temp");
+        let mut table = table;
+        if let Some(toml::Value::Table(storage)) = table.get_mut("storage") {
+            storage.insert("backend".into(), "local".into());
+        }
+        std::fs::write(f.path(), toml::to_string(&table).expect("toml")).expect("write");
+        let o = Overrides {
+            config_file: Some(f.path().to_path_buf()),
+            ..Default::default()
+        };
+        Config::load_from(&o, env(&[])).expect("example.toml is valid");
+    }
+}

@@ -1,0 +1,14 @@
+//! streamd: a self-hosted video-on-demand server. A movie goes in (ffmpeg makes an HLS ladder),
+//! an adaptive stream comes out, only to the people entitled to it.
+
+pub mod auth;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod ingest;
+pub mod manage;
+pub mod runtime;
+pub mod secrets;
+pub mod server;
+pub mod store;
+pub mod web;

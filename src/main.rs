@@ -1,0 +1,20 @@
+//! The `streamd` binary: parse the command line, set up logging, run, map errors to exit codes.
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = streamd::cli::Cli::parse();
+    let filter = EnvFilter::try_from_env("STREAMD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = streamd::cli::run(cli) {
+        // One line, the chain of causes joined: what happened and what to do.
+        let causes: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+        eprintln!("streamd: {}", causes.join(": "));
+        std::process::exit(1);
+    }
+}

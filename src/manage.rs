@@ -1,0 +1,308 @@
+//! The operator's commands (users, plans, grants, the movie list) as data: the CLI runs them on
+//! the database directly, or sends them to the running server, which runs the same code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::password::{self, PasswordError};
+use crate::store::{
+    Grant, Movie, MovieId, Plan, Store, StoreError, Tier, Timestamp, User, Username,
+};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    UserAdd {
+        name: String,
+        admin: bool,
+        plan: Tier,
+        password: String,
+    },
+    UserPlan {
+        name: String,
+        tier: Tier,
+        until: Option<String>,
+    },
+    UserPasswd {
+        name: String,
+        password: String,
+    },
+    UserList,
+    Grant {
+        name: String,
+        movie: String,
+        until: Option<String>,
+    },
+    Revoke {
+        name: String,
+        movie: String,
+    },
+    Movies,
+}
+
+impl Command {
+    /// Whether running it hashes a password (so a server runs it on the blocking pool anyway,
+    /// and a caller knows it takes tens of milliseconds).
+    pub fn hashes_password(&self) -> bool {
+        matches!(self, Command::UserAdd { .. } | Command::UserPasswd { .. })
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "outcome", content = "data", rename_all = "snake_case")]
+pub enum Outcome {
+    Done { message: String },
+    Users(Vec<UserView>),
+    Movies(Vec<MovieView>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserView {
+    pub name: String,
+    pub admin: bool,
+    pub plan: Tier,
+    pub plan_until: Option<String>,
+    pub created_at: String,
+}
+
+impl UserView {
+    pub fn new(user: &User, plan: &Plan) -> Self {
+        UserView {
+            name: user.name.to_string(),
+            admin: user.admin,
+            plan: plan.tier,
+            plan_until: plan.until.map(Timestamp::to_rfc3339),
+            created_at: user.created_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A movie as the API and the CLI show it (CONTRACT.md section 3).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MovieView {
+    pub id: String,
+    pub title: String,
+    pub tier: Tier,
+    pub status: String,
+    pub duration_s: Option<f64>,
+    pub renditions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<crate::store::Progress>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl From<&Movie> for MovieView {
+    fn from(m: &Movie) -> Self {
+        MovieView {
+            id: m.id.to_string(),
+            title: m.title.clone(),
+            tier: m.tier,
+            status: m.status.to_string(),
+            duration_s: m.duration_s,
+            renditions: m.renditions.iter().map(|r| r.name.clone()).collect(),
+            progress: m.progress.clone(),
+            error: m.error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManageError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ManageError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::UserNotFound(_) | StoreError::MovieNotFound(_) => {
+                ManageError::NotFound(e.to_string())
+            }
+            StoreError::UserExists(_) => ManageError::Conflict(e.to_string()),
+            other => ManageError::Store(other),
+        }
+    }
+}
+
+fn username(name: &str) -> Result<Username, ManageError> {
+    Username::parse(name).map_err(ManageError::Invalid)
+}
+
+fn movie_id(id: &str) -> Result<MovieId, ManageError> {
+    MovieId::parse(id).map_err(ManageError::Invalid)
+}
+
+fn until(text: Option<&str>, now: Timestamp) -> Result<Option<Timestamp>, ManageError> {
+    let Some(text) = text else { return Ok(None) };
+    let t = Timestamp::parse_rfc3339(text).map_err(ManageError::Invalid)?;
+    if t <= now {
+        return Err(ManageError::Invalid(format!(
+            "--until {text} is in the past"
+        )));
+    }
+    Ok(Some(t))
+}
+
+/// Runs one command against the database. Blocking (redb, argon2): call from a blocking context.
+pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> {
+    let now = Timestamp::now();
+    let done = |message: String| Ok(Outcome::Done { message });
+    match command {
+        Command::UserAdd {
+            name,
+            admin,
+            plan,
+            password,
+        } => {
+            let name = username(&name)?;
+            if store.user(&name)?.is_some() {
+                return Err(StoreError::UserExists(name).into());
+            }
+            let user = User {
+                password_hash: password::hash(&password)?,
+                name,
+                admin,
+                created_at: now,
+            };
+            store.create_user(
+                &user,
+                &Plan {
+                    tier: plan,
+                    until: None,
+                },
+            )?;
+            let role = if admin { "admin" } else { "user" };
+            done(format!("created {role} {} on the {plan} plan", user.name))
+        }
+        Command::UserPlan {
+            name,
+            tier,
+            until: until_text,
+        } => {
+            let name = username(&name)?;
+            let until = until(until_text.as_deref(), now)?;
+            store.set_plan(&name, &Plan { tier, until })?;
+            let suffix = until.map(|t| format!(" until {t}")).unwrap_or_default();
+            done(format!("{name} is now on the {tier} plan{suffix}"))
+        }
+        Command::UserPasswd { name, password } => {
+            let name = username(&name)?;
+            let hash = password::hash(&password)?;
+            store.set_password_hash(&name, hash)?;
+            done(format!(
+                "password of {name} changed; their sessions were ended"
+            ))
+        }
+        Command::UserList => Ok(Outcome::Users(
+            store
+                .list_users()?
+                .iter()
+                .map(|(u, p)| UserView::new(u, p))
+                .collect(),
+        )),
+        Command::Grant {
+            name,
+            movie,
+            until: until_text,
+        } => {
+            let name = username(&name)?;
+            let movie = movie_id(&movie)?;
+            let until = until(until_text.as_deref(), now)?;
+            store.put_grant(
+                &name,
+                &movie,
+                &Grant {
+                    granted_at: now,
+                    until,
+                },
+            )?;
+            let suffix = until.map(|t| format!(" until {t}")).unwrap_or_default();
+            done(format!("{name} may watch {movie}{suffix}"))
+        }
+        Command::Revoke { name, movie } => {
+            let name = username(&name)?;
+            let movie = movie_id(&movie)?;
+            if store.remove_grant(&name, &movie)? {
+                done(format!("revoked {name}'s grant for {movie}"))
+            } else {
+                Err(ManageError::NotFound(format!(
+                    "{name} holds no grant for {movie}"
+                )))
+            }
+        }
+        Command::Movies => Ok(Outcome::Movies(
+            store.list_movies()?.iter().map(MovieView::from).collect(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_lifecycle_through_commands() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let add = Command::UserAdd {
+            name: "Ann".into(),
+            admin: false,
+            plan: Tier::Free,
+            password: "long enough".into(),
+        };
+        execute(&store, add.clone()).expect("add");
+        assert!(matches!(
+            execute(&store, add),
+            Err(ManageError::Conflict(_))
+        ));
+        execute(
+            &store,
+            Command::UserPlan {
+                name: "ann".into(),
+                tier: Tier::Premium,
+                until: Some("2999-01-01T00:00:00Z".into()),
+            },
+        )
+        .expect("plan");
+        let Outcome::Users(users) = execute(&store, Command::UserList).expect("list") else {
+            panic!("expected users");
+        };
+        assert_eq!(users.len(), 1);
+        assert_eq!(users[0].plan, Tier::Premium);
+        assert_eq!(users[0].plan_until.as_deref(), Some("2999-01-01T00:00:00Z"));
+
+        let past = Command::UserPlan {
+            name: "ann".into(),
+            tier: Tier::Premium,
+            until: Some("2001-01-01T00:00:00Z".into()),
+        };
+        assert!(matches!(
+            execute(&store, past),
+            Err(ManageError::Invalid(_))
+        ));
+        let short = Command::UserPasswd {
+            name: "ann".into(),
+            password: "short".into(),
+        };
+        assert!(matches!(
+            execute(&store, short),
+            Err(ManageError::Password(_))
+        ));
+        let revoke = Command::Revoke {
+            name: "ann".into(),
+            movie: "nothing".into(),
+        };
+        assert!(matches!(
+            execute(&store, revoke),
+            Err(ManageError::NotFound(_))
+        ));
+    }
+}

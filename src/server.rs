@@ -1,0 +1,118 @@
+//! `streamd serve`: open the database, bind, announce, serve until SIGTERM/Ctrl-C.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{HttpServer, web};
+
+use crate::config::Config;
+use crate::runtime::{RunningServer, prepare_data_dir};
+use crate::secrets::{Secrets, SecretsError};
+use crate::store::{Store, StoreError, Timestamp};
+use crate::web::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("{0}")]
+    DataDir(String),
+    #[error(
+        "another streamd is already serving data dir {dir}{by}; stop it first or use another --data-dir"
+    )]
+    AlreadyRunning { dir: String, by: String },
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+    #[error("cannot listen on {addr}: {source}{hint}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+        hint: &'static str,
+    },
+    #[error("server failed: {0}")]
+    Run(std::io::Error),
+}
+
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let data_dir = config.server.data_dir.clone();
+    prepare_data_dir(&data_dir).map_err(ServeError::DataDir)?;
+    let store = Store::open(&data_dir).map_err(|e| match e {
+        StoreError::Locked { .. } => ServeError::AlreadyRunning {
+            dir: data_dir.display().to_string(),
+            by: RunningServer::read(&data_dir)
+                .map(|r| format!(" (pid {}, listening on {})", r.pid, r.listen))
+                .unwrap_or_default(),
+        },
+        other => ServeError::Store(other),
+    })?;
+    let secrets = Arc::new(Secrets::load_or_create(&config)?);
+
+    let listener = TcpListener::bind(config.server.listen).map_err(|source| ServeError::Bind {
+        addr: config.server.listen,
+        hint: if source.kind() == std::io::ErrorKind::AddrInUse {
+            " (the port is in use: stop what uses it, or pick another with --listen)"
+        } else {
+            ""
+        },
+        source,
+    })?;
+    let bound = listener.local_addr().map_err(ServeError::Run)?;
+    let mut config = config;
+    config.server.listen = bound;
+    let config = Arc::new(config);
+
+    let state = web::Data::new(AppState::new(config.clone(), store.clone(), secrets));
+    let has_admin = store.has_admin().map_err(ServeError::Store)?;
+
+    let app_state = state.clone();
+    let server = HttpServer::new(move || crate::web::app(app_state.clone()))
+        .listen(listener)
+        .map_err(ServeError::Run)?
+        .shutdown_timeout(10)
+        .run();
+
+    RunningServer {
+        pid: std::process::id(),
+        listen: bound,
+    }
+    .write(&data_dir)
+    .map_err(|e| ServeError::DataDir(format!("cannot write {}: {e}", data_dir.display())))?;
+
+    tracing::info!(data_dir = %data_dir.display(), listen = %bound, "streamd started");
+    eprintln!(
+        "streamd is serving {} (data in {})",
+        config.public_base(),
+        data_dir.display()
+    );
+    if !has_admin {
+        eprintln!(
+            "No admin account yet. Create one with:  streamd --data-dir {} user add NAME --admin",
+            data_dir.display()
+        );
+    }
+
+    let sweeper = actix_web::rt::spawn(sweep(state.clone()));
+    let result = server.await;
+    sweeper.abort();
+    RunningServer::remove(&data_dir);
+    tracing::info!("streamd stopped");
+    result.map_err(ServeError::Run)
+}
+
+/// Housekeeping: drop expired sessions and idle rate-limit entries.
+async fn sweep(state: web::Data<AppState>) {
+    let mut tick = actix_web::rt::time::interval(SWEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let store = state.store.clone();
+        match web::block(move || store.purge_expired_sessions(Timestamp::now())).await {
+            Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired sessions purged"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "session sweep failed"),
+            _ => {}
+        }
+        state.limiter.shrink();
+    }
+}

@@ -1,0 +1,569 @@
+//! The embedded database (redb): its tables, schema version and migrations. This is the only
+//! code that opens a transaction; every call blocks, so async callers use the blocking pool.
+
+mod records;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use records::*;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+const PLANS: TableDefinition<&str, &[u8]> = TableDefinition::new("plans");
+/// Keyed by the SHA-256 of the session token: a stolen database file yields no live cookie.
+const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+/// (user, movie) -> grant.
+const GRANTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("grants");
+const MOVIES: TableDefinition<&str, &[u8]> = TableDefinition::new("movies");
+/// Ingest jobs, keyed by movie id (one live job per movie); the ingest module owns the record.
+const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
+
+pub const SCHEMA_VERSION: u64 = 1;
+const DB_FILE: &str = "streamd.redb";
+
+/// Migrations, index `n` upgrades schema `n + 1` to `n + 2`. Records are JSON with serde
+/// defaults, so only changes of shape or keying need an entry here.
+type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
+const MIGRATIONS: &[Migration] = &[];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the database {path} is in use by another streamd process; stop it, or run this command \
+         while it serves so the command goes through it"
+    )]
+    Locked { path: PathBuf },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: redb::DatabaseError,
+    },
+    #[error(
+        "database schema version {found} is newer than this streamd understands ({supported}); \
+         upgrade streamd"
+    )]
+    SchemaTooNew { found: u64, supported: u64 },
+    #[error("database error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("corrupt record in table {table}: {source}")]
+    Codec {
+        table: &'static str,
+        source: serde_json::Error,
+    },
+    #[error("user {0} already exists")]
+    UserExists(Username),
+    #[error("no user named {0}")]
+    UserNotFound(Username),
+    #[error("no movie with id {0}")]
+    MovieNotFound(MovieId),
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self { StoreError::Db(e.into()) }
+        }
+    )*};
+}
+from_redb!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our records hold only strings, numbers and enums: serialising them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|source| StoreError::Codec { table, source })
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl Store {
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(DB_FILE)
+    }
+
+    /// Opens (or creates) the database in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = Self::path(data_dir);
+        let db = Database::builder()
+            .set_cache_size(64 * 1024 * 1024)
+            .create(&path)
+            .map_err(|source| match source {
+                redb::DatabaseError::DatabaseAlreadyOpen => {
+                    StoreError::Locked { path: path.clone() }
+                }
+                source => StoreError::Open {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
+        let store = Store { db: Arc::new(db) };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            // Opening creates: after this every table exists, so readers never see TableDoesNotExist.
+            txn.open_table(USERS)?;
+            txn.open_table(PLANS)?;
+            txn.open_table(SESSIONS)?;
+            txn.open_table(GRANTS)?;
+            txn.open_table(MOVIES)?;
+            txn.open_table(JOBS)?;
+            let mut meta = txn.open_table(META)?;
+            let found = meta.get("schema_version")?.map(|v| v.value());
+            let mut version = found.unwrap_or(SCHEMA_VERSION);
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::SchemaTooNew {
+                    found: version,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            while version < SCHEMA_VERSION {
+                let step = usize::try_from(version - 1).unwrap_or(usize::MAX);
+                if let Some(migration) = MIGRATIONS.get(step) {
+                    migration(&txn)?;
+                }
+                version += 1;
+            }
+            meta.insert("schema_version", version)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    // ---- users and plans ----
+
+    pub fn create_user(&self, user: &User, plan: &Plan) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut users = txn.open_table(USERS)?;
+            if users.get(user.name.as_str())?.is_some() {
+                return Err(StoreError::UserExists(user.name.clone()));
+            }
+            users.insert(user.name.as_str(), encode(user).as_slice())?;
+            txn.open_table(PLANS)?
+                .insert(user.name.as_str(), encode(plan).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn user(&self, name: &Username) -> Result<Option<User>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let users = txn.open_table(USERS)?;
+        users
+            .get(name.as_str())?
+            .map(|v| decode("users", v.value()))
+            .transpose()
+    }
+
+    pub fn plan(&self, name: &Username) -> Result<Plan, StoreError> {
+        let txn = self.db.begin_read()?;
+        let plans = txn.open_table(PLANS)?;
+        Ok(plans
+            .get(name.as_str())?
+            .map(|v| decode("plans", v.value()))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Replaces a user's password hash and ends every session they had.
+    pub fn set_password_hash(&self, name: &Username, hash: String) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            let mut users = txn.open_table(USERS)?;
+            let mut user: User = match users.get(name.as_str())? {
+                Some(v) => decode("users", v.value())?,
+                None => return Err(StoreError::UserNotFound(name.clone())),
+            };
+            user.password_hash = hash;
+            users.insert(name.as_str(), encode(&user).as_slice())?;
+            txn.open_table(SESSIONS)?.retain(|_, bytes| {
+                decode::<Session>("sessions", bytes).is_ok_and(|s| &s.user != name)
+            })?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn set_plan(&self, name: &Username, plan: &Plan) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            if txn.open_table(USERS)?.get(name.as_str())?.is_none() {
+                return Err(StoreError::UserNotFound(name.clone()));
+            }
+            txn.open_table(PLANS)?
+                .insert(name.as_str(), encode(plan).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn list_users(&self) -> Result<Vec<(User, Plan)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let users = txn.open_table(USERS)?;
+        let plans = txn.open_table(PLANS)?;
+        let mut out = Vec::new();
+        for row in users.iter()? {
+            let (name, bytes) = row?;
+            let user: User = decode("users", bytes.value())?;
+            let plan = plans
+                .get(name.value())?
+                .map(|v| decode("plans", v.value()))
+                .transpose()?
+                .unwrap_or_default();
+            out.push((user, plan));
+        }
+        Ok(out)
+    }
+
+    pub fn has_admin(&self) -> Result<bool, StoreError> {
+        Ok(self.list_users()?.iter().any(|(u, _)| u.admin))
+    }
+
+    // ---- sessions ----
+
+    pub fn insert_session(&self, token_hash: &str, session: &Session) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(SESSIONS)?
+            .insert(token_hash, encode(session).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// The live session for a token hash with its user and plan, all from one snapshot.
+    /// An expired session, or one whose user is gone, is no session.
+    pub fn session_user(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Session, User, Plan)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let Some(bytes) = txn.open_table(SESSIONS)?.get(token_hash)? else {
+            return Ok(None);
+        };
+        let session: Session = decode("sessions", bytes.value())?;
+        if session.is_expired(now) {
+            return Ok(None);
+        }
+        let Some(user) = txn.open_table(USERS)?.get(session.user.as_str())? else {
+            return Ok(None);
+        };
+        let user: User = decode("users", user.value())?;
+        let plan = txn
+            .open_table(PLANS)?
+            .get(session.user.as_str())?
+            .map(|v| decode("plans", v.value()))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Some((session, user, plan)))
+    }
+
+    pub fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn.open_table(SESSIONS)?.remove(token_hash)?.is_some();
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    pub fn purge_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = {
+            let mut sessions = txn.open_table(SESSIONS)?;
+            let before = sessions.len()?;
+            sessions.retain(|_, bytes| {
+                decode::<Session>("sessions", bytes).is_ok_and(|s| !s.is_expired(now))
+            })?;
+            before - sessions.len()?
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    pub fn count_sessions(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(SESSIONS)?.len()?)
+    }
+
+    // ---- grants ----
+
+    pub fn put_grant(
+        &self,
+        user: &Username,
+        movie: &MovieId,
+        grant: &Grant,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        {
+            if txn.open_table(USERS)?.get(user.as_str())?.is_none() {
+                return Err(StoreError::UserNotFound(user.clone()));
+            }
+            if txn.open_table(MOVIES)?.get(movie.as_str())?.is_none() {
+                return Err(StoreError::MovieNotFound(movie.clone()));
+            }
+            txn.open_table(GRANTS)?
+                .insert((user.as_str(), movie.as_str()), encode(grant).as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Removes a grant; `false` when there was none.
+    pub fn remove_grant(&self, user: &Username, movie: &MovieId) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = txn
+            .open_table(GRANTS)?
+            .remove((user.as_str(), movie.as_str()))?
+            .is_some();
+        txn.commit()?;
+        Ok(removed)
+    }
+
+    pub fn grant(&self, user: &Username, movie: &MovieId) -> Result<Option<Grant>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let grants = txn.open_table(GRANTS)?;
+        grants
+            .get((user.as_str(), movie.as_str()))?
+            .map(|v| decode("grants", v.value()))
+            .transpose()
+    }
+
+    /// Every grant a user holds, by movie id.
+    pub fn grants_of(&self, user: &Username) -> Result<Vec<(MovieId, Grant)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let grants = txn.open_table(GRANTS)?;
+        let mut out = Vec::new();
+        for row in grants.range((user.as_str(), "")..)? {
+            let (key, bytes) = row?;
+            let (owner, movie) = key.value();
+            if owner != user.as_str() {
+                break;
+            }
+            if let Ok(id) = MovieId::parse(movie) {
+                out.push((id, decode("grants", bytes.value())?));
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- movies ----
+
+    pub fn put_movie(&self, movie: &Movie) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(MOVIES)?
+            .insert(movie.id.as_str(), encode(movie).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn movie(&self, id: &MovieId) -> Result<Option<Movie>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let movies = txn.open_table(MOVIES)?;
+        movies
+            .get(id.as_str())?
+            .map(|v| decode("movies", v.value()))
+            .transpose()
+    }
+
+    /// All movies, newest first.
+    pub fn list_movies(&self) -> Result<Vec<Movie>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let movies = txn.open_table(MOVIES)?;
+        let mut out = Vec::new();
+        for row in movies.iter()? {
+            let (_, bytes) = row?;
+            out.push(decode::<Movie>("movies", bytes.value())?);
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.title.cmp(&b.title)));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn user(name: &str, admin: bool) -> User {
+        User {
+            name: Username::parse(name).expect("name"),
+            password_hash: "$argon2id$x".into(),
+            admin,
+            created_at: Timestamp(1),
+        }
+    }
+
+    fn movie(id: &str) -> Movie {
+        Movie {
+            id: MovieId::parse(id).expect("id"),
+            title: "T".into(),
+            tier: Tier::Premium,
+            status: MovieStatus::Ready,
+            duration_s: Some(10.0),
+            renditions: vec![],
+            created_at: Timestamp(5),
+            progress: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn data_survives_reopen_and_schema_is_recorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = Store::open(dir.path()).expect("open");
+            store
+                .create_user(&user("ann", true), &Plan::default())
+                .expect("create");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        assert!(
+            store
+                .user(&Username::parse("ann").expect("n"))
+                .expect("get")
+                .is_some()
+        );
+        assert_eq!(store.schema_version().expect("v"), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn second_open_of_the_same_dir_reports_locked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _first = Store::open(dir.path()).expect("open");
+        let err = Store::open(dir.path()).err().expect("locked");
+        assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    }
+
+    #[test]
+    fn duplicate_user_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        store
+            .create_user(&user("bob", false), &Plan::default())
+            .expect("first");
+        let err = store
+            .create_user(&user("BOB", false), &Plan::default())
+            .expect_err("dup");
+        assert!(matches!(err, StoreError::UserExists(_)));
+    }
+
+    #[test]
+    fn expired_sessions_are_not_returned_and_get_purged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let u = user("cat", false);
+        store.create_user(&u, &Plan::default()).expect("user");
+        let now = Timestamp(1_000);
+        let live = Session {
+            user: u.name.clone(),
+            created_at: now,
+            expires_at: now.plus(Duration::from_secs(60)),
+        };
+        store.insert_session("live", &live).expect("insert");
+        store
+            .insert_session(
+                "old",
+                &Session {
+                    expires_at: now,
+                    ..live.clone()
+                },
+            )
+            .expect("insert");
+        assert!(store.session_user("live", now).expect("get").is_some());
+        assert!(store.session_user("old", now).expect("get").is_none());
+        assert!(
+            store
+                .session_user("live", Timestamp(1_060))
+                .expect("get")
+                .is_none()
+        );
+        assert_eq!(store.purge_expired_sessions(now).expect("purge"), 1);
+        assert_eq!(store.count_sessions().expect("count"), 1);
+    }
+
+    #[test]
+    fn password_change_ends_that_users_sessions_only() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let a = user("a", false);
+        let b = user("b", false);
+        store.create_user(&a, &Plan::default()).expect("a");
+        store.create_user(&b, &Plan::default()).expect("b");
+        let s = |u: &User| Session {
+            user: u.name.clone(),
+            created_at: Timestamp(0),
+            expires_at: Timestamp(i64::MAX),
+        };
+        store.insert_session("sa", &s(&a)).expect("sa");
+        store.insert_session("sb", &s(&b)).expect("sb");
+        store
+            .set_password_hash(&a.name, "new".into())
+            .expect("passwd");
+        assert!(
+            store
+                .session_user("sa", Timestamp(1))
+                .expect("get")
+                .is_none()
+        );
+        assert!(
+            store
+                .session_user("sb", Timestamp(1))
+                .expect("get")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn grants_need_user_and_movie_and_can_be_revoked() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let u = user("dan", false);
+        let m = movie("m1");
+        let g = Grant {
+            granted_at: Timestamp(1),
+            until: None,
+        };
+        assert!(matches!(
+            store.put_grant(&u.name, &m.id, &g),
+            Err(StoreError::UserNotFound(_))
+        ));
+        store.create_user(&u, &Plan::default()).expect("user");
+        assert!(matches!(
+            store.put_grant(&u.name, &m.id, &g),
+            Err(StoreError::MovieNotFound(_))
+        ));
+        store.put_movie(&m).expect("movie");
+        store.put_grant(&u.name, &m.id, &g).expect("grant");
+        assert_eq!(store.grant(&u.name, &m.id).expect("get"), Some(g));
+        assert_eq!(store.grants_of(&u.name).expect("list").len(), 1);
+        assert!(store.remove_grant(&u.name, &m.id).expect("revoke"));
+        assert!(!store.remove_grant(&u.name, &m.id).expect("again"));
+        assert!(store.grant(&u.name, &m.id).expect("get").is_none());
+    }
+}

@@ -1,0 +1,98 @@
+//! The JSON API under /api/v1 (CONTRACT.md section 3).
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use super::viewer;
+use super::{ApiError, AppState};
+use crate::manage::{MovieView, UserView};
+use crate::store::{MovieId, Timestamp};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/movies", web::get().to(list_movies))
+        .route("/movies/{id}", web::get().to(get_movie));
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginAnswer {
+    user: UserView,
+}
+
+async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let (cookie, user) = viewer::attempt_login(&req, &state, body.username, body.password).await?;
+    let store = state.store.clone();
+    let name = user.name.clone();
+    let plan = web::block(move || store.plan(&name)).await??;
+    Ok(HttpResponse::Ok().cookie(cookie).json(LoginAnswer {
+        user: UserView::new(&user, &plan),
+    }))
+}
+
+async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    viewer::end_session(&req, &state).await?;
+    Ok(HttpResponse::NoContent()
+        .cookie(viewer::cleared_session_cookie(&state))
+        .finish())
+}
+
+#[derive(Serialize)]
+struct MovieEntry {
+    #[serde(flatten)]
+    movie: MovieView,
+    entitled: bool,
+}
+
+async fn list_movies(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = viewer::require(&req, &state).await?;
+    let store = state.store.clone();
+    let entries = web::block(move || {
+        crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())
+    })
+    .await??;
+    let out: Vec<MovieEntry> = entries
+        .iter()
+        .map(|e| MovieEntry {
+            movie: MovieView::from(&e.movie),
+            entitled: e.access.is_ok(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(out))
+}
+
+async fn get_movie(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = viewer::require(&req, &state).await?;
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let store = state.store.clone();
+    let entries = web::block(move || {
+        crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())
+    })
+    .await??;
+    let entry = entries
+        .iter()
+        .find(|e| e.movie.id == id)
+        .ok_or_else(|| ApiError::NotFound("no such movie".into()))?;
+    Ok(HttpResponse::Ok().json(MovieEntry {
+        movie: MovieView::from(&entry.movie),
+        entitled: entry.access.is_ok(),
+    }))
+}

@@ -1,0 +1,175 @@
+//! The one place where failures become HTTP answers: JSON errors for the API
+//! (`{"error": {"code", "message"}}`) and friendly HTML pages for the browser.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+use crate::auth::Denied;
+use crate::auth::login::LoginError;
+use crate::manage::ManageError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("wrong user name or password")]
+    BadCredentials,
+    #[error("{0}")]
+    Denied(Denied),
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("too many attempts; try again in {} s", .0.as_secs())]
+    RateLimited(Duration),
+    /// The detail is logged, never sent: it may name paths or internals.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::BadCredentials => "bad_credentials",
+            ApiError::Denied(d) => d.code(),
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::BadCredentials => ApiError::BadCredentials,
+            LoginError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ManageError> for ApiError {
+    fn from(e: ManageError) -> Self {
+        match e {
+            ManageError::Invalid(m) => ApiError::BadRequest(m),
+            ManageError::Password(p) => ApiError::BadRequest(p.to_string()),
+            ManageError::NotFound(m) => ApiError::NotFound(m),
+            ManageError::Conflict(m) => ApiError::Conflict(m),
+            ManageError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Denied(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(error = %detail, "request failed");
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::RateLimited(wait) = self {
+            res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
+        }
+        res.json(serde_json::json!({
+            "error": { "code": self.code(), "message": self.to_string() }
+        }))
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    nav: super::pages::Nav,
+    status: u16,
+    title: &'a str,
+    message: String,
+}
+
+/// An error met while serving an HTML page: the same causes as [`ApiError`], answered with a
+/// page a person can act on (or a redirect to the login form).
+#[derive(Debug)]
+pub struct PageError(pub ApiError);
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<E: Into<ApiError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.0.status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Unauthorized = self.0 {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/login"))
+                .finish();
+        }
+        if let ApiError::Internal(detail) = &self.0 {
+            tracing::error!(error = %detail, "page failed");
+        }
+        let status = self.status_code();
+        let page = ErrorPage {
+            nav: super::pages::Nav::anonymous(),
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            message: self.0.to_string(),
+        };
+        let mut res = HttpResponse::build(status);
+        if let ApiError::RateLimited(wait) = &self.0 {
+            res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
+        }
+        match page.render() {
+            Ok(body) => res.content_type(ContentType::html()).body(body),
+            Err(_) => res.body(self.0.to_string()),
+        }
+    }
+}

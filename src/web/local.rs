@@ -1,0 +1,42 @@
+//! The loopback endpoint the CLI uses while `serve` holds the database: the same commands,
+//! run by the same code, authenticated by the admin secret in the data dir.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use subtle::ConstantTimeEq;
+
+use super::{ApiError, AppState};
+use crate::manage::{self, Command};
+
+pub const CLI_PATH: &str = "/api/v1/local/cli";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/local/cli", web::post().to(run_command));
+}
+
+fn authorised(req: &HttpRequest, state: &AppState) -> bool {
+    let from_loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let expected = state.secrets.admin_secret.as_bytes();
+    from_loopback && bool::from(presented.as_bytes().ct_eq(expected))
+}
+
+async fn run_command(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    command: web::Json<Command>,
+) -> Result<HttpResponse, ApiError> {
+    if !authorised(&req, &state) {
+        return Err(ApiError::Forbidden(
+            "the local admin endpoint takes the data dir's admin secret, from loopback",
+        ));
+    }
+    let store = state.store.clone();
+    let outcome = web::block(move || manage::execute(&store, command.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(outcome))
+}

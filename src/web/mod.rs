@@ -1,0 +1,147 @@
+//! The HTTP surface: one function builds the actix app (the server and the tests use it), and
+//! handlers grouped by page or API stay thin: parse, check who is asking, call, answer.
+
+mod api;
+mod assets;
+mod error;
+pub mod local;
+pub mod metrics;
+mod pages;
+mod viewer;
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpResponse, web};
+
+use crate::auth::csrf::Csrf;
+use crate::auth::ratelimit::LoginLimiter;
+use crate::config::{Config, StorageBackend};
+use crate::secrets::Secrets;
+use crate::store::Store;
+
+pub use error::{ApiError, PageError};
+pub use metrics::Metrics;
+
+/// Largest JSON or form body accepted (logins, admin forms): generous for the purpose, small
+/// enough that nobody can make argon2 or serde chew on megabytes.
+const SMALL_BODY_LIMIT: usize = 16 * 1024;
+
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub secrets: Arc<Secrets>,
+    pub csrf: Csrf,
+    pub limiter: LoginLimiter,
+    pub metrics: Metrics,
+}
+
+impl AppState {
+    pub fn new(config: Arc<Config>, store: Store, secrets: Arc<Secrets>) -> Self {
+        let csrf = Csrf::new(&secrets.signing_key().key);
+        let limiter = LoginLimiter::new(config.auth.login_attempts_per_minute);
+        AppState {
+            config,
+            store,
+            secrets,
+            csrf,
+            limiter,
+            metrics: Metrics::new(),
+        }
+    }
+}
+
+/// Content-Security-Policy: scripts and styles only from this origin (no inline code); media
+/// may also come from the external object store when one is configured.
+fn content_security_policy(config: &Config) -> String {
+    let mut media = String::from("'self' blob:");
+    if config.storage.backend == StorageBackend::S3 {
+        for endpoint in [&config.storage.public_endpoint, &config.storage.endpoint]
+            .into_iter()
+            .flatten()
+        {
+            media.push(' ');
+            media.push_str(endpoint);
+        }
+    }
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         media-src {media}; connect-src 'self' {media}; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'; object-src 'none'"
+    )
+}
+
+/// Builds the whole application for one worker.
+pub fn app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let headers = DefaultHeaders::new()
+        .add((
+            "Content-Security-Policy",
+            content_security_policy(&state.config),
+        ))
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("X-Frame-Options", "DENY"))
+        .add(("Referrer-Policy", "same-origin"));
+    let json = web::JsonConfig::default()
+        .limit(SMALL_BODY_LIMIT)
+        .error_handler(|err, _| ApiError::BadRequest(format!("bad JSON body: {err}")).into());
+    let form = web::FormConfig::default()
+        .limit(SMALL_BODY_LIMIT)
+        .error_handler(|err, _| PageError(ApiError::BadRequest(format!("bad form: {err}"))).into());
+    let path = web::PathConfig::default()
+        .error_handler(|err, _| ApiError::NotFound(format!("no such resource: {err}")).into());
+    let query = web::QueryConfig::default()
+        .error_handler(|err, _| ApiError::BadRequest(format!("bad query string: {err}")).into());
+
+    App::new()
+        .app_data(state.clone())
+        .app_data(json)
+        .app_data(form)
+        .app_data(path)
+        .app_data(query)
+        .wrap(headers)
+        .wrap_fn(move |req, srv| {
+            let started = std::time::Instant::now();
+            let call = actix_web::dev::Service::call(srv, req);
+            let state = state.clone();
+            async move {
+                let res = call.await?;
+                state.metrics.observe(&res, started.elapsed());
+                Ok(res)
+            }
+        })
+        .route("/healthz", web::get().to(healthz))
+        .route("/metrics", web::get().to(metrics::scrape))
+        .route("/static/{path:.*}", web::get().to(assets::serve))
+        .configure(pages::routes)
+        .service(
+            web::scope("/api/v1")
+                .configure(api::routes)
+                .configure(local::routes)
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(ApiError::NotFound("no such API endpoint".into()))
+                })),
+        )
+        .default_service(web::to(|| async {
+            Err::<HttpResponse, _>(PageError(ApiError::NotFound(
+                "There is nothing at this address.".into(),
+            )))
+        }))
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
