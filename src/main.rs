@@ -1,5 +1,7 @@
 //! The `streamd` binary: parse the command line, set up logging, run, map errors to exit codes.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -10,6 +12,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     if let Err(e) = streamd::cli::run(cli) {
         // One line, the chain of causes joined: what happened and what to do.

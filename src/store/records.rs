@@ -72,7 +72,7 @@ impl std::str::FromStr for Tier {
 
 impl fmt::Display for Tier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             Tier::Free => "free",
             Tier::Premium => "premium",
         })
@@ -120,7 +120,7 @@ impl From<Username> for String {
 
 impl fmt::Display for Username {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -171,7 +171,7 @@ impl From<MovieId> for String {
 
 impl fmt::Display for MovieId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -223,7 +223,7 @@ pub enum MovieStatus {
 
 impl fmt::Display for MovieStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+        f.pad(match self {
             MovieStatus::Queued => "queued",
             MovieStatus::Running => "running",
             MovieStatus::Ready => "ready",

@@ -56,20 +56,20 @@ impl AppState {
 /// Content-Security-Policy: scripts and styles only from this origin (no inline code); media
 /// may also come from the external object store when one is configured.
 fn content_security_policy(config: &Config) -> String {
-    let mut media = String::from("'self' blob:");
+    let mut external = String::new();
     if config.storage.backend == StorageBackend::S3 {
         for endpoint in [&config.storage.public_endpoint, &config.storage.endpoint]
             .into_iter()
             .flatten()
         {
-            media.push(' ');
-            media.push_str(endpoint);
+            external.push(' ');
+            external.push_str(endpoint);
         }
     }
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         media-src {media}; connect-src 'self' {media}; frame-ancestors 'none'; \
-         base-uri 'none'; form-action 'self'; object-src 'none'"
+         media-src 'self' blob:{external}; connect-src 'self'{external}; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
 }
 

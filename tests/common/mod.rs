@@ -1,0 +1,303 @@
+//! Test fixture: the real `streamd` binary on 127.0.0.1 with a fresh temp data dir, plus a tiny
+//! HTTP client that keeps cookies the way a browser would.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_streamd");
+
+pub struct Server {
+    pub dir: PathBuf,
+    pub addr: SocketAddr,
+    child: Option<Child>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Runs a CLI command against `data_dir`, optionally feeding stdin.
+pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("STREAMD_CONFIG")
+        .env("STREAMD_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn streamd");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait streamd")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn add_user(data_dir: &Path, name: &str, password: &str, extra: &[&str]) {
+    let mut args = vec!["user", "add", name, "--password-stdin"];
+    args.extend_from_slice(extra);
+    let out = cli(data_dir, &args, Some(&format!("{password}\n")));
+    assert!(out.status.success(), "user add failed: {}", stderr(&out));
+}
+
+impl Server {
+    pub fn temp_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix("streamd-test-")
+            .tempdir()
+            .expect("tempdir")
+    }
+
+    /// Starts a server on a fresh data dir.
+    pub fn start() -> Server {
+        let tmp = Self::temp_dir();
+        let mut s = Self::start_in(tmp.path(), &[]);
+        s._tmp = Some(tmp);
+        s
+    }
+
+    /// Starts a server on `dir` with extra environment, waiting until /healthz answers.
+    pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
+        let _ = std::fs::remove_file(dir.join("server.json"));
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--data-dir")
+            .arg(dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("STREAMD_CONFIG")
+            .env("STREAMD_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn streamd serve");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                panic!("streamd serve exited early ({status}): {err}");
+            }
+            if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
+                let v: serde_json::Value = serde_json::from_str(&text).expect("server.json");
+                let addr: SocketAddr = v["listen"].as_str().expect("listen").parse().expect("addr");
+                if ureq::get(format!("http://{addr}/healthz")).call().is_ok() {
+                    break addr;
+                }
+            }
+            assert!(Instant::now() < deadline, "streamd did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Server {
+            dir: dir.to_path_buf(),
+            addr,
+            child: Some(child),
+            _tmp: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.addr)
+    }
+
+    /// Sends SIGTERM and waits; returns the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.stop_with_stderr().0
+    }
+
+    /// Sends SIGTERM, waits, and returns the exit status and everything the server logged.
+    pub fn stop_with_stderr(&mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return (status, err);
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("streamd did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// A cookie-keeping client that never follows redirects, so tests see 303s.
+pub struct Client {
+    addr: SocketAddr,
+    agent: ureq::Agent,
+    pub cookies: BTreeMap<String, String>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Client {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Client {
+            addr,
+            agent,
+            cookies: BTreeMap::new(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn keep(&mut self, res: &ureq::http::Response<ureq::Body>) {
+        for v in res.headers().get_all("set-cookie") {
+            let text = v.to_str().unwrap_or("");
+            let pair = text.split(';').next().unwrap_or("");
+            if let Some((k, v)) = pair.split_once('=') {
+                let removal = text.contains("Max-Age=0") || v.is_empty();
+                if removal {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+        let mut res = res.expect("request");
+        self.keep(&res);
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+            .collect();
+        let status = res.status().as_u16();
+        let body = res.body_mut().read_to_string().unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn get(&mut self, path: &str) -> Reply {
+        let r = self
+            .agent
+            .get(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header())
+            .call();
+        self.finish(r)
+    }
+
+    pub fn post_json(&mut self, path: &str, body: &serde_json::Value) -> Reply {
+        let r = self
+            .agent
+            .post(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header())
+            .send_json(body);
+        self.finish(r)
+    }
+
+    pub fn post_raw(&mut self, path: &str, content_type: &str, body: &[u8]) -> Reply {
+        let r = self
+            .agent
+            .post(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header())
+            .header("Content-Type", content_type)
+            .send(body);
+        self.finish(r)
+    }
+
+    pub fn post_form(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
+        let r = self
+            .agent
+            .post(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header())
+            .send_form(fields.iter().copied());
+        self.finish(r)
+    }
+
+    pub fn login(&mut self, user: &str, password: &str) -> Reply {
+        self.post_json(
+            "/api/v1/login",
+            &serde_json::json!({"username": user, "password": password}),
+        )
+    }
+
+    /// The CSRF token the login page embeds in its form.
+    pub fn csrf_from(&self, html: &str) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = html.find(marker).expect("csrf field") + marker.len();
+        html[start..].split('"').next().expect("token").to_string()
+    }
+}
