@@ -100,7 +100,8 @@ fn fixture() -> Fixture {
     let txn = raw.begin_write().expect("txn");
     {
         let mut t = txn.open_table(RAW).expect("table");
-        t.insert(token_hash.as_str(), &[0u8; 120][..]).expect("insert");
+        t.insert(token_hash.as_str(), &[0u8; 120][..])
+            .expect("insert");
     }
     txn.commit().expect("commit");
     Fixture {
@@ -159,7 +160,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 /// Interleaves subject and peer so both see the same machine load; prints subject/peer.
-fn ratio(label: &str, rounds: usize, batch: usize, mut subject: impl FnMut(), mut peer: impl FnMut()) {
+fn ratio(
+    label: &str,
+    rounds: usize,
+    batch: usize,
+    mut subject: impl FnMut(),
+    mut peer: impl FnMut(),
+) {
     let (mut s, mut p) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();

@@ -12,14 +12,50 @@ const PW: &str = "correct horse battery";
 /// The same sequence of commands, returning what a user would see of each.
 fn script(dir: &std::path::Path) -> Vec<(bool, String)> {
     let steps: Vec<(Vec<&str>, Option<&str>)> = vec![
-        (vec!["user", "add", "alice", "--password-stdin"], Some("alice password\n")),
-        (vec!["user", "add", "Alice", "--password-stdin"], Some("other password\n")),
-        (vec!["user", "add", "bob", "--admin", "--plan", "premium", "--password-stdin"], Some("bob password!\n")),
-        (vec!["user", "add", "shorty", "--password-stdin"], Some("short\n")),
-        (vec!["user", "plan", "alice", "premium", "--until", "2999-12-31T00:00:00Z"], None),
-        (vec!["user", "plan", "alice", "premium", "--until", "yesterday"], None),
+        (
+            vec!["user", "add", "alice", "--password-stdin"],
+            Some("alice password\n"),
+        ),
+        (
+            vec!["user", "add", "Alice", "--password-stdin"],
+            Some("other password\n"),
+        ),
+        (
+            vec![
+                "user",
+                "add",
+                "bob",
+                "--admin",
+                "--plan",
+                "premium",
+                "--password-stdin",
+            ],
+            Some("bob password!\n"),
+        ),
+        (
+            vec!["user", "add", "shorty", "--password-stdin"],
+            Some("short\n"),
+        ),
+        (
+            vec![
+                "user",
+                "plan",
+                "alice",
+                "premium",
+                "--until",
+                "2999-12-31T00:00:00Z",
+            ],
+            None,
+        ),
+        (
+            vec!["user", "plan", "alice", "premium", "--until", "yesterday"],
+            None,
+        ),
         (vec!["user", "plan", "nobody", "free"], None),
-        (vec!["user", "passwd", "alice", "--password-stdin"], Some("alice new password\n")),
+        (
+            vec!["user", "passwd", "alice", "--password-stdin"],
+            Some("alice new password\n"),
+        ),
         (vec!["grant", "alice", "nosuchmovie"], None),
         (vec!["revoke", "alice", "nosuchmovie"], None),
         (vec!["movies", "--json"], None),
@@ -61,7 +97,9 @@ fn cli_gives_the_same_results_with_and_without_a_running_server() {
     let ok: Vec<bool> = direct_results.iter().map(|(ok, _)| *ok).collect();
     assert_eq!(
         ok,
-        [true, false, true, false, true, false, false, true, false, false, true]
+        [
+            true, false, true, false, true, false, false, true, false, false, true
+        ]
     );
     for (ok, text) in &direct_results {
         if !ok {
@@ -89,7 +127,11 @@ fn password_prompt_without_a_terminal_says_what_to_do() {
     let dir = Server::temp_dir();
     let out = cli(dir.path(), &["user", "add", "carol"], None);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("--password-stdin"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--password-stdin"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -102,7 +144,10 @@ fn first_run_creates_the_data_dir_and_says_how_to_make_an_admin() {
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     assert!(log.contains(&format!("http://{}", s.addr)), "{log}");
     assert!(log.contains("user add NAME --admin"), "{log}");
-    assert!(!dir.join("server.json").exists(), "runtime file removed on shutdown");
+    assert!(
+        !dir.join("server.json").exists(),
+        "runtime file removed on shutdown"
+    );
 }
 
 #[test]
@@ -159,7 +204,10 @@ fn a_second_serve_on_the_same_data_dir_fails_clearly() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("already serving"), "{err}");
-    assert!(err.contains(&s.addr.to_string()), "names the running server: {err}");
+    assert!(
+        err.contains(&s.addr.to_string()),
+        "names the running server: {err}"
+    );
     assert!(!err.to_lowercase().contains("panick"));
     // The first one is unharmed.
     assert_eq!(s.client().get("/healthz").status, 200);
@@ -185,7 +233,10 @@ fn bad_configuration_is_refused_with_the_reason() {
         ("[auth]\nsesion_ttl = \"1h\"\n", "sesion_ttl"),
         ("[server\nlisten=", "config file"),
         ("[server]\nlisten = \"everywhere\"\n", "server.listen"),
-        ("[tokens]\nplayback_ttl = \"a while\"\n", "tokens.playback_ttl"),
+        (
+            "[tokens]\nplayback_ttl = \"a while\"\n",
+            "tokens.playback_ttl",
+        ),
     ];
     for (text, expected) in cases {
         let file = dir.path().join("bad.toml");
@@ -200,7 +251,11 @@ fn bad_configuration_is_refused_with_the_reason() {
         assert!(err.contains(expected), "{text}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
-    let out = cli(dir.path(), &["--config", "/no/such/file.toml", "movies"], None);
+    let out = cli(
+        dir.path(),
+        &["--config", "/no/such/file.toml", "movies"],
+        None,
+    );
     assert!(stderr(&out).contains("/no/such/file.toml"));
 }
 
@@ -242,8 +297,17 @@ fn metrics_count_requests_and_logins() {
     c.login("gina", PW);
     c.login("gina", "wrong wrong");
     let m = c.get("/metrics").body;
-    assert!(m.contains("streamd_logins_total{result=\"success\"} 1"), "{m}");
-    assert!(m.contains("streamd_logins_total{result=\"failure\"} 1"), "{m}");
-    assert!(m.contains("streamd_http_requests_total{route=\"/api/v1/login\",status=\"401\"} 1"), "{m}");
+    assert!(
+        m.contains("streamd_logins_total{result=\"success\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("streamd_logins_total{result=\"failure\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("streamd_http_requests_total{route=\"/api/v1/login\",status=\"401\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("streamd_active_sessions 1"), "{m}");
 }

@@ -33,7 +33,10 @@ fn login_sets_an_httponly_samesite_session_cookie() {
         .to_string();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http by default: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http by default: {cookie}"
+    );
     assert_eq!(c.get("/api/v1/movies").status, 200);
 }
 
@@ -69,7 +72,10 @@ fn unknown_user_gets_the_same_answer_as_a_wrong_password_in_comparable_time() {
     wrong.sort();
     unknown.sort();
     let ratio = unknown[2].as_secs_f64() / wrong[2].as_secs_f64();
-    assert!(ratio > 0.3, "unknown-user login is suspiciously fast: ratio {ratio:.3}");
+    assert!(
+        ratio > 0.3,
+        "unknown-user login is suspiciously fast: ratio {ratio:.3}"
+    );
 }
 
 #[test]
@@ -80,8 +86,15 @@ fn too_many_attempts_get_429_with_retry_after() {
         assert_eq!(c.login("viewer", "wrong password").status, 401);
     }
     let r = c.login("viewer", PW);
-    assert_eq!(r.status, 429, "the 6th attempt in a minute is refused, even if right");
-    let retry: u64 = r.header("retry-after").expect("Retry-After").parse().expect("secs");
+    assert_eq!(
+        r.status, 429,
+        "the 6th attempt in a minute is refused, even if right"
+    );
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("secs");
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(r.json()["error"]["code"], "rate_limited");
 }
@@ -91,17 +104,26 @@ fn login_form_requires_its_csrf_token() {
     let (_tmp, s) = server_with_users(&[]);
     let mut c = s.client();
     // No token at all.
-    let r = c.post_form("/login", &[("username", "viewer"), ("password", PW), ("csrf", "")]);
+    let r = c.post_form(
+        "/login",
+        &[("username", "viewer"), ("password", PW), ("csrf", "")],
+    );
     assert_eq!(r.status, 403);
     assert!(!c.cookies.contains_key("streamd_session"));
     // A token without its cookie (as a cross-site page would send) is refused too.
     let page = c.get("/login");
     let token = c.csrf_from(&page.body);
     let mut other = s.client();
-    let r = other.post_form("/login", &[("username", "viewer"), ("password", PW), ("csrf", &token)]);
+    let r = other.post_form(
+        "/login",
+        &[("username", "viewer"), ("password", PW), ("csrf", &token)],
+    );
     assert_eq!(r.status, 403);
     // The real form works and redirects.
-    let r = c.post_form("/login", &[("username", "viewer"), ("password", PW), ("csrf", &token)]);
+    let r = c.post_form(
+        "/login",
+        &[("username", "viewer"), ("password", PW), ("csrf", &token)],
+    );
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(r.header("location"), Some("/"));
     assert!(c.cookies.contains_key("streamd_session"));
@@ -116,10 +138,21 @@ fn wrong_password_in_the_form_shows_the_page_again() {
     let mut c = s.client();
     let page = c.get("/login");
     let token = c.csrf_from(&page.body);
-    let r = c.post_form("/login", &[("username", "viewer"), ("password", "nope nope"), ("csrf", &token)]);
+    let r = c.post_form(
+        "/login",
+        &[
+            ("username", "viewer"),
+            ("password", "nope nope"),
+            ("csrf", &token),
+        ],
+    );
     assert_eq!(r.status, 401);
     assert!(r.body.contains("Wrong user name or password"), "{}", r.body);
-    assert!(r.header("content-type").unwrap_or("").starts_with("text/html"));
+    assert!(
+        r.header("content-type")
+            .unwrap_or("")
+            .starts_with("text/html")
+    );
 }
 
 #[test]
@@ -159,7 +192,11 @@ fn admin_pages_are_refused_to_non_admins() {
     viewer.login("viewer", PW);
     let r = viewer.get("/admin");
     assert_eq!(r.status, 403);
-    assert!(r.body.contains("administrators"), "friendly page: {}", r.body);
+    assert!(
+        r.body.contains("administrators"),
+        "friendly page: {}",
+        r.body
+    );
 
     let mut root = s.client();
     root.login("root", PW);
@@ -173,7 +210,10 @@ fn html_responses_carry_security_headers() {
     let s = Server::start();
     let r = s.client().get("/login");
     let csp = r.header("content-security-policy").expect("CSP");
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
     assert!(r.header("referrer-policy").is_some());
     assert!(!r.body.contains("<script>"), "no inline scripts");
@@ -183,7 +223,10 @@ fn html_responses_carry_security_headers() {
         .find(|v| v.starts_with("streamd_csrf="))
         .expect("csrf cookie")
         .to_string();
-    assert!(csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"), "{csrf}");
+    assert!(
+        csrf.contains("HttpOnly") && csrf.contains("SameSite=Strict"),
+        "{csrf}"
+    );
 }
 
 #[test]
