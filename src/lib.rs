@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod ingest;
 pub mod manage;
+pub mod media;
 pub mod runtime;
 pub mod secrets;
 pub mod server;

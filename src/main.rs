@@ -7,8 +7,12 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = streamd::cli::Cli::parse();
-    let filter = EnvFilter::try_from_env("STREAMD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"));
+    // The server logs what it does; a CLI command speaks only when something is wrong.
+    let default = match cli.command {
+        streamd::cli::Cmd::Serve { .. } => "info,actix_server=warn",
+        _ => "warn",
+    };
+    let filter = EnvFilter::try_from_env("STREAMD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -37,6 +37,16 @@ pub enum Command {
         movie: String,
     },
     Movies,
+    /// Queue a local file for ingest.
+    Ingest {
+        path: std::path::PathBuf,
+        title: String,
+        tier: Tier,
+    },
+    /// One movie's status and progress.
+    Movie {
+        id: String,
+    },
 }
 
 impl Command {
@@ -53,6 +63,7 @@ pub enum Outcome {
     Done { message: String },
     Users(Vec<UserView>),
     Movies(Vec<MovieView>),
+    Movie(MovieView),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -118,6 +129,15 @@ pub enum ManageError {
     Conflict(String),
     #[error(transparent)]
     Store(StoreError),
+}
+
+impl From<crate::ingest::IngestError> for ManageError {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        match e {
+            crate::ingest::IngestError::Store(e) => e.into(),
+            other => ManageError::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for ManageError {
@@ -241,6 +261,17 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         Command::Movies => Ok(Outcome::Movies(
             store.list_movies()?.iter().map(MovieView::from).collect(),
         )),
+        Command::Ingest { path, title, tier } => {
+            let movie = crate::ingest::enqueue(store, &path, &title, tier, false)?;
+            Ok(Outcome::Movie(MovieView::from(&movie)))
+        }
+        Command::Movie { id } => {
+            let id = movie_id(&id)?;
+            let movie = store
+                .movie(&id)?
+                .ok_or_else(|| ManageError::NotFound(format!("no movie with id {id}")))?;
+            Ok(Outcome::Movie(MovieView::from(&movie)))
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::{HttpServer, web};
 
 use crate::config::Config;
+use crate::ingest::{Ingester, Workers};
 use crate::runtime::{RunningServer, prepare_data_dir};
 use crate::secrets::{Secrets, SecretsError};
 use crate::store::{Store, StoreError, Timestamp};
@@ -64,7 +65,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     config.server.listen = bound;
     let config = Arc::new(config);
 
-    let state = web::Data::new(AppState::new(config.clone(), store.clone(), secrets));
+    let ingester = Ingester::new(store.clone(), config.clone());
+    ingester.recover().map_err(ServeError::Store)?;
+    let workers = Arc::new(Workers::start(ingester.clone(), config.transcode.workers));
+    let state = web::Data::new(AppState::new(
+        config.clone(),
+        store.clone(),
+        secrets,
+        ingester,
+        workers.clone(),
+    ));
     let has_admin = store.has_admin().map_err(ServeError::Store)?;
 
     let app_state = state.clone();
@@ -97,6 +107,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let sweeper = actix_web::rt::spawn(sweep(state.clone()));
     let result = server.await;
     sweeper.abort();
+    // No ffmpeg outlives the server: running jobs are killed and go back in the queue.
+    let _ = web::block(move || workers.shutdown()).await;
     RunningServer::remove(&data_dir);
     tracing::info!("streamd stopped");
     result.map_err(ServeError::Run)

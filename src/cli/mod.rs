@@ -2,6 +2,7 @@
 //! database directly or, while `serve` holds it, through the running server.
 
 mod doctor;
+mod ingest;
 mod remote;
 
 use std::io::{BufRead, IsTerminal};
@@ -55,6 +56,19 @@ pub enum Cmd {
     },
     /// Take back a grant.
     Revoke { name: String, movie_id: String },
+    /// Turn a movie file into an HLS ladder (waits and shows progress unless --no-wait).
+    Ingest {
+        file: PathBuf,
+        #[arg(long)]
+        title: String,
+        #[arg(long, default_value = "free")]
+        tier: Tier,
+        /// Queue it and return at once.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// List movies with their status.
     Movies {
         #[arg(long)]
@@ -176,6 +190,22 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             false,
         ),
         Cmd::Movies { json } => print_outcome(&execute(&config, Command::Movies)?, json),
+        Cmd::Ingest {
+            file,
+            title,
+            tier,
+            no_wait,
+            json,
+        } => ingest::run(
+            &config,
+            ingest::Request {
+                file: &file,
+                title,
+                tier,
+                no_wait,
+                json,
+            },
+        ),
     }
 }
 
@@ -239,6 +269,8 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
+        Outcome::Movie(movie) if json => println!("{}", serde_json::to_string(movie)?),
+        Outcome::Movie(m) => println!("{} {} {} {}", m.id, m.status, m.tier, m.title),
         Outcome::Movies(movies) if json => println!("{}", serde_json::to_string(movies)?),
         Outcome::Movies(movies) => {
             if movies.is_empty() {

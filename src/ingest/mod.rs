@@ -1,3 +1,14 @@
-//! Turning a movie into an HLS ladder with ffmpeg. For now: finding ffmpeg and ffprobe.
+//! Turning a movie into a segment-aligned HLS ladder with ffmpeg, as a durable job: probe the
+//! source, plan the rungs, run one ffmpeg for all of them, measure, publish atomically.
 
+pub mod command;
+pub mod ladder;
+pub mod master;
+pub mod pipeline;
+pub mod probe;
+pub mod run;
 pub mod tools;
+pub mod worker;
+
+pub use pipeline::{IngestError, Ingester, Outcome, enqueue};
+pub use worker::Workers;

@@ -1,6 +1,7 @@
 //! The embedded database (redb): its tables, schema version and migrations. This is the only
 //! code that opens a transaction; every call blocks, so async callers use the blocking pool.
 
+mod movies;
 mod records;
 
 use std::path::{Path, PathBuf};
@@ -369,38 +370,6 @@ impl Store {
                 out.push((id, decode("grants", bytes.value())?));
             }
         }
-        Ok(out)
-    }
-
-    // ---- movies ----
-
-    pub fn put_movie(&self, movie: &Movie) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        txn.open_table(MOVIES)?
-            .insert(movie.id.as_str(), encode(movie).as_slice())?;
-        txn.commit()?;
-        Ok(())
-    }
-
-    pub fn movie(&self, id: &MovieId) -> Result<Option<Movie>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let movies = txn.open_table(MOVIES)?;
-        movies
-            .get(id.as_str())?
-            .map(|v| decode("movies", v.value()))
-            .transpose()
-    }
-
-    /// All movies, newest first.
-    pub fn list_movies(&self) -> Result<Vec<Movie>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let movies = txn.open_table(MOVIES)?;
-        let mut out = Vec::new();
-        for row in movies.iter()? {
-            let (_, bytes) = row?;
-            out.push(decode::<Movie>("movies", bytes.value())?);
-        }
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.title.cmp(&b.title)));
         Ok(out)
     }
 }

@@ -301,3 +301,29 @@ mod tests {
         }
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// An ingest job: one per movie, kept until the movie is deleted so its history stays readable.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Job {
+    pub movie: MovieId,
+    pub source: std::path::PathBuf,
+    /// Uploaded sources belong to streamd and are deleted once the job ends; a file named on
+    /// the command line belongs to the user and is left alone.
+    pub remove_source: bool,
+    pub state: JobState,
+    pub attempts: u32,
+    pub queued_at: Timestamp,
+    #[serde(default)]
+    pub started_at: Option<Timestamp>,
+    #[serde(default)]
+    pub finished_at: Option<Timestamp>,
+}

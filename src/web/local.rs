@@ -36,7 +36,12 @@ async fn run_command(
             "the local admin endpoint takes the data dir's admin secret, from loopback",
         ));
     }
+    let command = command.into_inner();
+    let queues_a_job = matches!(command, Command::Ingest { .. });
     let store = state.store.clone();
-    let outcome = web::block(move || manage::execute(&store, command.into_inner())).await??;
+    let outcome = web::block(move || manage::execute(&store, command)).await??;
+    if queues_a_job {
+        state.workers.notify();
+    }
     Ok(HttpResponse::Ok().json(outcome))
 }

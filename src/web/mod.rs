@@ -19,6 +19,7 @@ use actix_web::{App, HttpResponse, web};
 use crate::auth::csrf::Csrf;
 use crate::auth::ratelimit::LoginLimiter;
 use crate::config::{Config, StorageBackend};
+use crate::ingest::{Ingester, Workers};
 use crate::secrets::Secrets;
 use crate::store::Store;
 
@@ -36,10 +37,18 @@ pub struct AppState {
     pub csrf: Csrf,
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
+    pub ingester: Ingester,
+    pub workers: Arc<Workers>,
 }
 
 impl AppState {
-    pub fn new(config: Arc<Config>, store: Store, secrets: Arc<Secrets>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        secrets: Arc<Secrets>,
+        ingester: Ingester,
+        workers: Arc<Workers>,
+    ) -> Self {
         let csrf = Csrf::new(&secrets.signing_key().key);
         let limiter = LoginLimiter::new(config.auth.login_attempts_per_minute);
         AppState {
@@ -49,6 +58,8 @@ impl AppState {
             csrf,
             limiter,
             metrics: Metrics::new(),
+            ingester,
+            workers,
         }
     }
 }

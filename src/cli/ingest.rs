@@ -1,0 +1,146 @@
+//! `streamd ingest FILE --title T`: queue a movie and, unless `--no-wait`, follow it to the end
+//! with a progress bar. Runs the job in this process when no server holds the database, or
+//! hands it to the running server's workers and follows it from there.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::remote;
+use crate::config::Config;
+use crate::ingest::run::Control;
+use crate::ingest::{Ingester, enqueue};
+use crate::manage::{Command, MovieView, Outcome};
+use crate::runtime::prepare_data_dir;
+use crate::store::{Progress, Store, StoreError, Tier};
+
+pub struct Request<'a> {
+    pub file: &'a Path,
+    pub title: String,
+    pub tier: Tier,
+    pub no_wait: bool,
+    pub json: bool,
+}
+
+fn progress_bar() -> ProgressBar {
+    // indicatif draws on stderr only when it is a terminal.
+    let bar = ProgressBar::new(1000);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:40}] {percent:>3}%  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn show(bar: &ProgressBar, p: &Progress) {
+    bar.set_position((p.percent * 10.0).round() as u64);
+    let eta = p
+        .eta_s
+        .map(|s| format!("ETA {}:{:02}", (s as u64) / 60, (s as u64) % 60))
+        .unwrap_or_default();
+    bar.set_message(format!("{:.1}x  {eta}", p.speed));
+}
+
+pub fn run(config: &Config, req: Request) -> anyhow::Result<()> {
+    let data_dir = &config.server.data_dir;
+    prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
+    let file = std::path::absolute(req.file)?;
+    let view = match Store::open(data_dir) {
+        Ok(store) => {
+            let movie = enqueue(&store, &file, &req.title, req.tier, false)?;
+            if req.no_wait {
+                eprintln!("queued {}: `streamd serve` will transcode it", movie.id);
+                MovieView::from(&movie)
+            } else {
+                run_here(config, &store, &movie.id)?
+            }
+        }
+        Err(StoreError::Locked { .. }) => {
+            let command = Command::Ingest {
+                path: file,
+                title: req.title.clone(),
+                tier: req.tier,
+            };
+            let Outcome::Movie(queued) = remote::execute(data_dir, &command)? else {
+                bail!("the server gave an unexpected answer");
+            };
+            if req.no_wait {
+                queued
+            } else {
+                follow_remote(data_dir, &queued.id)?
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    report(&view, req.json)
+}
+
+fn run_here(
+    config: &Config,
+    store: &Store,
+    id: &crate::store::MovieId,
+) -> anyhow::Result<MovieView> {
+    let ingester = Ingester::new(store.clone(), Arc::new(config.clone()));
+    let (job, movie) = store
+        .claim_job(Some(id))?
+        .ok_or_else(|| anyhow!("the job for {id} vanished from the queue"))?;
+    let bar = progress_bar();
+    let control = Control::default();
+    ingester.process(&job, &movie, &control, &|| false, &mut |p| show(&bar, p));
+    bar.finish_and_clear();
+    let movie = store
+        .movie(id)?
+        .ok_or_else(|| anyhow!("movie {id} was deleted while it transcoded"))?;
+    Ok(MovieView::from(&movie))
+}
+
+fn follow_remote(data_dir: &Path, id: &str) -> anyhow::Result<MovieView> {
+    let bar = progress_bar();
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let Outcome::Movie(view) =
+            remote::execute(data_dir, &Command::Movie { id: id.to_string() })?
+        else {
+            bail!("the server gave an unexpected answer");
+        };
+        if let Some(p) = &view.progress {
+            show(&bar, p);
+        }
+        if view.status == "ready" || view.status == "failed" {
+            bar.finish_and_clear();
+            return Ok(view);
+        }
+    }
+}
+
+fn report(view: &MovieView, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(view)?);
+    }
+    match view.status.as_str() {
+        "failed" => bail!(
+            "ingest of {:?} failed: {}",
+            view.title,
+            view.error.as_deref().unwrap_or("unknown reason")
+        ),
+        "ready" if !json => {
+            println!(
+                "ready: {} {:?} ({})",
+                view.id,
+                view.title,
+                view.renditions.join(", ")
+            );
+            Ok(())
+        }
+        _ if !json => {
+            println!("{} {}", view.id, view.status);
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}

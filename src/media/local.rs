@@ -1,0 +1,95 @@
+//! The local-disk object store: objects are files under `<data_dir>/objects/<bucket>/<key>`.
+//! Publishing is one directory rename, so a reader sees a whole ladder or none of it.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::movie_prefix;
+use crate::store::MovieId;
+
+#[derive(Debug, Clone)]
+pub struct LocalMedia {
+    bucket_root: PathBuf,
+}
+
+impl LocalMedia {
+    pub fn new(data_dir: &Path, bucket: &str) -> Self {
+        LocalMedia {
+            bucket_root: data_dir.join("objects").join(bucket),
+        }
+    }
+
+    pub fn bucket_root(&self) -> &Path {
+        &self.bucket_root
+    }
+
+    pub fn movie_dir(&self, id: &MovieId) -> PathBuf {
+        self.bucket_root.join(movie_prefix(id))
+    }
+
+    /// Moves a finished staging tree into place as `movies/{id}/`. Files are flushed first, so
+    /// a crash right after the rename cannot leave published names pointing at lost data.
+    pub fn publish(&self, staged: &Path, id: &MovieId) -> io::Result<()> {
+        sync_tree(staged)?;
+        let target = self.movie_dir(id);
+        let parent = target.parent().unwrap_or(&self.bucket_root).to_path_buf();
+        fs::create_dir_all(&parent)?;
+        if target.exists() {
+            // A re-run after a crash between rename and the database flip.
+            fs::remove_dir_all(&target)?;
+        }
+        fs::rename(staged, &target)?;
+        fs::File::open(&parent)?.sync_all()
+    }
+
+    pub fn delete_movie(&self, id: &MovieId) -> io::Result<()> {
+        match fs::remove_dir_all(self.movie_dir(id)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
+fn sync_tree(dir: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            fs::File::open(&path)?.sync_all()?;
+        }
+    }
+    fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publish_moves_the_whole_tree_and_replaces_a_leftover() {
+        let data = tempfile::tempdir().expect("tempdir");
+        let media = LocalMedia::new(data.path(), "media");
+        let id = MovieId::parse("m1").expect("id");
+        for round in 0..2 {
+            let staged = data.path().join(format!("staging{round}"));
+            fs::create_dir_all(staged.join("480p")).expect("mkdir");
+            fs::write(staged.join("480p/index.m3u8"), format!("round {round}")).expect("write");
+            media.publish(&staged, &id).expect("publish");
+            assert!(!staged.exists());
+            let text =
+                fs::read_to_string(media.movie_dir(&id).join("480p/index.m3u8")).expect("read");
+            assert_eq!(text, format!("round {round}"));
+        }
+        assert!(
+            media
+                .movie_dir(&id)
+                .starts_with(data.path().join("objects/media/movies"))
+        );
+        media.delete_movie(&id).expect("delete");
+        assert!(!media.movie_dir(&id).exists());
+        media.delete_movie(&id).expect("deleting twice is fine");
+    }
+}

@@ -1,0 +1,335 @@
+//! Movies and their ingest jobs. Every status change of a movie and its job happens in one
+//! transaction, so the catalog never disagrees with the queue.
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::{GRANTS, JOBS, MOVIES, Store, StoreError, decode, encode};
+use crate::store::{
+    Job, JobState, Movie, MovieId, MovieStatus, Progress, RenditionInfo, Timestamp,
+};
+
+fn read_movie(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Movie>, StoreError> {
+    let table = txn.open_table(MOVIES)?;
+    let found = table.get(id.as_str())?;
+    found.map(|v| decode("movies", v.value())).transpose()
+}
+
+fn read_job(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Job>, StoreError> {
+    let table = txn.open_table(JOBS)?;
+    let found = table.get(id.as_str())?;
+    found.map(|v| decode("jobs", v.value())).transpose()
+}
+
+fn write_movie(txn: &WriteTransaction, movie: &Movie) -> Result<(), StoreError> {
+    txn.open_table(MOVIES)?
+        .insert(movie.id.as_str(), encode(movie).as_slice())?;
+    Ok(())
+}
+
+fn write_job(txn: &WriteTransaction, job: &Job) -> Result<(), StoreError> {
+    txn.open_table(JOBS)?
+        .insert(job.movie.as_str(), encode(job).as_slice())?;
+    Ok(())
+}
+
+impl Store {
+    pub fn put_movie(&self, movie: &Movie) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        write_movie(&txn, movie)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn movie(&self, id: &MovieId) -> Result<Option<Movie>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let movies = txn.open_table(MOVIES)?;
+        movies
+            .get(id.as_str())?
+            .map(|v| decode("movies", v.value()))
+            .transpose()
+    }
+
+    /// All movies, newest first.
+    pub fn list_movies(&self) -> Result<Vec<Movie>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let movies = txn.open_table(MOVIES)?;
+        let mut out = Vec::new();
+        for row in movies.iter()? {
+            let (_, bytes) = row?;
+            out.push(decode::<Movie>("movies", bytes.value())?);
+        }
+        out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.title.cmp(&b.title)));
+        Ok(out)
+    }
+
+    pub fn job(&self, id: &MovieId) -> Result<Option<Job>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let jobs = txn.open_table(JOBS)?;
+        jobs.get(id.as_str())?
+            .map(|v| decode("jobs", v.value()))
+            .transpose()
+    }
+
+    /// Adds a queued movie and its job together.
+    pub fn enqueue(&self, movie: &Movie, job: &Job) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        write_movie(&txn, movie)?;
+        write_job(&txn, job)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Takes the oldest queued job (or the named one) and marks it and its movie running.
+    pub fn claim_job(&self, only: Option<&MovieId>) -> Result<Option<(Job, Movie)>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let claimed = {
+            let mut next: Option<Job> = None;
+            for row in txn.open_table(JOBS)?.iter()? {
+                let (_, bytes) = row?;
+                let job: Job = decode("jobs", bytes.value())?;
+                let wanted = only.is_none_or(|id| *id == job.movie);
+                if job.state == JobState::Queued
+                    && wanted
+                    && next.as_ref().is_none_or(|n| job.queued_at < n.queued_at)
+                {
+                    next = Some(job);
+                }
+            }
+            match next {
+                None => None,
+                Some(mut job) => match read_movie(&txn, &job.movie)? {
+                    None => None,
+                    Some(mut movie) => {
+                        job.state = JobState::Running;
+                        job.attempts += 1;
+                        job.started_at = Some(Timestamp::now());
+                        movie.status = MovieStatus::Running;
+                        movie.progress = Some(Progress::default());
+                        movie.error = None;
+                        write_job(&txn, &job)?;
+                        write_movie(&txn, &movie)?;
+                        Some((job, movie))
+                    }
+                },
+            }
+        };
+        txn.commit()?;
+        Ok(claimed)
+    }
+
+    /// Records progress of a running movie; a no-op once it is no longer running (deleted).
+    pub fn set_progress(&self, id: &MovieId, progress: &Progress) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        if let Some(mut movie) = read_movie(&txn, id)?
+            && movie.status == MovieStatus::Running
+        {
+            movie.progress = Some(progress.clone());
+            write_movie(&txn, &movie)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Flips a movie to ready with what the ingest measured. `false` if the movie was deleted
+    /// while it was transcoding (the caller then removes what it published).
+    pub fn complete_job(
+        &self,
+        id: &MovieId,
+        duration_s: f64,
+        renditions: Vec<RenditionInfo>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let done = match (read_movie(&txn, id)?, read_job(&txn, id)?) {
+            (Some(mut movie), Some(mut job)) => {
+                movie.status = MovieStatus::Ready;
+                movie.duration_s = Some(duration_s);
+                movie.renditions = renditions;
+                movie.progress = None;
+                movie.error = None;
+                job.state = JobState::Done;
+                job.finished_at = Some(Timestamp::now());
+                write_movie(&txn, &movie)?;
+                write_job(&txn, &job)?;
+                true
+            }
+            _ => false,
+        };
+        txn.commit()?;
+        Ok(done)
+    }
+
+    pub fn fail_job(&self, id: &MovieId, reason: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        if let Some(mut movie) = read_movie(&txn, id)? {
+            movie.status = MovieStatus::Failed;
+            movie.progress = None;
+            movie.error = Some(reason.to_string());
+            write_movie(&txn, &movie)?;
+        }
+        if let Some(mut job) = read_job(&txn, id)? {
+            job.state = JobState::Failed;
+            job.finished_at = Some(Timestamp::now());
+            write_job(&txn, &job)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Puts running jobs back in the queue: at start-up (their process died) and for jobs a
+    /// shutdown interrupted. Returns the movies concerned.
+    pub fn requeue_running(&self, only: Option<&MovieId>) -> Result<Vec<MovieId>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let mut requeued = Vec::new();
+        {
+            let mut running = Vec::new();
+            for row in txn.open_table(JOBS)?.iter()? {
+                let (_, bytes) = row?;
+                let job: Job = decode("jobs", bytes.value())?;
+                if job.state == JobState::Running && only.is_none_or(|id| *id == job.movie) {
+                    running.push(job);
+                }
+            }
+            for mut job in running {
+                job.state = JobState::Queued;
+                job.started_at = None;
+                if let Some(mut movie) = read_movie(&txn, &job.movie)? {
+                    movie.status = MovieStatus::Queued;
+                    movie.progress = None;
+                    write_movie(&txn, &movie)?;
+                }
+                write_job(&txn, &job)?;
+                requeued.push(job.movie);
+            }
+        }
+        txn.commit()?;
+        Ok(requeued)
+    }
+
+    /// Removes a movie with its job and every grant for it; returns them if it existed.
+    pub fn delete_movie(&self, id: &MovieId) -> Result<Option<(Movie, Option<Job>)>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let removed = match read_movie(&txn, id)? {
+            None => None,
+            Some(movie) => {
+                let job = read_job(&txn, id)?;
+                txn.open_table(MOVIES)?.remove(id.as_str())?;
+                txn.open_table(JOBS)?.remove(id.as_str())?;
+                txn.open_table(GRANTS)?
+                    .retain(|(_, movie), _| movie != id.as_str())?;
+                Some((movie, job))
+            }
+        };
+        txn.commit()?;
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Tier;
+
+    fn queued(store: &Store, id: &str, at: i64) -> MovieId {
+        let id = MovieId::parse(id).expect("id");
+        let movie = Movie {
+            id: id.clone(),
+            title: id.to_string(),
+            tier: Tier::Free,
+            status: MovieStatus::Queued,
+            duration_s: None,
+            renditions: vec![],
+            created_at: Timestamp(at),
+            progress: None,
+            error: None,
+        };
+        let job = Job {
+            movie: id.clone(),
+            source: "/src.mp4".into(),
+            remove_source: false,
+            state: JobState::Queued,
+            attempts: 0,
+            queued_at: Timestamp(at),
+            started_at: None,
+            finished_at: None,
+        };
+        store.enqueue(&movie, &job).expect("enqueue");
+        id
+    }
+
+    #[test]
+    fn jobs_are_claimed_oldest_first_and_finish_in_one_step() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let b = queued(&store, "b", 20);
+        let a = queued(&store, "a", 10);
+        let (job, movie) = store.claim_job(None).expect("claim").expect("a job");
+        assert_eq!(job.movie, a);
+        assert_eq!(job.attempts, 1);
+        assert_eq!(movie.status, MovieStatus::Running);
+        assert!(
+            store.claim_job(Some(&a)).expect("claim").is_none(),
+            "already running"
+        );
+        assert!(store.complete_job(&a, 12.5, vec![]).expect("complete"));
+        let a_movie = store.movie(&a).expect("get").expect("movie");
+        assert_eq!(a_movie.status, MovieStatus::Ready);
+        assert_eq!(a_movie.duration_s, Some(12.5));
+        assert_eq!(
+            store.job(&a).expect("job").expect("job").state,
+            JobState::Done
+        );
+
+        store.claim_job(None).expect("claim").expect("b");
+        store.fail_job(&b, "ffmpeg said no").expect("fail");
+        let b_movie = store.movie(&b).expect("get").expect("movie");
+        assert_eq!(b_movie.status, MovieStatus::Failed);
+        assert_eq!(b_movie.error.as_deref(), Some("ffmpeg said no"));
+    }
+
+    #[test]
+    fn interrupted_jobs_are_requeued() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let a = queued(&store, "a", 1);
+        store.claim_job(None).expect("claim");
+        assert_eq!(
+            store.requeue_running(None).expect("requeue"),
+            vec![a.clone()]
+        );
+        assert_eq!(
+            store.movie(&a).expect("get").expect("m").status,
+            MovieStatus::Queued
+        );
+        let (job, _) = store.claim_job(None).expect("claim").expect("again");
+        assert_eq!(job.attempts, 2);
+    }
+
+    #[test]
+    fn deleting_a_movie_removes_its_job_and_grants_and_stops_completion() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let a = queued(&store, "a", 1);
+        let user = crate::store::User {
+            name: crate::store::Username::parse("u").expect("u"),
+            password_hash: String::new(),
+            admin: false,
+            created_at: Timestamp(0),
+        };
+        store.create_user(&user, &Default::default()).expect("user");
+        store
+            .put_grant(
+                &user.name,
+                &a,
+                &crate::store::Grant {
+                    granted_at: Timestamp(0),
+                    until: None,
+                },
+            )
+            .expect("grant");
+        store.claim_job(None).expect("claim");
+        assert!(store.delete_movie(&a).expect("delete").is_some());
+        assert!(store.grants_of(&user.name).expect("grants").is_empty());
+        assert!(!store.complete_job(&a, 1.0, vec![]).expect("complete"));
+        assert!(store.movie(&a).expect("get").is_none());
+    }
+}
