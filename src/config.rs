@@ -33,6 +33,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "renditions",
             "preset",
             "workers",
+            "max_upload",
         ],
     ),
     (
@@ -110,6 +111,8 @@ pub struct TokensConfig {
 
 #[derive(Debug, Clone)]
 pub struct TranscodeConfig {
+    /// Largest upload accepted over HTTP, in bytes.
+    pub max_upload: u64,
     pub ffmpeg: Option<PathBuf>,
     pub auto_download: bool,
     pub segment_seconds: u32,
@@ -213,6 +216,7 @@ struct RawTranscode {
     renditions: Vec<String>,
     preset: String,
     workers: usize,
+    max_upload: String,
 }
 
 impl Default for RawTranscode {
@@ -224,6 +228,7 @@ impl Default for RawTranscode {
             renditions: RENDITION_LADDER.iter().map(|r| r.to_string()).collect(),
             preset: "veryfast".into(),
             workers: 1,
+            max_upload: "50GiB".into(),
         }
     }
 }
@@ -484,6 +489,39 @@ impl RawConfig {
                 message: format!("{} is outside 1..=16", t.workers),
             });
         }
+        let max_upload = t
+            .max_upload
+            .parse::<bytesize::ByteSize>()
+            .map_err(|e| ConfigError::Invalid {
+                key: "transcode.max_upload",
+                message: format!(
+                    "{:?}: {e} (write it like \"500MB\" or \"20GiB\")",
+                    t.max_upload
+                ),
+            })?
+            .as_u64();
+        const PRESETS: &[&str] = &[
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+            "slow",
+            "slower",
+            "veryslow",
+            "placebo",
+        ];
+        if !PRESETS.contains(&t.preset.as_str()) {
+            return Err(ConfigError::Invalid {
+                key: "transcode.preset",
+                message: format!(
+                    "{:?} is not an x264 preset ({})",
+                    t.preset,
+                    PRESETS.join(", ")
+                ),
+            });
+        }
         if self.auth.login_attempts_per_minute == 0 {
             return Err(ConfigError::Invalid {
                 key: "auth.login_attempts_per_minute",
@@ -511,6 +549,7 @@ impl RawConfig {
                 segment_grace: duration("tokens.segment_grace", &self.tokens.segment_grace)?,
             },
             transcode: TranscodeConfig {
+                max_upload,
                 ffmpeg: t.ffmpeg.filter(|p| !p.as_os_str().is_empty()),
                 auto_download: t.auto_download,
                 segment_seconds: t.segment_seconds,
@@ -558,6 +597,7 @@ mod tests {
         assert_eq!(c.transcode.segment_seconds, 4);
         assert_eq!(c.transcode.renditions, RENDITION_LADDER);
         assert_eq!(c.auth.login_attempts_per_minute, 5);
+        assert_eq!(c.transcode.max_upload, 50 * 1024 * 1024 * 1024);
         assert_eq!(c.auth.session_ttl, Duration::from_secs(30 * 86400));
         assert_eq!(c.public_base(), "http://127.0.0.1:8080");
     }
@@ -618,6 +658,11 @@ mod tests {
             ),
             ("[storage]\nbackend = \"s3\"\n", "storage.endpoint"),
             ("[storage]\nbucket = \"Bad_Bucket\"\n", "storage.bucket"),
+            (
+                "[transcode]\nmax_upload = \"lots\"\n",
+                "transcode.max_upload",
+            ),
+            ("[transcode]\npreset = \"warp\"\n", "transcode.preset"),
         ] {
             let (_f, o) = file(text);
             let err = Config::load_from(&o, env(&[])).expect_err(text);

@@ -7,10 +7,10 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = streamd::cli::Cli::parse();
-    // The server logs what it does; a CLI command speaks only when something is wrong.
+    // The server logs what it does; a CLI command reports its own errors in one line.
     let default = match cli.command {
         streamd::cli::Cmd::Serve { .. } => "info,actix_server=warn",
-        _ => "warn",
+        _ => "error",
     };
     let filter = EnvFilter::try_from_env("STREAMD_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     tracing_subscriber::fmt()

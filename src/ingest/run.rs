@@ -77,6 +77,19 @@ fn kill(pid: u32) {
     }
 }
 
+/// Even a SIGKILLed streamd leaves no ffmpeg behind: the kernel kills the child when the
+/// thread that spawned it dies (Linux `PR_SET_PDEATHSIG`).
+fn die_with_parent(command: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
 /// Runs ffmpeg with `args` to completion, or until cancelled or past `timeout`.
 pub fn run_ffmpeg(
     ffmpeg: &Path,
@@ -88,8 +101,10 @@ pub fn run_ffmpeg(
     if control.is_cancelled() {
         return Err(RunError::Cancelled);
     }
-    let mut child = FfmpegCommand::new_with_path(ffmpeg)
-        .args(args)
+    let mut command = FfmpegCommand::new_with_path(ffmpeg);
+    command.args(args);
+    die_with_parent(command.as_inner_mut());
+    let mut child = command
         .spawn()
         .map_err(|e| RunError::Spawn(e.to_string()))?;
     control.lock().pid = Some(child.as_inner().id());

@@ -7,6 +7,7 @@ mod error;
 pub mod local;
 pub mod metrics;
 mod pages;
+mod upload;
 mod viewer;
 
 use std::sync::Arc;
@@ -139,6 +140,7 @@ pub fn app(
         .service(
             web::scope("/api/v1")
                 .configure(api::routes)
+                .configure(upload::routes)
                 .configure(local::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound("no such API endpoint".into()))

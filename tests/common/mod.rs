@@ -26,7 +26,7 @@ pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .arg(data_dir)
         .args(args)
         .env_remove("STREAMD_CONFIG")
-        .env("STREAMD_LOG", "warn")
+        .env_remove("STREAMD_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -123,6 +123,14 @@ impl Server {
 
     pub fn client(&self) -> Client {
         Client::new(self.addr)
+    }
+
+    /// SIGKILL: the process gets no chance to clean up, as in a crash or an OOM kill.
+    pub fn kill_hard(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Sends SIGTERM and waits; returns the exit status.
@@ -259,6 +267,15 @@ impl Client {
         self.finish(r)
     }
 
+    pub fn delete(&mut self, path: &str) -> Reply {
+        let r = self
+            .agent
+            .delete(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header())
+            .call();
+        self.finish(r)
+    }
+
     pub fn post_json(&mut self, path: &str, body: &serde_json::Value) -> Reply {
         let r = self
             .agent
@@ -300,4 +317,122 @@ impl Client {
         let start = html.find(marker).expect("csrf field") + marker.len();
         html[start..].split('"').next().expect("token").to_string()
     }
+}
+
+/// Runs a CLI command with extra environment.
+pub fn cli_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("STREAMD_CONFIG")
+        .env_remove("STREAMD_LOG")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run streamd")
+}
+
+/// Makes a test movie with ffmpeg's lavfi sources: `video` is a lavfi spec without duration
+/// (e.g. "testsrc2=size=1920x1080:rate=30"), optionally with a sine tone as audio.
+pub fn make_source(
+    dir: &Path,
+    name: &str,
+    video: &str,
+    seconds: u32,
+    audio: bool,
+    extra: &[&str],
+) -> PathBuf {
+    let out = dir.join(name);
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("{video}:duration={seconds}"));
+    if audio {
+        cmd.args(["-f", "lavfi", "-i"]).arg(format!(
+            "sine=frequency=440:sample_rate=48000:duration={seconds}"
+        ));
+    }
+    cmd.args([
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-pix_fmt",
+        "yuv420p",
+    ]);
+    if audio {
+        cmd.args(["-c:a", "aac", "-shortest"]);
+    }
+    cmd.args(extra).arg(&out);
+    let status = cmd.status().expect("ffmpeg installed");
+    assert!(status.success(), "making {name} failed");
+    out
+}
+
+/// Runs ffprobe and returns its JSON.
+pub fn ffprobe(path: &Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error", "-print_format", "json"])
+        .args(args)
+        .arg(path)
+        .output()
+        .expect("ffprobe");
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+/// ffmpeg processes whose command line mentions `needle` (a data dir): should be none once a
+/// job is cancelled or its server is gone.
+pub fn ffmpeg_processes(needle: &Path) -> Vec<u32> {
+    let needle = needle.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains("ffmpeg") && cmdline.contains(&needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Polls `check` until it returns Some, or panics after `secs`.
+pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A multipart/form-data body: (name, filename, bytes) per field.
+pub fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "streamdtestboundary7d93a1";
+    let mut body = Vec::new();
+    for (name, filename, data) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match filename {
+            Some(f) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }

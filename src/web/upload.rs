@@ -1,0 +1,189 @@
+//! Admin movie management over HTTP: multipart upload streamed to disk (never held in memory,
+//! cut off at `transcode.max_upload`), and deletion that stops a running transcode first.
+
+use std::time::Duration;
+
+use actix_multipart::Multipart;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::viewer;
+use super::{ApiError, AppState};
+use crate::store::{MovieId, Tier};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/movies", web::post().to(upload))
+        .route("/movies/{id}", web::delete().to(delete));
+}
+
+/// A state-changing call carrying a cookie must come from our own pages: SameSite=Lax already
+/// keeps cross-site POSTs cookie-less, and a foreign Origin is refused outright.
+pub fn same_origin(req: &HttpRequest) -> bool {
+    let Some(origin) = req.headers().get("origin").and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = req.connection_info().host().to_string();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.eq_ignore_ascii_case(&host))
+}
+
+const MAX_TEXT_FIELD: usize = 1024;
+/// How far past the limit an upload is read (and dropped) to answer 413 cleanly.
+const DRAIN_MARGIN: u64 = 256 * 1024 * 1024;
+
+fn too_large(limit: u64) -> ApiError {
+    ApiError::TooLarge(format!(
+        "the file is larger than the {} upload limit (transcode.max_upload)",
+        bytesize::ByteSize(limit).display().iec()
+    ))
+}
+
+async fn text_field(field: &mut actix_multipart::Field) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_TEXT_FIELD {
+            return Err(ApiError::BadRequest("form field too long".into()));
+        }
+    }
+    String::from_utf8(bytes).map_err(|_| ApiError::BadRequest("form field is not UTF-8".into()))
+}
+
+/// Removes a partial upload however the handler ends.
+struct PartialFile(Option<std::path::PathBuf>);
+
+impl Drop for PartialFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+async fn upload(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    mut payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(&req, &state).await?;
+    if !same_origin(&req) {
+        return Err(ApiError::Forbidden("cross-site request refused"));
+    }
+    let limit = state.config.transcode.max_upload;
+    let dir = state.config.server.data_dir.join("uploads");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let path = dir.join(format!("{}.upload", MovieId::generate()));
+    let mut partial = PartialFile(Some(path.clone()));
+
+    let (mut title, mut tier, mut got_file, mut too_big) = (None, Tier::Free, false, false);
+    while let Some(field) = payload.next().await {
+        let mut field =
+            field.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
+        match field.name().unwrap_or("") {
+            "file" if !got_file => {
+                let mut file = tokio::fs::File::create(&path)
+                    .await
+                    .map_err(ApiError::internal)?;
+                let mut size: u64 = 0;
+                while let Some(chunk) = field.next().await {
+                    let chunk = chunk
+                        .map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+                    size += chunk.len() as u64;
+                    if size > limit {
+                        // Read on (without keeping it) so the client gets a clean 413 rather
+                        // than a reset connection; past a margin, hang up anyway.
+                        if size > limit.saturating_add(DRAIN_MARGIN) {
+                            return Err(too_large(limit));
+                        }
+                        continue;
+                    }
+                    file.write_all(&chunk).await.map_err(|e| {
+                        ApiError::Internal(format!("writing the upload failed: {e}"))
+                    })?;
+                }
+                if size > limit {
+                    too_big = true;
+                    continue;
+                }
+                file.flush().await.map_err(ApiError::internal)?;
+                got_file = size > 0;
+                if !got_file {
+                    return Err(ApiError::BadRequest("the uploaded file is empty".into()));
+                }
+            }
+            "title" => title = Some(text_field(&mut field).await?),
+            "tier" => {
+                tier = text_field(&mut field)
+                    .await?
+                    .parse()
+                    .map_err(ApiError::BadRequest)?
+            }
+            _ => {
+                // Unknown fields are read and dropped.
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
+                }
+            }
+        }
+    }
+    if too_big {
+        return Err(too_large(limit));
+    }
+    if !got_file {
+        return Err(ApiError::BadRequest("no `file` field in the upload".into()));
+    }
+    let title =
+        title.ok_or_else(|| ApiError::BadRequest("no `title` field in the upload".into()))?;
+    let store = state.store.clone();
+    let source = path.clone();
+    let movie = web::block(move || crate::ingest::enqueue(&store, &source, &title, tier, true))
+        .await?
+        .map_err(|e| match e {
+            crate::ingest::IngestError::Store(e) => ApiError::from(e),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    partial.0 = None; // the job owns the file now
+    state.workers.notify();
+    tracing::info!(movie_id = %movie.id, "upload queued");
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "id": movie.id,
+        "status": "queued",
+    })))
+}
+
+async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(&req, &state).await?;
+    if !same_origin(&req) {
+        return Err(ApiError::Forbidden("cross-site request refused"));
+    }
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    if state.workers.cancel(&id) {
+        // Its ffmpeg is being killed; wait for the worker to let go of the staging dir.
+        for _ in 0..200 {
+            if !state.workers.is_running(&id) {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let ingester = state.ingester.clone();
+    let removed = web::block(move || ingester.delete(&id))
+        .await?
+        .map_err(ApiError::internal)?;
+    match removed {
+        Some(movie) => {
+            tracing::info!(movie_id = %movie.id, "movie deleted");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        None => Err(ApiError::NotFound("no such movie".into())),
+    }
+}

@@ -1,0 +1,619 @@
+//! Ingest end to end with the real ffmpeg: sources generated here with lavfi, laddered by the
+//! real binary, and the published tree checked the way a player would depend on it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{Server, add_user, cli_env, ffprobe, make_source, stderr, stdout, wait_for};
+
+const FAST: &[(&str, &str)] = &[("STREAMD_TRANSCODE_PRESET", "ultrafast")];
+const PW: &str = "correct horse battery";
+
+fn ingest(dir: &Path, source: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "ingest",
+        source.to_str().expect("utf8"),
+        "--title",
+        "Test movie",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    cli_env(dir, &args, FAST)
+}
+
+fn ready_id(out: &std::process::Output) -> String {
+    assert!(out.status.success(), "ingest failed: {}", stderr(out));
+    let v: serde_json::Value = serde_json::from_str(stdout(out).trim()).expect("one JSON value");
+    assert_eq!(v["status"], "ready");
+    v["id"].as_str().expect("id").to_string()
+}
+
+fn movie_dir(dir: &Path, id: &str) -> PathBuf {
+    dir.join("objects/media/movies").join(id)
+}
+
+/// (rendition, BANDWIDTH, AVERAGE-BANDWIDTH, RESOLUTION, CODECS, FRAME-RATE) per master row.
+fn master_rows(dir: &Path) -> Vec<(String, u64, u64, String, String, f64)> {
+    let text = std::fs::read_to_string(dir.join("master.m3u8")).expect("master");
+    let mut rows = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some(attrs) = line.strip_prefix("#EXT-X-STREAM-INF:") else {
+            continue;
+        };
+        let uri = lines.next().expect("uri after STREAM-INF");
+        let get = |k: &str| -> String {
+            // Attributes may hold quoted commas (CODECS), so split on `,KEY=` boundaries.
+            let start = attrs
+                .find(&format!("{k}="))
+                .unwrap_or_else(|| panic!("{k} missing: {line}"));
+            let rest = &attrs[start + k.len() + 1..];
+            if let Some(q) = rest.strip_prefix('"') {
+                q.split('"').next().unwrap_or("").to_string()
+            } else {
+                rest.split(',').next().unwrap_or("").to_string()
+            }
+        };
+        let name = uri.split('/').next().expect("rendition dir").to_string();
+        assert_eq!(uri, format!("{name}/index.m3u8"), "relative URIs");
+        rows.push((
+            name,
+            get("BANDWIDTH").parse().expect("bw"),
+            get("AVERAGE-BANDWIDTH").parse().expect("avg"),
+            get("RESOLUTION"),
+            get("CODECS"),
+            get("FRAME-RATE").parse().expect("fps"),
+        ));
+    }
+    assert!(text.contains("#EXT-X-INDEPENDENT-SEGMENTS"));
+    rows
+}
+
+/// Segment durations of one rung's playlist, checking its form on the way.
+fn segments(rung_dir: &Path) -> Vec<(String, f64)> {
+    let text = std::fs::read_to_string(rung_dir.join("index.m3u8")).expect("variant");
+    assert!(text.contains("#EXT-X-PLAYLIST-TYPE:VOD") && text.contains("#EXT-X-ENDLIST"));
+    let mut out = Vec::new();
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        if let Some(d) = line.strip_prefix("#EXTINF:") {
+            let d: f64 = d.trim_end_matches(',').parse().expect("duration");
+            out.push((lines.next().expect("uri").to_string(), d));
+        }
+    }
+    out
+}
+
+fn first_frame_is_keyframe(seg: &Path) -> bool {
+    let v = ffprobe(
+        seg,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=key_frame,pict_type",
+            "-read_intervals",
+            "%+#1",
+        ],
+    );
+    let f = &v["frames"][0];
+    f["key_frame"] == 1 && f["pict_type"] == "I"
+}
+
+/// Everything a published ladder must be, whatever the source.
+fn check_ladder(
+    dir: &Path,
+    expected: &[&str],
+    audio: bool,
+) -> Vec<(String, u64, u64, String, String, f64)> {
+    let rows = master_rows(dir);
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, expected);
+    assert!(dir.join("poster.jpg").metadata().expect("poster").len() > 1000);
+    let mut reference: Option<Vec<f64>> = None;
+    for (name, bw, avg, resolution, codecs, _) in &rows {
+        assert!(bw >= avg && *avg > 0, "{name}: peak {bw} avg {avg}");
+        assert_eq!(codecs.contains("mp4a.40.2"), audio, "{codecs}");
+        let rung = dir.join(name);
+        let segs = segments(&rung);
+        assert!(!segs.is_empty());
+        for (i, (uri, d)) in segs.iter().enumerate() {
+            assert_eq!(uri, &format!("seg_{:05}.ts", i + 1), "contract key names");
+            if i + 1 < segs.len() {
+                assert!((d - 4.0).abs() < 0.05, "{name} segment {} lasts {d}", i + 1);
+            }
+            assert!(
+                first_frame_is_keyframe(&rung.join(uri)),
+                "{name}/{uri} starts with an IDR"
+            );
+        }
+        let durations: Vec<f64> = segs.iter().map(|s| s.1).collect();
+        match &reference {
+            None => reference = Some(durations),
+            Some(r) => assert_eq!(r, &durations, "{name} is aligned with the first rung"),
+        }
+        // RESOLUTION and the level in CODECS are what was really encoded.
+        let probe = ffprobe(
+            &rung.join("seg_00001.ts"),
+            &["-show_streams", "-select_streams", "v:0"],
+        );
+        let s = &probe["streams"][0];
+        assert_eq!(resolution, &format!("{}x{}", s["width"], s["height"]));
+        let level = s["level"].as_u64().expect("level");
+        assert!(
+            codecs.starts_with(&format!("avc1.6400{level:02x}")),
+            "{codecs} vs level {level}"
+        );
+        assert_eq!(s["sample_aspect_ratio"], "1:1");
+    }
+    rows
+}
+
+#[test]
+fn a_1080p_movie_with_audio_becomes_an_aligned_three_rung_ladder() {
+    let dir = Server::temp_dir();
+    let src = make_source(
+        dir.path(),
+        "in.mp4",
+        "testsrc2=size=1920x1080:rate=30",
+        10,
+        true,
+        &[],
+    );
+    let id = ready_id(&ingest(dir.path(), &src, &["--tier", "premium"]));
+    let rows = check_ladder(
+        &movie_dir(dir.path(), &id),
+        &["480p", "720p", "1080p"],
+        true,
+    );
+    assert!(
+        rows.windows(2).all(|w| w[0].1 < w[1].1),
+        "BANDWIDTH rises with resolution"
+    );
+    assert_eq!(rows[2].3, "1920x1080");
+    assert_eq!(rows[0].5, 30.0);
+    let seg = segments(&movie_dir(dir.path(), &id).join("480p"));
+    assert_eq!(seg.len(), 3, "10 s in 4 s segments");
+    assert!(
+        !dir.path().join("staging").join(&id).exists(),
+        "staging cleaned"
+    );
+    let list = cli_env(dir.path(), &["movies", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(v[0]["tier"], "premium");
+    assert_eq!(
+        v[0]["renditions"],
+        serde_json::json!(["480p", "720p", "1080p"])
+    );
+    assert!((v[0]["duration_s"].as_f64().expect("duration") - 10.0).abs() < 0.2);
+}
+
+#[test]
+fn a_small_silent_source_gets_one_rung_at_its_own_height() {
+    let dir = Server::temp_dir();
+    let src = make_source(
+        dir.path(),
+        "in.mp4",
+        "testsrc2=size=640x360:rate=25",
+        5,
+        false,
+        &[],
+    );
+    let id = ready_id(&ingest(dir.path(), &src, &[]));
+    let rows = check_ladder(&movie_dir(dir.path(), &id), &["360p"], false);
+    assert_eq!(rows[0].3, "640x360");
+    assert!(!rows[0].4.contains(','), "video-only CODECS: {}", rows[0].4);
+}
+
+#[test]
+fn a_rotated_phone_video_is_laddered_upright() {
+    let dir = Server::temp_dir();
+    let flat = make_source(
+        dir.path(),
+        "flat.mp4",
+        "testsrc2=size=1280x720:rate=30",
+        5,
+        true,
+        &[],
+    );
+    let rotated = dir.path().join("rotated.mp4");
+    let status = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-i"])
+        .arg(&flat)
+        .args(["-c", "copy", "-metadata:s:v:0", "rotate=90"])
+        .arg(&rotated)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    let id = ready_id(&ingest(dir.path(), &rotated, &[]));
+    let rows = check_ladder(&movie_dir(dir.path(), &id), &["480p", "720p"], true);
+    assert_eq!(rows[0].3, "480x854");
+    assert_eq!(rows[1].3, "720x1280");
+}
+
+#[test]
+fn odd_dimensions_and_60_fps_are_handled() {
+    let dir = Server::temp_dir();
+    let src = make_source(
+        dir.path(),
+        "in.mp4",
+        "testsrc2=size=1281x721:rate=60",
+        5,
+        true,
+        &[],
+    );
+    let id = ready_id(&ingest(dir.path(), &src, &[]));
+    let rows = check_ladder(&movie_dir(dir.path(), &id), &["480p", "720p"], true);
+    assert_eq!(rows[1].3, "1280x720", "even and never above the source");
+    assert_eq!(rows[1].5, 60.0);
+    // Keyframes every 2 s at 60 fps: segments still start on IDRs (checked above) and the
+    // 720p60 rung needs level 3.2.
+    assert!(rows[1].4.starts_with("avc1.640020"), "{}", rows[1].4);
+}
+
+fn assert_refused(dir: &Path, source: &Path, reason: &str) {
+    let out = ingest(dir, source, &[]);
+    assert!(!out.status.success(), "{} was accepted", source.display());
+    let err = stderr(&out);
+    assert!(err.contains(reason), "expected {reason:?} in {err:?}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"));
+    let published = std::fs::read_dir(dir.join("objects/media/movies"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(published, 0, "nothing published for {}", source.display());
+}
+
+#[test]
+fn bad_sources_fail_with_a_clear_reason_and_publish_nothing() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    let garbage = d.join("garbage.mp4");
+    std::fs::write(
+        &garbage,
+        (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 24) as u8)
+            .collect::<Vec<_>>(),
+    )
+    .expect("write");
+    assert_refused(d, &garbage, "ffprobe could not read the file");
+
+    let good = make_source(d, "good.mp4", "testsrc2=size=640x360:rate=25", 4, true, &[]);
+    let bytes = std::fs::read(&good).expect("read");
+    let truncated = d.join("truncated.mp4");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).expect("write");
+    assert_refused(d, &truncated, "failed");
+
+    let empty = d.join("empty.mp4");
+    std::fs::write(&empty, b"").expect("write");
+    assert_refused(d, &empty, "is empty");
+
+    assert_refused(d, &d.join("no-such-file.mp4"), "does not exist");
+
+    let audio_only = d.join("tone.m4a");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=2",
+            "-c:a",
+            "aac",
+        ])
+        .arg(&audio_only)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    assert_refused(d, &audio_only, "no video stream");
+
+    let huge = d.join("huge.mkv");
+    let status = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=red:s=10000x16:d=1:r=1",
+            "-c:v",
+            "ffv1",
+        ])
+        .arg(&huge)
+        .status()
+        .expect("ffmpeg");
+    assert!(status.success());
+    assert_refused(d, &huge, "outside what streamd transcodes");
+
+    // The failures are recorded on their movies, with the reason.
+    let list = cli_env(d, &["movies", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    let failed: Vec<&serde_json::Value> = v.as_array().expect("array").iter().collect();
+    assert_eq!(
+        failed.len(),
+        4,
+        "garbage, truncated, audio-only, huge were queued and failed"
+    );
+    assert!(
+        failed
+            .iter()
+            .all(|m| m["status"] == "failed" && m["error"].is_string())
+    );
+    assert!(
+        !d.join("staging").exists()
+            || std::fs::read_dir(d.join("staging")).expect("dir").count() == 0
+    );
+}
+
+fn upload(c: &mut common::Client, file: &[u8], title: &str, tier: &str) -> common::Reply {
+    let (ct, body) = common::multipart(&[
+        ("title", None, title.as_bytes()),
+        ("tier", None, tier.as_bytes()),
+        ("file", Some("movie.mp4"), file),
+    ]);
+    c.post_raw("/api/v1/movies", &ct, &body)
+}
+
+#[test]
+fn upload_over_http_queues_a_job_the_server_runs_with_visible_progress() {
+    let dir = Server::temp_dir();
+    add_user(dir.path(), "root", PW, &["--admin"]);
+    add_user(dir.path(), "viewer", PW, &[]);
+    let src = make_source(
+        dir.path(),
+        "in.mp4",
+        "testsrc2=size=1280x720:rate=30",
+        12,
+        true,
+        &[],
+    );
+    let bytes = std::fs::read(&src).expect("read");
+    let s = Server::start_in(
+        dir.path(),
+        &[
+            ("STREAMD_TRANSCODE_PRESET", "veryfast"),
+            ("STREAMD_TRANSCODE_MAX_UPLOAD", "20MB"),
+        ],
+    );
+
+    let mut viewer = s.client();
+    viewer.login("viewer", PW);
+    assert_eq!(upload(&mut viewer, b"tiny", "Nope", "free").status, 403);
+
+    let mut admin = s.client();
+    admin.login("root", PW);
+    let r = upload(&mut admin, &bytes, "Uploaded", "premium");
+    assert_eq!(r.status, 202, "{}", r.body);
+    assert_eq!(r.json()["status"], "queued");
+    let id = r.json()["id"].as_str().expect("id").to_string();
+
+    let mut saw_progress = false;
+    let last = wait_for(120, "the upload to be transcoded", || {
+        let m = admin.get(&format!("/api/v1/movies/{id}")).json();
+        if m["status"] == "running" && m["progress"]["percent"].as_f64().unwrap_or(0.0) > 0.0 {
+            saw_progress = true;
+        }
+        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
+    });
+    assert_eq!(last["status"], "ready", "{last}");
+    assert!(saw_progress, "progress was visible while it ran");
+    check_ladder(&movie_dir(dir.path(), &id), &["480p", "720p"], true);
+    let uploads = std::fs::read_dir(dir.path().join("uploads"))
+        .expect("uploads")
+        .count();
+    assert_eq!(uploads, 0, "the uploaded source is removed once ingested");
+
+    // Bad uploads: not a video (fails as a job), too big (413), no file (400).
+    let r = upload(&mut admin, b"this is not a movie at all", "Junk", "free");
+    assert_eq!(r.status, 202);
+    let junk = r.json()["id"].as_str().expect("id").to_string();
+    let m = wait_for(60, "the junk job to fail", || {
+        let m = admin.get(&format!("/api/v1/movies/{junk}")).json();
+        (m["status"] == "failed").then_some(m)
+    });
+    assert!(
+        m["error"].as_str().expect("reason").contains("ffprobe"),
+        "{m}"
+    );
+    let big = vec![0u8; 21_000_000];
+    let r = upload(&mut admin, &big, "Big", "free");
+    assert_eq!(r.status, 413, "{}", r.body);
+    let (ct, body) = common::multipart(&[("title", None, b"x")]);
+    assert_eq!(admin.post_raw("/api/v1/movies", &ct, &body).status, 400);
+    let uploads = std::fs::read_dir(dir.path().join("uploads"))
+        .expect("uploads")
+        .count();
+    assert_eq!(uploads, 0, "refused uploads leave no partial file");
+    assert_eq!(admin.get("/healthz").status, 200);
+}
+
+/// A source slow enough to catch mid-encode on 2 cores with the veryslow preset.
+fn slow_source(dir: &Path) -> PathBuf {
+    make_source(
+        dir,
+        "slow.mp4",
+        "testsrc2=size=1920x1080:rate=30",
+        40,
+        true,
+        &[],
+    )
+}
+
+fn wait_running(c: &mut common::Client, id: &str) {
+    wait_for(60, "the job to start encoding", || {
+        let m = c.get(&format!("/api/v1/movies/{id}")).json();
+        (m["status"] == "running" && m["progress"]["percent"].as_f64().unwrap_or(0.0) > 0.0)
+            .then_some(())
+    });
+}
+
+fn queue_through_server(dir: &Path, src: &Path) -> String {
+    let out = cli_env(
+        dir,
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            "Slow",
+            "--no-wait",
+            "--json",
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert_eq!(v["status"], "queued");
+    v["id"].as_str().expect("id").to_string()
+}
+
+#[test]
+fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
+    let dir = Server::temp_dir();
+    add_user(dir.path(), "root", PW, &["--admin"]);
+    let src = slow_source(dir.path());
+    let s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "veryslow")]);
+    let id = queue_through_server(dir.path(), &src);
+    let mut admin = s.client();
+    admin.login("root", PW);
+    wait_running(&mut admin, &id);
+    assert!(
+        !common::ffmpeg_processes(dir.path()).is_empty(),
+        "ffmpeg is running"
+    );
+
+    let r = admin.delete(&format!("/api/v1/movies/{id}"));
+    assert_eq!(r.status, 204, "{}", r.body);
+    wait_for(10, "ffmpeg to be gone", || {
+        common::ffmpeg_processes(dir.path())
+            .is_empty()
+            .then_some(())
+    });
+    assert_eq!(admin.get(&format!("/api/v1/movies/{id}")).status, 404);
+    assert!(!dir.path().join("staging").join(&id).exists());
+    assert!(!movie_dir(dir.path(), &id).exists());
+    assert_eq!(admin.delete(&format!("/api/v1/movies/{id}")).status, 404);
+}
+
+#[test]
+fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
+    let dir = Server::temp_dir();
+    add_user(dir.path(), "root", PW, &["--admin"]);
+    let src = slow_source(dir.path());
+    let mut s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "veryslow")]);
+    let id = queue_through_server(dir.path(), &src);
+    let mut admin = s.client();
+    admin.login("root", PW);
+    wait_running(&mut admin, &id);
+    s.kill_hard();
+    wait_for(10, "the orphaned ffmpeg to die", || {
+        common::ffmpeg_processes(dir.path())
+            .is_empty()
+            .then_some(())
+    });
+    assert!(
+        dir.path().join("staging").join(&id).exists(),
+        "half-written output is left by the crash"
+    );
+
+    // Restart with a fast preset: the interrupted job is re-queued, its staging cleared, and it
+    // finishes.
+    let s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "ultrafast")]);
+    let mut admin = s.client();
+    admin.login("root", PW);
+    let m = wait_for(180, "the re-queued job to finish", || {
+        let m = admin.get(&format!("/api/v1/movies/{id}")).json();
+        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
+    });
+    assert_eq!(m["status"], "ready", "{m}");
+    check_ladder(
+        &movie_dir(dir.path(), &id),
+        &["480p", "720p", "1080p"],
+        true,
+    );
+}
+
+#[test]
+fn sigterm_mid_encode_stops_ffmpeg_and_requeues_the_job() {
+    let dir = Server::temp_dir();
+    add_user(dir.path(), "root", PW, &["--admin"]);
+    let src = slow_source(dir.path());
+    let mut s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "veryslow")]);
+    let id = queue_through_server(dir.path(), &src);
+    let mut admin = s.client();
+    admin.login("root", PW);
+    wait_running(&mut admin, &id);
+    assert!(s.stop().success(), "graceful exit");
+    assert!(
+        common::ffmpeg_processes(dir.path()).is_empty(),
+        "no ffmpeg outlives the server"
+    );
+    let list = cli_env(dir.path(), &["movies", "--json"], &[]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(v[0]["id"], id.as_str());
+    assert_eq!(
+        v[0]["status"], "queued",
+        "interrupted job waits for the next start"
+    );
+}
+
+#[test]
+fn a_disk_that_fills_up_mid_encode_fails_the_job_cleanly() {
+    // Needs a small filesystem: a tmpfs, which only root can mount.
+    let dir = Server::temp_dir();
+    let data = dir.path().join("small");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&data)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(data.clone());
+    let src = make_source(
+        dir.path(),
+        "in.mp4",
+        "testsrc2=size=1920x1080:rate=30",
+        10,
+        true,
+        &[],
+    );
+    let out = ingest(&data, &src, &[]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("panicked"));
+    assert!(
+        !data.join("objects/media/movies").exists()
+            || std::fs::read_dir(data.join("objects/media/movies"))
+                .expect("dir")
+                .count()
+                == 0
+    );
+    assert_eq!(
+        std::fs::read_dir(data.join("staging"))
+            .expect("dir")
+            .count(),
+        0,
+        "staging cleaned"
+    );
+    // The database is intact and says why.
+    let list = cli_env(&data, &["movies", "--json"], &[]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
+    assert_eq!(v[0]["status"], "failed");
+}
