@@ -8,6 +8,7 @@ pub mod config;
 pub mod ingest;
 pub mod manage;
 pub mod media;
+pub mod playlist;
 pub mod runtime;
 pub mod secrets;
 pub mod server;

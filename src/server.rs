@@ -8,6 +8,7 @@ use actix_web::{HttpServer, web};
 
 use crate::config::Config;
 use crate::ingest::{Ingester, Workers};
+use crate::media::Media;
 use crate::runtime::{RunningServer, prepare_data_dir};
 use crate::secrets::{Secrets, SecretsError};
 use crate::store::{Store, StoreError, Timestamp};
@@ -31,6 +32,8 @@ pub enum ServeError {
         source: std::io::Error,
         hint: &'static str,
     },
+    #[error("object store: {0}")]
+    Media(crate::media::MediaError),
     #[error("server failed: {0}")]
     Run(std::io::Error),
 }
@@ -65,7 +68,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     config.server.listen = bound;
     let config = Arc::new(config);
 
-    let ingester = Ingester::new(store.clone(), config.clone());
+    let media = Arc::new(Media::new(&config, &secrets).map_err(ServeError::Media)?);
+    let ingester = Ingester::new(store.clone(), config.clone(), media);
     ingester.recover().map_err(ServeError::Store)?;
     let workers = Arc::new(Workers::start(ingester.clone(), config.transcode.workers));
     let state = web::Data::new(AppState::new(

@@ -7,5 +7,6 @@ pub mod login;
 pub mod password;
 pub mod ratelimit;
 pub mod session;
+pub mod stream_token;
 
 pub use entitlement::{Denied, check_entitlement};

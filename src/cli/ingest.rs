@@ -85,7 +85,9 @@ fn run_here(
     store: &Store,
     id: &crate::store::MovieId,
 ) -> anyhow::Result<MovieView> {
-    let ingester = Ingester::new(store.clone(), Arc::new(config.clone()));
+    let secrets = crate::secrets::Secrets::load_or_create(config)?;
+    let media = Arc::new(crate::media::Media::new(config, &secrets)?);
+    let ingester = Ingester::new(store.clone(), Arc::new(config.clone()), media);
     let (job, movie) = store
         .claim_job(Some(id))?
         .ok_or_else(|| anyhow!("the job for {id} vanished from the queue"))?;

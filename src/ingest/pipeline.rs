@@ -13,7 +13,7 @@ use super::probe::{self, ProbeError};
 use super::run::{Control, RunError, Tick, run_ffmpeg};
 use super::tools::{ToolError, Tools};
 use crate::config::Config;
-use crate::media::LocalMedia;
+use crate::media::{Media, MediaError};
 use crate::store::{
     Job, JobState, Movie, MovieId, MovieStatus, Progress, Store, StoreError, Tier, Timestamp,
 };
@@ -34,6 +34,8 @@ pub enum IngestError {
     Run(#[from] RunError),
     #[error(transparent)]
     Master(#[from] master::MasterError),
+    #[error("publishing the ladder: {0}")]
+    Publish(#[from] MediaError),
     #[error("{what}: {source}")]
     Io {
         what: &'static str,
@@ -113,7 +115,7 @@ pub enum Outcome {
 pub struct Ingester {
     pub store: Store,
     pub config: Arc<Config>,
-    pub media: LocalMedia,
+    pub media: Arc<Media>,
     staging_root: PathBuf,
 }
 
@@ -124,11 +126,10 @@ fn encode_timeout(duration_s: f64) -> Duration {
 }
 
 impl Ingester {
-    pub fn new(store: Store, config: Arc<Config>) -> Self {
-        let data_dir = &config.server.data_dir;
+    pub fn new(store: Store, config: Arc<Config>, media: Arc<Media>) -> Self {
         Ingester {
-            media: LocalMedia::new(data_dir, &config.storage.bucket),
-            staging_root: data_dir.join("staging"),
+            media,
+            staging_root: config.server.data_dir.join("staging"),
             store,
             config,
         }
@@ -273,9 +274,7 @@ impl Ingester {
         if control.is_cancelled() {
             return Err(RunError::Cancelled.into());
         }
-        self.media
-            .publish(&out, &movie.id)
-            .map_err(IngestError::io("publishing the ladder"))?;
+        self.media.publish(&out, &movie.id)?;
         Ok(self.store.complete_job(&movie.id, duration, renditions)?)
     }
 
@@ -283,9 +282,7 @@ impl Ingester {
     /// running job first.
     pub fn delete(&self, id: &MovieId) -> Result<Option<Movie>, IngestError> {
         let removed = self.store.delete_movie(id)?;
-        self.media
-            .delete_movie(id)
-            .map_err(IngestError::io("deleting the movie's objects"))?;
+        self.media.delete_movie(id)?;
         if let Some((_, Some(job))) = &removed
             && job.remove_source
             && job.state == JobState::Queued

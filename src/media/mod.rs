@@ -1,13 +1,215 @@
-//! The object store that holds published ladders (CONTRACT.md section 4 keys). The built-in
-//! backend is the local disk under `<data_dir>/objects/<bucket>/`.
+//! The object store that holds published ladders (CONTRACT.md section 4 keys), and how players
+//! reach it: the built-in store on local disk (served under `/s3/` of streamd itself), or an
+//! external S3-compatible service. Segment URLs are presigned the same way for both.
 
 pub mod local;
+pub mod s3;
+pub mod sigv4;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 pub use local::LocalMedia;
 
+use crate::config::{Config, StorageBackend};
+use crate::secrets::Secrets;
 use crate::store::MovieId;
+use sigv4::{Batch, Signer, uri_encode};
 
 /// `movies/{id}`: the prefix every object of a movie lives under.
 pub fn movie_prefix(id: &MovieId) -> String {
     format!("movies/{id}")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("object {0} not found")]
+    NotFound(String),
+    #[error("object store: {0}")]
+    Io(String),
+}
+
+/// Where players fetch objects from: scheme and authority, and the path before `/{bucket}`.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    origin: String,
+    host: String,
+    path_prefix: String,
+}
+
+impl Endpoint {
+    fn parse(url: &str, extra_path: &str) -> Endpoint {
+        let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+        let (host, path) = rest
+            .split_once('/')
+            .map(|(h, p)| (h, format!("/{p}")))
+            .unwrap_or((rest, String::new()));
+        Endpoint {
+            origin: format!("{scheme}://{host}"),
+            host: host.to_string(),
+            path_prefix: format!("{}{extra_path}", path.trim_end_matches('/')),
+        }
+    }
+}
+
+pub struct Media {
+    pub local: LocalMedia,
+    /// Set when `storage.backend = "s3"`: published ladders live there, not on local disk.
+    external: Option<s3::S3Media>,
+    signer: Signer,
+    endpoint: Endpoint,
+    bucket: String,
+}
+
+impl Media {
+    pub fn new(config: &Config, secrets: &Secrets) -> Result<Media, MediaError> {
+        let endpoint = match config.storage.backend {
+            StorageBackend::Local => Endpoint::parse(&config.public_base(), "/s3"),
+            StorageBackend::S3 => {
+                let url = config
+                    .storage
+                    .public_endpoint
+                    .as_deref()
+                    .or(config.storage.endpoint.as_deref())
+                    .unwrap_or_default();
+                Endpoint::parse(url, "")
+            }
+        };
+        let external = match config.storage.backend {
+            StorageBackend::Local => None,
+            StorageBackend::S3 => Some(s3::S3Media::new(
+                &config.storage,
+                &secrets.storage_access_key,
+                &secrets.storage_secret_key,
+            )?),
+        };
+        Ok(Media {
+            local: LocalMedia::new(&config.server.data_dir, &config.storage.bucket),
+            external,
+            signer: Signer::new(
+                &secrets.storage_access_key,
+                &secrets.storage_secret_key,
+                &config.storage.region,
+            ),
+            endpoint,
+            bucket: config.storage.bucket.clone(),
+        })
+    }
+
+    /// Publishes a finished staging tree as `movies/{id}/`: one rename on local disk, or an
+    /// upload to the external store (after which the staging copy goes). Blocking.
+    pub fn publish(&self, staged: &Path, id: &MovieId) -> Result<(), MediaError> {
+        match &self.external {
+            None => self
+                .local
+                .publish(staged, id)
+                .map_err(|e| MediaError::Io(e.to_string())),
+            Some(s3) => {
+                let prefix = movie_prefix(id);
+                let uploaded = on_own_runtime(s3.upload_dir(staged, &prefix));
+                if uploaded.is_err() {
+                    let _ = on_own_runtime(s3.delete_prefix(&prefix));
+                }
+                uploaded?;
+                let _ = std::fs::remove_dir_all(staged);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes every object of a movie. Blocking.
+    pub fn delete_movie(&self, id: &MovieId) -> Result<(), MediaError> {
+        self.local
+            .delete_movie(id)
+            .map_err(|e| MediaError::Io(e.to_string()))?;
+        if let Some(s3) = &self.external {
+            on_own_runtime(s3.delete_prefix(&movie_prefix(id)))?;
+        }
+        Ok(())
+    }
+
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// The path (as the built-in store sees it) under which the bucket's objects are served.
+    pub fn bucket(&self) -> &str {
+        &self.bucket
+    }
+
+    /// `http://host:port` that segment URLs start with.
+    pub fn origin(&self) -> &str {
+        &self.endpoint.origin
+    }
+
+    /// Presigner for GETs valid `expires` from now.
+    pub fn get_batch(&self, expires: Duration) -> Batch {
+        self.signer
+            .batch("GET", &self.endpoint.host, SystemTime::now(), expires)
+    }
+
+    /// Canonical (encoded) URL path of a rendition's directory: `{prefix}/{bucket}/movies/{id}/{rendition}`.
+    pub fn rendition_path(&self, id: &MovieId, rendition: &str) -> String {
+        let mut out = self.endpoint.path_prefix.clone();
+        out.push('/');
+        uri_encode(
+            format!("{}/{}/{rendition}", self.bucket, movie_prefix(id)).as_bytes(),
+            true,
+            &mut out,
+        );
+        out
+    }
+
+    /// Reads a small object (a playlist) of a published movie.
+    pub async fn read(&self, id: &MovieId, name: &str) -> Result<Vec<u8>, MediaError> {
+        if let Some(s3) = &self.external {
+            return s3.read(&format!("{}/{name}", movie_prefix(id))).await;
+        }
+        let path = self.local.movie_dir(id).join(name);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(MediaError::NotFound(format!("{}/{name}", movie_prefix(id))))
+            }
+            Err(e) => Err(MediaError::Io(e.to_string())),
+        }
+    }
+}
+
+/// Runs an object-store future to completion from blocking code (ingest workers, the blocking
+/// pool), on a thread of its own so it never nests inside another runtime.
+fn on_own_runtime<T: Send>(
+    future: impl std::future::Future<Output = Result<T, MediaError>> + Send,
+) -> Result<T, MediaError> {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| MediaError::Io(e.to_string()))?
+                    .block_on(future)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(MediaError::Io("object store task panicked".into())))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_split_into_origin_host_and_path() {
+        let e = Endpoint::parse("http://127.0.0.1:8080", "/s3");
+        assert_eq!(
+            (e.origin.as_str(), e.host.as_str(), e.path_prefix.as_str()),
+            ("http://127.0.0.1:8080", "127.0.0.1:8080", "/s3")
+        );
+        let e = Endpoint::parse("https://cdn.example.org/media-proxy/", "");
+        assert_eq!(
+            (e.origin.as_str(), e.host.as_str(), e.path_prefix.as_str()),
+            ("https://cdn.example.org", "cdn.example.org", "/media-proxy")
+        );
+    }
 }

@@ -12,7 +12,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::post().to(login))
         .route("/logout", web::post().to(logout))
         .route("/movies", web::get().to(list_movies))
-        .route("/movies/{id}", web::get().to(get_movie));
+        .route("/movies/{id}", web::get().to(get_movie))
+        .route("/movies/{id}/playback", web::get().to(playback));
 }
 
 #[derive(Deserialize)]
@@ -95,4 +96,38 @@ async fn get_movie(
         movie: MovieView::from(&entry.movie),
         entitled: entry.access.is_ok(),
     }))
+}
+
+#[derive(Serialize)]
+struct Playback {
+    master_url: String,
+    expires_at: String,
+}
+
+/// An absolute master-playlist URL that works with no cookie, for VLC, mpv, ffmpeg, Safari.
+async fn playback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = viewer::require(&req, &state).await?;
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let (user, movie) = super::stream::entitled_movie(&state, viewer.user.name, id).await?;
+    let expires = Timestamp::now().plus(state.config.tokens.playback_ttl);
+    let token = state.tokens.sign(
+        &user.name,
+        &movie.id,
+        crate::auth::stream_token::Scope::Master,
+        expires,
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "private, no-store"))
+        .json(Playback {
+            master_url: format!(
+                "{}/stream/{}?token={token}",
+                state.config.public_base(),
+                movie.id
+            ),
+            expires_at: expires.to_rfc3339(),
+        }))
 }

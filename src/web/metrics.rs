@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use actix_web::dev::ServiceResponse;
 use actix_web::{HttpResponse, web};
-use prometheus::{Encoder, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 
 use super::{ApiError, AppState};
 
@@ -14,6 +14,10 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub logins: IntCounterVec,
     pub active_sessions: IntGauge,
+    pub manifests: IntCounterVec,
+    pub segment_bytes: IntCounter,
+    pub token_failures: IntCounterVec,
+    pub s3_refusals: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -35,8 +39,49 @@ impl Metrics {
             &["result"],
         );
         let active_sessions = IntGauge::new("active_sessions", "Sessions in the database");
+        let manifests = IntCounterVec::new(
+            Opts::new(
+                "manifests_total",
+                "Playlists served, by kind (master, variant)",
+            ),
+            &["kind"],
+        );
+        let segment_bytes = IntCounter::new(
+            "segment_bytes_total",
+            "Segment bytes served by the built-in object store",
+        );
+        let token_failures = IntCounterVec::new(
+            Opts::new(
+                "token_failures_total",
+                "Refused playlist requests, by reason",
+            ),
+            &["reason"],
+        );
+        let s3_refusals = IntCounterVec::new(
+            Opts::new(
+                "s3_refusals_total",
+                "Refused object store requests, by S3 error code",
+            ),
+            &["code"],
+        );
         // These names and labels are constants: construction and registration cannot fail.
-        let (Ok(requests), Ok(logins), Ok(active_sessions)) = (requests, logins, active_sessions)
+        let (
+            Ok(requests),
+            Ok(logins),
+            Ok(active_sessions),
+            Ok(manifests),
+            Ok(segment_bytes),
+            Ok(token_failures),
+            Ok(s3_refusals),
+        ) = (
+            requests,
+            logins,
+            active_sessions,
+            manifests,
+            segment_bytes,
+            token_failures,
+            s3_refusals,
+        )
         else {
             unreachable!("metric definitions are valid")
         };
@@ -44,6 +89,10 @@ impl Metrics {
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(logins.clone()),
             Box::new(active_sessions.clone()),
+            Box::new(manifests.clone()),
+            Box::new(segment_bytes.clone()),
+            Box::new(token_failures.clone()),
+            Box::new(s3_refusals.clone()),
         ] {
             let _ = registry.register(c);
         }
@@ -52,6 +101,10 @@ impl Metrics {
             requests,
             logins,
             active_sessions,
+            manifests,
+            segment_bytes,
+            token_failures,
+            s3_refusals,
         }
     }
 

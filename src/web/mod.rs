@@ -7,6 +7,8 @@ mod error;
 pub mod local;
 pub mod metrics;
 mod pages;
+mod s3;
+mod stream;
 mod upload;
 mod viewer;
 
@@ -19,8 +21,11 @@ use actix_web::{App, HttpResponse, web};
 
 use crate::auth::csrf::Csrf;
 use crate::auth::ratelimit::LoginLimiter;
+use crate::auth::stream_token::StreamTokens;
 use crate::config::{Config, StorageBackend};
 use crate::ingest::{Ingester, Workers};
+use crate::media::Media;
+use crate::playlist::VariantCache;
 use crate::secrets::Secrets;
 use crate::store::Store;
 
@@ -40,6 +45,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub ingester: Ingester,
     pub workers: Arc<Workers>,
+    pub media: Arc<Media>,
+    pub tokens: StreamTokens,
+    pub variants: VariantCache,
 }
 
 impl AppState {
@@ -50,9 +58,14 @@ impl AppState {
         ingester: Ingester,
         workers: Arc<Workers>,
     ) -> Self {
+        let media = ingester.media.clone();
         let csrf = Csrf::new(&secrets.signing_key().key);
         let limiter = LoginLimiter::new(config.auth.login_attempts_per_minute);
+        let tokens = StreamTokens::new(secrets.hmac_keys.clone());
         AppState {
+            media,
+            tokens,
+            variants: VariantCache::default(),
             config,
             store,
             secrets,
@@ -137,6 +150,8 @@ pub fn app(
         .route("/metrics", web::get().to(metrics::scrape))
         .route("/static/{path:.*}", web::get().to(assets::serve))
         .configure(pages::routes)
+        .configure(stream::routes)
+        .configure(s3::routes)
         .service(
             web::scope("/api/v1")
                 .configure(api::routes)

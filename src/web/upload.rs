@@ -176,6 +176,7 @@ async fn delete(
         }
     }
     let ingester = state.ingester.clone();
+    state.variants.forget_movie(id.as_str());
     let removed = web::block(move || ingester.delete(&id))
         .await?
         .map_err(ApiError::internal)?;

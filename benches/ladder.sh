@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Ingest cost: streamd's whole ingest (probe, one-process ladder, poster, measured master,
+# publish) against, in the same run and on the same source,
+#   (a) the equivalent hand-written single ffmpeg command (decode once, split, 3 x264), and
+#   (b) one ffmpeg process per rung.
+# Reports wall-time ratios; rounds are interleaved so both see the same machine load.
+# Usage: bash benches/ladder.sh [SECONDS=60] [ROUNDS=1] [PRESET=veryfast]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-60}; ROUNDS=${2:-1}; PRESET=${3:-veryfast}
+cargo build --release --quiet
+BIN=$PWD/target/release/streamd
+WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
+SRC=$WORK/src.mp4
+ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$SECS" \
+  -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$SECS" \
+  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$SRC"
+
+now() { date +%s.%N; }
+rung_args() { # name w h kbps maxrate bufsize level
+  echo "-c:v libx264 -preset $PRESET -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 \
+ -force_key_frames expr:gte(t,n_forced*2) -b:v $4k -maxrate $5k -bufsize $6k -level $7 \
+ -c:a aac -b:a 128k -ac 2 -ar 48000 -f hls -hls_time 4 -hls_playlist_type vod \
+ -hls_flags independent_segments -start_number 1"
+}
+
+streamd_run() {
+  local d=$WORK/sd; rm -rf "$d"
+  STREAMD_TRANSCODE_PRESET=$PRESET "$BIN" --data-dir "$d" ingest "$SRC" --title bench --json >/dev/null
+}
+hand_run() {
+  local o=$WORK/hand; rm -rf "$o"; mkdir -p "$o"
+  ffmpeg -nostdin -v error -y -i "$SRC" \
+    -filter_complex "[0:v]split=3[a][b][c];[a]scale=854:480,setsar=1[v0];[b]scale=1280:720,setsar=1[v1];[c]scale=1920:1080,setsar=1[v2]" \
+    -map "[v0]" -map 0:a:0 -map "[v1]" -map 0:a:0 -map "[v2]" -map 0:a:0 \
+    -c:v libx264 -preset "$PRESET" -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 \
+    -force_key_frames "expr:gte(t,n_forced*2)" \
+    -b:v:0 1400k -maxrate:v:0 1498k -bufsize:v:0 2996k -level:v:0 3.1 \
+    -b:v:1 3000k -maxrate:v:1 3210k -bufsize:v:1 6420k -level:v:1 3.1 \
+    -b:v:2 6000k -maxrate:v:2 6420k -bufsize:v:2 12840k -level:v:2 4.0 \
+    -c:a aac -b:a 128k -ac 2 -ar 48000 \
+    -f hls -hls_time 4 -hls_playlist_type vod -hls_flags independent_segments -start_number 1 \
+    -hls_segment_filename "$o/%v/seg_%05d.ts" -master_pl_name master.m3u8 \
+    -var_stream_map "v:0,a:0,name:480p v:1,a:1,name:720p v:2,a:2,name:1080p" "$o/%v/index.m3u8"
+}
+per_rung_run() {
+  local o=$WORK/per; rm -rf "$o"
+  for spec in "480p 854 480 1400 1498 2996 3.1" "720p 1280 720 3000 3210 6420 3.1" "1080p 1920 1080 6000 6420 12840 4.0"; do
+    set -- $spec; mkdir -p "$o/$1"
+    # shellcheck disable=SC2046
+    ffmpeg -nostdin -v error -y -i "$SRC" -vf "scale=$2:$3,setsar=1" $(rung_args "$@") \
+      -hls_segment_filename "$o/$1/seg_%05d.ts" "$o/$1/index.m3u8"
+  done
+}
+
+declare -A total=([streamd]=0 [hand]=0 [per_rung]=0)
+for r in $(seq 1 "$ROUNDS"); do
+  for v in hand streamd per_rung; do
+    t0=$(now)
+    case $v in streamd) streamd_run ;; hand) hand_run ;; per_rung) per_rung_run ;; esac
+    t=$(echo "$(now) - $t0" | bc)
+    total[$v]=$(echo "${total[$v]} + $t" | bc)
+    echo "round $r: $v ${t}s"
+  done
+done
+echo "source: ${SECS}s 1080p30 + AAC, preset $PRESET, $ROUNDS round(s), $(nproc) cores"
+echo "RATIO streamd/hand-written single command: $(echo "scale=3; ${total[streamd]} / ${total[hand]}" | bc)"
+echo "RATIO one-ffmpeg-per-rung/hand-written single command: $(echo "scale=3; ${total[per_rung]} / ${total[hand]}" | bc)"

@@ -1,0 +1,252 @@
+//! Stream tokens: HMAC-SHA256 over (user, movie, scope, expiry), carried in the `token` query
+//! parameter of master and variant playlist URLs. The key id travels in the token, so keys can
+//! be rotated (new key first in `hmac.keys`) without ending anyone's playback.
+//!
+//! Format: `{key_id}.{expires_unix}.{base64url(user)}.{base64url(mac)}`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+use crate::secrets::HmacKey;
+use crate::store::{MovieId, Timestamp, Username};
+
+/// What a token opens: the master playlist of a movie, or one rendition's variant playlist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope<'a> {
+    Master,
+    Rendition(&'a str),
+}
+
+impl Scope<'_> {
+    fn label(&self) -> &str {
+        match self {
+            Scope::Master => "master",
+            Scope::Rendition(r) => r,
+        }
+    }
+}
+
+/// Why a token was refused; each is counted separately in the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("malformed token")]
+    Malformed,
+    #[error("token signed with a retired key")]
+    UnknownKey,
+    #[error("token signature does not match")]
+    BadSignature,
+    #[error("token has expired")]
+    Expired,
+}
+
+impl TokenError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            TokenError::Malformed => "malformed",
+            TokenError::UnknownKey => "unknown_key",
+            TokenError::BadSignature => "bad_signature",
+            TokenError::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct StreamTokens {
+    keys: Vec<HmacKey>,
+}
+
+fn mac(key: &[u8], user: &str, movie: &str, scope: &str, expires: i64) -> Hmac<Sha256> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    for part in ["streamd-stream", user, movie, scope] {
+        mac.update(part.as_bytes());
+        mac.update(b"\0");
+    }
+    mac.update(expires.to_string().as_bytes());
+    mac
+}
+
+impl StreamTokens {
+    /// `keys` newest first: the first signs, all verify.
+    pub fn new(keys: Vec<HmacKey>) -> Self {
+        StreamTokens { keys }
+    }
+
+    pub fn sign(
+        &self,
+        user: &Username,
+        movie: &MovieId,
+        scope: Scope,
+        expires: Timestamp,
+    ) -> String {
+        let key = &self.keys[0];
+        let tag = mac(
+            &key.key,
+            user.as_str(),
+            movie.as_str(),
+            scope.label(),
+            expires.0,
+        )
+        .finalize()
+        .into_bytes();
+        format!(
+            "{}.{}.{}.{}",
+            key.id,
+            expires.0,
+            URL_SAFE_NO_PAD.encode(user.as_str()),
+            URL_SAFE_NO_PAD.encode(tag)
+        )
+    }
+
+    /// Checks a token for this movie and scope (constant-time) and returns whose it is.
+    pub fn verify(
+        &self,
+        token: &str,
+        movie: &MovieId,
+        scope: Scope,
+        now: Timestamp,
+    ) -> Result<Username, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(kid), Some(exp), Some(user), Some(sig), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(TokenError::Malformed);
+        };
+        let expires: i64 = exp.parse().map_err(|_| TokenError::Malformed)?;
+        let user = URL_SAFE_NO_PAD
+            .decode(user)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|u| Username::parse(&u).ok())
+            .ok_or(TokenError::Malformed)?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|_| TokenError::Malformed)?;
+        let key = self
+            .keys
+            .iter()
+            .find(|k| k.id == kid)
+            .ok_or(TokenError::UnknownKey)?;
+        mac(
+            &key.key,
+            user.as_str(),
+            movie.as_str(),
+            scope.label(),
+            expires,
+        )
+        .verify_slice(&sig)
+        .map_err(|_| TokenError::BadSignature)?;
+        if now.0 >= expires {
+            return Err(TokenError::Expired);
+        }
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, byte: u8) -> HmacKey {
+        HmacKey {
+            id: id.into(),
+            key: vec![byte; 32],
+        }
+    }
+
+    fn ids() -> (Username, MovieId, MovieId) {
+        (
+            Username::parse("ann").expect("user"),
+            MovieId::parse("movie1").expect("id"),
+            MovieId::parse("movie2").expect("id"),
+        )
+    }
+
+    #[test]
+    fn a_token_opens_only_its_movie_scope_and_time() {
+        let tokens = StreamTokens::new(vec![key("k1", 1)]);
+        let (ann, m1, m2) = ids();
+        let now = Timestamp(1000);
+        let t = tokens.sign(&ann, &m1, Scope::Rendition("720p"), Timestamp(2000));
+        assert_eq!(
+            tokens.verify(&t, &m1, Scope::Rendition("720p"), now),
+            Ok(ann.clone())
+        );
+        assert_eq!(
+            tokens.verify(&t, &m2, Scope::Rendition("720p"), now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            tokens.verify(&t, &m1, Scope::Rendition("1080p"), now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            tokens.verify(&t, &m1, Scope::Master, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            tokens.verify(&t, &m1, Scope::Rendition("720p"), Timestamp(2000)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let tokens = StreamTokens::new(vec![key("k1", 1)]);
+        let (ann, m1, _) = ids();
+        let t = tokens.sign(&ann, &m1, Scope::Master, Timestamp(2000));
+        let parts: Vec<&str> = t.split('.').collect();
+        let longer = format!("{}.{}.{}.{}", parts[0], 99999, parts[2], parts[3]);
+        let bob = format!(
+            "{}.{}.{}.{}",
+            parts[0],
+            parts[1],
+            URL_SAFE_NO_PAD.encode("bob"),
+            parts[3]
+        );
+        let now = Timestamp(1000);
+        assert_eq!(
+            tokens.verify(&longer, &m1, Scope::Master, now),
+            Err(TokenError::BadSignature)
+        );
+        assert_eq!(
+            tokens.verify(&bob, &m1, Scope::Master, now),
+            Err(TokenError::BadSignature)
+        );
+        for junk in ["", "a.b.c", "k1.x.y.z", "k1.1.!!.zz", "k1.1.YW5u.zz.extra"] {
+            assert_eq!(
+                tokens.verify(junk, &m1, Scope::Master, now),
+                Err(TokenError::Malformed),
+                "{junk}"
+            );
+        }
+    }
+
+    #[test]
+    fn old_keys_still_verify_after_rotation_and_removed_ones_do_not() {
+        let (ann, m1, _) = ids();
+        let old = StreamTokens::new(vec![key("old", 1)]);
+        let t = old.sign(&ann, &m1, Scope::Master, Timestamp(2000));
+        let rotated = StreamTokens::new(vec![key("new", 2), key("old", 1)]);
+        assert_eq!(
+            rotated.verify(&t, &m1, Scope::Master, Timestamp(1)),
+            Ok(ann.clone())
+        );
+        assert!(
+            rotated
+                .sign(&ann, &m1, Scope::Master, Timestamp(2000))
+                .starts_with("new.")
+        );
+        let retired = StreamTokens::new(vec![key("new", 2)]);
+        assert_eq!(
+            retired.verify(&t, &m1, Scope::Master, Timestamp(1)),
+            Err(TokenError::UnknownKey)
+        );
+    }
+}

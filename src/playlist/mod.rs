@@ -1,0 +1,209 @@
+//! Playlists as players get them: the master from the measured ladder with tokenised variant
+//! URIs, and each variant read once from the store (parsed with m3u8-rs, kept in memory) and
+//! re-rendered per request with a presigned URL for every segment.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+use std::sync::{Arc, Mutex};
+
+use crate::media::sigv4::{Batch, uri_encode};
+use crate::store::RenditionInfo;
+
+pub const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
+
+/// A variant playlist as ffmpeg wrote it, reduced to what is re-rendered.
+#[derive(Debug)]
+pub struct Variant {
+    pub version: usize,
+    pub target_duration: u64,
+    pub media_sequence: u64,
+    pub independent_segments: bool,
+    /// (EXTINF duration, segment file name relative to the rendition dir)
+    pub segments: Vec<(f32, String)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("stored playlist is not a media playlist")]
+pub struct NotAVariant;
+
+impl Variant {
+    pub fn parse(bytes: &[u8]) -> Result<Variant, NotAVariant> {
+        let Ok(m3u8_rs::Playlist::MediaPlaylist(p)) = m3u8_rs::parse_playlist_res(bytes) else {
+            return Err(NotAVariant);
+        };
+        Ok(Variant {
+            version: p.version.unwrap_or(3),
+            target_duration: p.target_duration,
+            media_sequence: p.media_sequence,
+            independent_segments: p.independent_segments,
+            segments: p
+                .segments
+                .into_iter()
+                .map(|s| (s.duration, s.uri))
+                .collect(),
+        })
+    }
+
+    /// The playlist with each segment as `{origin}{prefix}/{segment}?{signature}`.
+    /// `prefix` is the canonical (encoded) object path of the rendition directory.
+    pub fn render_signed(&self, origin: &str, prefix: &str, batch: &Batch) -> String {
+        let mut out =
+            String::with_capacity(200 + self.segments.len() * (origin.len() + prefix.len() + 360));
+        let _ = write!(
+            out,
+            "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n",
+            self.version, self.target_duration, self.media_sequence
+        );
+        if self.independent_segments {
+            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+        let mut path = String::with_capacity(prefix.len() + 32);
+        for (duration, uri) in &self.segments {
+            let _ = writeln!(out, "#EXTINF:{duration:.6},");
+            out.push_str(origin);
+            path.clear();
+            path.push_str(prefix);
+            path.push('/');
+            uri_encode(uri.as_bytes(), true, &mut path);
+            batch.push_signed(&path, &mut out);
+            out.push('\n');
+        }
+        out.push_str("#EXT-X-ENDLIST\n");
+        out
+    }
+
+    pub fn duration_s(&self) -> f64 {
+        self.segments.iter().map(|(d, _)| f64::from(*d)).sum()
+    }
+}
+
+/// The master playlist: one row per rendition, lowest first, every attribute the ingest
+/// measured; `variant_uri` gives each row's (tokenised) URI.
+pub fn render_master(
+    renditions: &[RenditionInfo],
+    mut variant_uri: impl FnMut(&str) -> String,
+) -> String {
+    let mut rows: Vec<&RenditionInfo> = renditions.iter().collect();
+    rows.sort_by_key(|r| r.bandwidth);
+    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for r in rows {
+        let _ = write!(
+            out,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{}\",FRAME-RATE={:.3}\n{}\n",
+            r.bandwidth,
+            r.average_bandwidth,
+            r.width,
+            r.height,
+            r.codecs,
+            r.frame_rate,
+            variant_uri(&r.name)
+        );
+    }
+    out
+}
+
+/// Parsed variants by (movie id, rendition). Published ladders never change (a re-ingest is a
+/// new movie id), so entries only go when a movie is deleted or the cache is full.
+#[derive(Default)]
+pub struct VariantCache {
+    entries: Mutex<HashMap<(String, String), Arc<Variant>>>,
+}
+
+/// Enough for the variants of a few hundred movies being watched at once (a 2-hour rendition
+/// is ~100 KB parsed).
+const CACHE_LIMIT: usize = 1024;
+
+impl VariantCache {
+    pub fn get(&self, movie: &str, rendition: &str) -> Option<Arc<Variant>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(&(movie.to_string(), rendition.to_string()))
+            .cloned()
+    }
+
+    pub fn insert(&self, movie: &str, rendition: &str, variant: Arc<Variant>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= CACHE_LIMIT {
+            entries.clear();
+        }
+        entries.insert((movie.to_string(), rendition.to_string()), variant);
+    }
+
+    pub fn forget_movie(&self, movie: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|(m, _), _| m != movie);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::sigv4::Signer;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    const STORED: &str = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXTINF:4.000000,\nseg_00001.ts\n#EXTINF:2.500000,\nseg_00002.ts\n#EXT-X-ENDLIST\n";
+
+    #[test]
+    fn every_segment_becomes_an_absolute_presigned_url() {
+        let v = Variant::parse(STORED.as_bytes()).expect("parse");
+        assert_eq!(v.segments.len(), 2);
+        assert!((v.duration_s() - 6.5).abs() < 1e-6);
+        let signer = Signer::new("AK", "SK", "us-east-1");
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let batch = signer.batch("GET", "127.0.0.1:8080", now, Duration::from_secs(3600));
+        let text = v.render_signed("http://127.0.0.1:8080", "/s3/media/movies/m1/480p", &batch);
+        let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("valid playlist");
+        assert_eq!(parsed.segments.len(), 2);
+        assert!(parsed.end_list);
+        for (i, s) in parsed.segments.iter().enumerate() {
+            let (path, query) = s
+                .uri
+                .strip_prefix("http://127.0.0.1:8080")
+                .expect("absolute")
+                .split_once('?')
+                .expect("query");
+            assert_eq!(
+                path,
+                format!("/s3/media/movies/m1/480p/seg_{:05}.ts", i + 1)
+            );
+            assert_eq!(
+                signer.verify("GET", path, query, "127.0.0.1:8080", now),
+                Ok(())
+            );
+        }
+        assert_eq!(parsed.segments[1].duration, 2.5);
+    }
+
+    #[test]
+    fn master_rows_carry_every_attribute() {
+        let r = |name: &str, bw: u64| RenditionInfo {
+            name: name.into(),
+            width: 1280,
+            height: 720,
+            bandwidth: bw,
+            average_bandwidth: bw / 2,
+            codecs: "avc1.64001f,mp4a.40.2".into(),
+            frame_rate: 29.97,
+        };
+        let text = render_master(&[r("720p", 3_000_000), r("480p", 1_000_000)], |n| {
+            format!("/stream/m/{n}.m3u8?token=t")
+        });
+        let m = m3u8_rs::parse_master_playlist_res(text.as_bytes()).expect("valid master");
+        assert_eq!(m.variants.len(), 2);
+        assert_eq!(m.variants[0].uri, "/stream/m/480p.m3u8?token=t");
+        for v in &m.variants {
+            assert!(
+                v.average_bandwidth.is_some()
+                    && v.codecs.is_some()
+                    && v.resolution.is_some()
+                    && v.frame_rate.is_some()
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_a_master_where_a_variant_belongs() {
+        assert!(Variant::parse(b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\na.m3u8\n").is_err());
+        assert!(Variant::parse(b"garbage").is_err());
+    }
+}

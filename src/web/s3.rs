@@ -1,0 +1,190 @@
+//! The built-in object store's S3-compatible face: `GET`/`HEAD /s3/{bucket}/{key}` with SigV4
+//! query authentication verified exactly as S3 does, then the file served with Range, ETag and
+//! Last-Modified (actix-files). Errors are S3's XML. No listing, no way out of the bucket.
+
+use std::time::SystemTime;
+
+use actix_files::NamedFile;
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, guard, web};
+
+use super::AppState;
+use crate::config::StorageBackend;
+use crate::media::sigv4::{S3Error, percent_decode};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/s3/{tail:.*}",
+        web::route()
+            .guard(guard::Any(guard::Get()).or(guard::Head()))
+            .to(get_object),
+    );
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn error_response(req: &HttpRequest, e: &S3Error) -> HttpResponse {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::FORBIDDEN);
+    let mut res = HttpResponse::build(status);
+    res.content_type("application/xml")
+        .insert_header((header::CACHE_CONTROL, "no-store"));
+    if req.method() == Method::HEAD {
+        return res.finish();
+    }
+    res.body(format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource></Error>",
+        e.code(),
+        xml_escape(&e.to_string()),
+        xml_escape(req.path())
+    ))
+}
+
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit('.').next().unwrap_or("") {
+        "ts" => "video/mp2t",
+        "m3u8" => "application/vnd.apple.mpegurl",
+        "m4s" => "video/iso.segment",
+        "mp4" => "video/mp4",
+        "jpg" | "jpeg" => "image/jpeg",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Splits `/s3/{bucket}/{key}` (raw, as received) into a bucket name and a safe relative key.
+/// Anything that could step outside the bucket is refused before any file is touched.
+fn bucket_and_key(raw_path: &str) -> Result<(String, String), S3Error> {
+    let tail = raw_path
+        .strip_prefix("/s3/")
+        .ok_or(S3Error::InvalidUri("not an object path"))?;
+    let (raw_bucket, raw_key) = tail
+        .split_once('/')
+        .ok_or(S3Error::InvalidUri("no object key"))?;
+    let lower = raw_key.to_ascii_lowercase();
+    // Encoded separators and NUL would let one "segment" hide a path; S3 keys here never need them.
+    if ["%2f", "%5c", "%00"].iter().any(|bad| lower.contains(bad)) || raw_key.contains('\\') {
+        return Err(S3Error::InvalidUri("the key holds an encoded separator"));
+    }
+    let decode = |s: &str| {
+        percent_decode(s)
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(S3Error::InvalidUri(
+                "the path is not valid percent-encoded UTF-8",
+            ))
+    };
+    let (bucket, key) = (decode(raw_bucket)?, decode(raw_key)?);
+    let bad_segment = key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..");
+    if key.is_empty() || bad_segment || key.contains('\0') {
+        return Err(S3Error::InvalidUri("the key is not a plain relative path"));
+    }
+    Ok((bucket, key))
+}
+
+async fn get_object(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match serve(&req, &state).await {
+        Ok(res) => res,
+        Err(e) => {
+            state
+                .metrics
+                .s3_refusals
+                .with_label_values(&[e.code()])
+                .inc();
+            error_response(&req, &e)
+        }
+    }
+}
+
+async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Error> {
+    if state.config.storage.backend != StorageBackend::Local {
+        // With an external store, streamd serves no media at all.
+        return Err(S3Error::NoSuchBucket);
+    }
+    let raw_path = req.uri().path();
+    let (bucket, key) = bucket_and_key(raw_path)?;
+    if bucket != state.media.bucket() {
+        return Err(S3Error::NoSuchBucket);
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or(S3Error::AuthorizationQueryParametersError("no Host header"))?;
+    state.media.signer().verify(
+        req.method().as_str(),
+        raw_path,
+        req.uri().query().unwrap_or(""),
+        host,
+        SystemTime::now(),
+    )?;
+
+    let path = state.media.local.bucket_root().join(&key);
+    let file = match web::block(move || NamedFile::open(path)).await {
+        Ok(Ok(f)) if f.metadata().is_file() => f,
+        _ => return Err(S3Error::NoSuchKey),
+    };
+    let mime = content_type(&key);
+    let file = file
+        .set_content_type(
+            mime.parse()
+                .unwrap_or(mime_guess::mime::APPLICATION_OCTET_STREAM),
+        )
+        .disable_content_disposition()
+        .use_etag(true)
+        .use_last_modified(true);
+    let mut res = file.into_response(req);
+    let cache = if mime == "application/vnd.apple.mpegurl" {
+        "private, no-store"
+    } else {
+        // Published objects never change: a new ingest is a new movie id.
+        "public, max-age=604800, immutable"
+    };
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static(cache),
+    );
+    if mime == "video/mp2t" || mime == "video/iso.segment" {
+        let bytes = res
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if req.method() == Method::GET {
+            state.metrics.segment_bytes.inc_by(bytes);
+        }
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_that_leave_the_bucket_are_refused() {
+        assert_eq!(
+            bucket_and_key("/s3/media/movies/m1/480p/seg_00001.ts"),
+            Ok(("media".into(), "movies/m1/480p/seg_00001.ts".into()))
+        );
+        for bad in [
+            "/s3/media/../secrets/admin.secret",
+            "/s3/media/movies/%2e%2e/%2e%2e/secrets/admin.secret",
+            "/s3/media/movies%2F..%2F..%2Fsecrets",
+            "/s3/media//etc/passwd",
+            "/s3/media/movies/./m1",
+            "/s3/media/a%00b",
+            "/s3/media/a\\..\\b",
+            "/s3/media/",
+            "/s3/media",
+            "/s3/media/%zz",
+        ] {
+            assert!(bucket_and_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! The heart of the design: `GET /stream/{id}` checks the viewer's entitlement and answers the
+//! master playlist; each variant playlist (token in its URL) lists every segment as a
+//! presigned URL of the object store, valid for the movie's length plus `tokens.segment_grace`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::viewer;
+use super::{ApiError, AppState};
+use crate::auth::check_entitlement;
+use crate::auth::stream_token::{Scope, TokenError};
+use crate::media::sigv4::MAX_EXPIRES;
+use crate::playlist::{self, Variant};
+use crate::store::{Movie, MovieId, MovieStatus, Timestamp, User, Username};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    // Playlists compress ~4x (a 2-hour variant is ~700 KB of near-identical URLs).
+    cfg.service(
+        web::scope("/stream")
+            .wrap(actix_web::middleware::Compress::default())
+            .route("/{id}", web::get().to(master))
+            .route("/{id}/{file}", web::get().to(variant)),
+    );
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+fn token_refused(state: &AppState, e: TokenError) -> ApiError {
+    state
+        .metrics
+        .token_failures
+        .with_label_values(&[e.reason()])
+        .inc();
+    ApiError::Forbidden(match e {
+        TokenError::Expired => "this link has expired; ask for a fresh one",
+        TokenError::UnknownKey => "this link was signed with a retired key; ask for a fresh one",
+        _ => "this link is not valid",
+    })
+}
+
+/// Who is asking: the token's user when a token is given, else the session's.
+async fn requester(
+    req: &HttpRequest,
+    state: &AppState,
+    token: Option<&str>,
+    movie: &MovieId,
+    scope: Scope<'_>,
+) -> Result<Username, ApiError> {
+    match token {
+        Some(t) => state
+            .tokens
+            .verify(t, movie, scope, Timestamp::now())
+            .map_err(|e| token_refused(state, e)),
+        None => Ok(viewer::require(req, state).await?.user.name),
+    }
+}
+
+/// The movie, if ready, and the requester's right to watch it, checked now (so a revoke or a
+/// lapsed plan takes effect at the next playlist request).
+pub async fn entitled_movie(
+    state: &AppState,
+    user: Username,
+    id: MovieId,
+) -> Result<(User, Movie), ApiError> {
+    let store = state.store.clone();
+    let (found_user, plan, movie, grant) = web::block(move || {
+        Ok::<_, crate::store::StoreError>((
+            store.user(&user)?,
+            store.plan(&user)?,
+            store.movie(&id)?,
+            store.grant(&user, &id)?,
+        ))
+    })
+    .await??;
+    let user = found_user.ok_or(ApiError::Unauthorized)?;
+    let movie = movie
+        .filter(|m| m.status == MovieStatus::Ready)
+        .ok_or_else(|| ApiError::NotFound("no such movie, or it is not ready yet".into()))?;
+    if let Err(denied) =
+        check_entitlement(&user, &plan, movie.tier, grant.as_ref(), Timestamp::now())
+    {
+        state
+            .metrics
+            .token_failures
+            .with_label_values(&["not_entitled"])
+            .inc();
+        return Err(ApiError::Denied(denied));
+    }
+    Ok((user, movie))
+}
+
+/// Links inside playlists live for the movie plus the grace period (hls.js loads a VOD playlist
+/// once, so they must outlive the film), within S3's seven-day ceiling.
+pub fn link_lifetime(state: &AppState, movie: &Movie) -> Duration {
+    let film = Duration::from_secs_f64(movie.duration_s.unwrap_or(0.0).max(0.0));
+    (film + state.config.tokens.segment_grace).min(Duration::from_secs(MAX_EXPIRES))
+}
+
+fn playlist_response(body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(playlist::CONTENT_TYPE)
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(body)
+}
+
+fn parse_id(id: &str) -> Result<MovieId, ApiError> {
+    MovieId::parse(id).map_err(|_| ApiError::NotFound("no such movie".into()))
+}
+
+async fn master(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&id)?;
+    let user = requester(&req, &state, query.token.as_deref(), &id, Scope::Master).await?;
+    let (user, movie) = entitled_movie(&state, user, id).await?;
+    let expires = Timestamp::now().plus(link_lifetime(&state, &movie));
+    let body = playlist::render_master(&movie.renditions, |rendition| {
+        let token = state
+            .tokens
+            .sign(&user.name, &movie.id, Scope::Rendition(rendition), expires);
+        format!("/stream/{}/{rendition}.m3u8?token={token}", movie.id)
+    });
+    state.metrics.manifests.with_label_values(&["master"]).inc();
+    Ok(playlist_response(body))
+}
+
+async fn variant(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file) = path.into_inner();
+    let id = parse_id(&id)?;
+    let rendition = file
+        .strip_suffix(".m3u8")
+        .ok_or_else(|| ApiError::NotFound("no such playlist".into()))?
+        .to_string();
+    let user = requester(
+        &req,
+        &state,
+        query.token.as_deref(),
+        &id,
+        Scope::Rendition(&rendition),
+    )
+    .await?;
+    let (_, movie) = entitled_movie(&state, user, id).await?;
+    if !movie.renditions.iter().any(|r| r.name == rendition) {
+        return Err(ApiError::NotFound("no such rendition".into()));
+    }
+    let variant = match state.variants.get(movie.id.as_str(), &rendition) {
+        Some(v) => v,
+        None => {
+            let bytes = state
+                .media
+                .read(&movie.id, &format!("{rendition}/index.m3u8"))
+                .await
+                .map_err(ApiError::internal)?;
+            let parsed = Arc::new(Variant::parse(&bytes).map_err(ApiError::internal)?);
+            state
+                .variants
+                .insert(movie.id.as_str(), &rendition, parsed.clone());
+            parsed
+        }
+    };
+    let batch = state.media.get_batch(link_lifetime(&state, &movie));
+    let body = variant.render_signed(
+        state.media.origin(),
+        &state.media.rendition_path(&movie.id, &rendition),
+        &batch,
+    );
+    state
+        .metrics
+        .manifests
+        .with_label_values(&["variant"])
+        .inc();
+    Ok(playlist_response(body))
+}

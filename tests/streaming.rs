@@ -1,0 +1,643 @@
+//! The streaming flow over the real server with real ingested movies: entitlement-checked
+//! master, tokenised variants, presigned segments from the built-in S3-compatible store.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::{Client, Reply, Server, add_user, cli, cli_env, make_source, stderr, stdout};
+use streamd::media::sigv4::Signer;
+
+const PW: &str = "correct horse battery";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    premium: String,
+    free: String,
+}
+
+fn ingest(dir: &Path, src: &Path, title: &str, tier: &str) -> String {
+    let out = cli_env(
+        dir,
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            title,
+            "--tier",
+            tier,
+            "--json",
+        ],
+        &[("STREAMD_TRANSCODE_PRESET", "ultrafast")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// Users root (admin), prem (premium), free (free); a premium and a free movie, 480p+720p.
+fn setup() -> Setup {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    add_user(d, "prem", PW, &["--plan", "premium"]);
+    add_user(d, "free", PW, &[]);
+    let src = make_source(d, "src.mp4", "testsrc2=size=1280x720:rate=30", 6, true, &[]);
+    let premium = ingest(d, &src, "Premium movie", "premium");
+    let free = ingest(d, &src, "Free movie", "free");
+    std::fs::remove_file(src).expect("rm source");
+    Setup { dir, premium, free }
+}
+
+fn signed_in(s: &Server, user: &str) -> Client {
+    let mut c = s.client();
+    assert_eq!(c.login(user, PW).status, 200);
+    c
+}
+
+/// Variant URIs (host-relative) from a master playlist.
+fn variant_uris(master: &str) -> Vec<String> {
+    master
+        .lines()
+        .filter(|l| l.starts_with("/stream/"))
+        .map(String::from)
+        .collect()
+}
+
+fn segment_urls(variant: &str) -> Vec<String> {
+    variant
+        .lines()
+        .filter(|l| l.starts_with("http"))
+        .map(String::from)
+        .collect()
+}
+
+/// A plain GET of an absolute URL with no cookie, as a player fetching a chunk.
+fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut res = req.call().expect("request");
+    let headers = res
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let status = res.status().as_u16();
+    let mut body = Vec::new();
+    res.body_mut()
+        .as_reader()
+        .read_to_end(&mut body)
+        .expect("body");
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+fn fetch_bytes(url: &str) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent.get(url).call().expect("request");
+    let mut body = Vec::new();
+    res.body_mut()
+        .as_reader()
+        .read_to_end(&mut body)
+        .expect("body");
+    (res.status().as_u16(), body)
+}
+
+/// Exactly these bytes on the wire, so no client library tidies the path first.
+fn raw_get(s: &Server, target: &str) -> u16 {
+    let mut tcp = std::net::TcpStream::connect(s.addr).expect("connect");
+    write!(
+        tcp,
+        "GET {target} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+        s.addr
+    )
+    .expect("write");
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+fn storage_signer(dir: &Path) -> Signer {
+    let creds = std::fs::read_to_string(dir.join("secrets/storage.credentials")).expect("creds");
+    let mut parts = creds.split_whitespace();
+    Signer::new(
+        parts.next().expect("ak"),
+        parts.next().expect("sk"),
+        "us-east-1",
+    )
+}
+
+#[test]
+fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
+    let st = setup();
+    let s = Server::start_in(st.dir.path(), &[]);
+    let mut c = signed_in(&s, "prem");
+    let master = c.get(&format!("/stream/{}", st.premium));
+    assert_eq!(master.status, 200, "{}", master.body);
+    assert_eq!(
+        master.header("content-type"),
+        Some("application/vnd.apple.mpegurl")
+    );
+    assert_eq!(master.header("cache-control"), Some("private, no-store"));
+    let m = m3u8_rs::parse_master_playlist_res(master.body.as_bytes()).expect("master parses");
+    assert_eq!(m.variants.len(), 2);
+    for v in &m.variants {
+        assert!(
+            v.average_bandwidth.is_some()
+                && v.codecs.is_some()
+                && v.resolution.is_some()
+                && v.frame_rate.is_some()
+        );
+    }
+    let uris = variant_uris(&master.body);
+    assert!(uris[0].starts_with(&format!("/stream/{}/480p.m3u8?token=", st.premium)));
+
+    // The variant needs no cookie: the token in its URL is the permission.
+    let mut anonymous = s.client();
+    let variant = anonymous.get(&uris[1]);
+    assert_eq!(variant.status, 200, "{}", variant.body);
+    let vp = m3u8_rs::parse_media_playlist_res(variant.body.as_bytes()).expect("variant parses");
+    assert!(vp.end_list);
+    let urls = segment_urls(&variant.body);
+    assert_eq!(urls.len(), vp.segments.len());
+    let object_dir = st
+        .dir
+        .path()
+        .join("objects/media/movies")
+        .join(&st.premium)
+        .join("720p");
+    for (i, url) in urls.iter().enumerate() {
+        assert!(
+            url.starts_with(&format!(
+                "http://{}/s3/media/movies/{}/720p/seg_{:05}.ts?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                s.addr,
+                st.premium,
+                i + 1
+            )),
+            "{url}"
+        );
+        let (status, bytes) = fetch_bytes(url);
+        assert_eq!(status, 200);
+        let on_disk =
+            std::fs::read(object_dir.join(format!("seg_{:05}.ts", i + 1))).expect("segment file");
+        assert_eq!(bytes, on_disk);
+    }
+    let first = fetch(&urls[0], &[]);
+    assert_eq!(first.header("content-type"), Some("video/mp2t"));
+    assert!(first.header("etag").is_some() && first.header("last-modified").is_some());
+    assert!(
+        first
+            .header("cache-control")
+            .unwrap_or("")
+            .contains("immutable")
+    );
+    let range = fetch(&urls[0], &[("Range", "bytes=0-187")]);
+    assert_eq!(range.status, 206);
+    assert!(
+        range
+            .header("content-range")
+            .unwrap_or("")
+            .starts_with("bytes 0-187/")
+    );
+    assert_eq!(range.header("content-length"), Some("188"));
+    // The URLs outlive the film: expiry = duration + segment_grace (2h by default).
+    let expires: u64 = urls[0]
+        .split("X-Amz-Expires=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .and_then(|e| e.parse().ok())
+        .expect("expires");
+    assert!(expires >= 7200 + 6, "{expires}");
+    let metrics = c.get("/metrics").body;
+    assert!(
+        metrics.contains("streamd_manifests_total{kind=\"master\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("streamd_segment_bytes_total"));
+}
+
+#[test]
+fn who_may_stream_follows_the_entitlement_rule_at_every_request() {
+    let st = setup();
+    let d = st.dir.path();
+    let s = Server::start_in(d, &[]);
+    let mut anonymous = s.client();
+    assert_eq!(
+        anonymous.get(&format!("/stream/{}", st.premium)).status,
+        401
+    );
+    assert_eq!(anonymous.get("/stream/doesnotexist").status, 401);
+
+    let mut free = signed_in(&s, "free");
+    let r = free.get(&format!("/stream/{}", st.premium));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["error"]["code"], "premium_required");
+    assert_eq!(free.get(&format!("/stream/{}", st.free)).status, 200);
+    assert_eq!(free.get("/stream/doesnotexist").status, 404);
+    assert_eq!(
+        free.get(&format!("/api/v1/movies/{}/playback", st.premium))
+            .status,
+        403
+    );
+
+    // A grant lets the free user in; revoking it shuts the door at the next playlist, even for
+    // a variant URL handed out while it was valid.
+    assert!(
+        cli(d, &["grant", "free", &st.premium], None)
+            .status
+            .success()
+    );
+    let master = free.get(&format!("/stream/{}", st.premium));
+    assert_eq!(master.status, 200);
+    let variant = variant_uris(&master.body)[0].clone();
+    assert_eq!(free.get(&variant).status, 200);
+    assert!(
+        cli(d, &["revoke", "free", &st.premium], None)
+            .status
+            .success()
+    );
+    assert_eq!(free.get(&format!("/stream/{}", st.premium)).status, 403);
+    assert_eq!(s.client().get(&variant).status, 403);
+
+    // The premium plan: downgraded, refused; a plan that lapses, refused once it has.
+    let mut prem = signed_in(&s, "prem");
+    assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 200);
+    assert!(
+        cli(d, &["user", "plan", "prem", "free"], None)
+            .status
+            .success()
+    );
+    assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 403);
+    let soon =
+        humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3)).to_string();
+    assert!(
+        cli(
+            d,
+            &["user", "plan", "prem", "premium", "--until", &soon],
+            None
+        )
+        .status
+        .success()
+    );
+    assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 200);
+    std::thread::sleep(Duration::from_secs(4));
+    let r = prem.get(&format!("/stream/{}", st.premium));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.json()["error"]["code"], "plan_expired");
+
+    // Admins see everything.
+    let mut root = signed_in(&s, "root");
+    assert_eq!(root.get(&format!("/stream/{}", st.premium)).status, 200);
+}
+
+#[test]
+fn forged_expired_and_borrowed_tokens_are_refused() {
+    let st = setup();
+    let s = Server::start_in(st.dir.path(), &[("STREAMD_TOKENS_PLAYBACK_TTL", "2s")]);
+    let mut prem = signed_in(&s, "prem");
+    let master = prem.get(&format!("/stream/{}", st.premium)).body;
+    let variant = variant_uris(&master)[0].clone();
+    let (path, token) = variant.split_once("?token=").expect("token");
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut anon = s.client();
+    let tampered_sig = format!(
+        "{path}?token={}.{}.{}.{}",
+        parts[0],
+        parts[1],
+        parts[2],
+        "A".repeat(43)
+    );
+    assert_eq!(anon.get(&tampered_sig).status, 403);
+    let longer = format!(
+        "{path}?token={}.{}.{}.{}",
+        parts[0], 4_000_000_000u64, parts[2], parts[3]
+    );
+    assert_eq!(anon.get(&longer).status, 403);
+    let as_root = format!(
+        "{path}?token={}.{}.{}.{}",
+        parts[0], parts[1], "cm9vdA", parts[3]
+    );
+    assert_eq!(anon.get(&as_root).status, 403, "cannot become another user");
+    let other_movie = variant.replace(&st.premium, &st.free);
+    assert_eq!(
+        anon.get(&other_movie).status,
+        403,
+        "a token is bound to its movie"
+    );
+    let other_rung = variant.replace("/480p.m3u8", "/720p.m3u8");
+    assert_eq!(anon.get(&other_rung).status, 403, "and to its rendition");
+    for junk in ["?token=", "?token=%zz", "?token=a.b", "?token=k.1.x.y"] {
+        assert_eq!(anon.get(&format!("{path}{junk}")).status, 403, "{junk}");
+    }
+    assert_eq!(anon.get(path).status, 401, "no token, no cookie");
+
+    // The playback link works with no cookie until it expires.
+    let playback = prem
+        .get(&format!("/api/v1/movies/{}/playback", st.premium))
+        .json();
+    let url = playback["master_url"].as_str().expect("url").to_string();
+    assert!(url.starts_with(&format!("http://{}/stream/{}?token=", s.addr, st.premium)));
+    assert!(
+        playback["expires_at"]
+            .as_str()
+            .expect("expiry")
+            .ends_with('Z')
+    );
+    assert_eq!(fetch(&url, &[]).status, 200);
+    let other = url.replace(&st.premium, &st.free);
+    assert_eq!(fetch(&other, &[]).status, 403);
+    std::thread::sleep(Duration::from_secs(3));
+    let expired = fetch(&url, &[]);
+    assert_eq!(expired.status, 403);
+    assert!(expired.body.contains("expired"));
+    let metrics = prem.get("/metrics").body;
+    assert!(
+        metrics.contains("streamd_token_failures_total{reason=\"bad_signature\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("streamd_token_failures_total{reason=\"expired\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn the_object_store_refuses_bad_signatures_and_paths_with_s3_errors() {
+    let st = setup();
+    let d = st.dir.path();
+    let s = Server::start_in(d, &[]);
+    let mut prem = signed_in(&s, "prem");
+    let master = prem.get(&format!("/stream/{}", st.premium)).body;
+    let variant = prem.get(&variant_uris(&master)[0]).body;
+    let url = segment_urls(&variant)[0].clone();
+
+    let tampered = format!("{}0", &url[..url.len() - 1]);
+    let r = fetch(&tampered, &[]);
+    assert_eq!(r.status, 403);
+    assert!(
+        r.body.contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    let other_object = url.replace("seg_00001.ts", "seg_00002.ts");
+    assert_eq!(fetch(&other_object, &[]).status, 403);
+    let bare = url.split('?').next().expect("path");
+    let r = fetch(bare, &[]);
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("<Code>AccessDenied</Code>"));
+    let missing_field = url.replace("X-Amz-Credential", "X-Amz-Nope");
+    assert!(fetch(&missing_field, &[]).body.contains("AccessDenied"));
+    assert_eq!(
+        fetch(&url.replace("X-Amz-Expires=", "X-Amz-Expires=9"), &[]).status,
+        403
+    );
+
+    // Signed by us, but expired / for a missing key / for another bucket / HEAD.
+    let signer = storage_signer(d);
+    let host = s.addr.to_string();
+    let origin = format!("http://{host}");
+    let old = signer.batch(
+        "GET",
+        &host,
+        SystemTime::now() - Duration::from_secs(7200),
+        Duration::from_secs(60),
+    );
+    let r = fetch(
+        &format!(
+            "{origin}{}",
+            old.signed(&format!(
+                "/s3/media/movies/{}/480p/seg_00001.ts",
+                st.premium
+            ))
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("Request has expired"));
+    let now = signer.batch("GET", &host, SystemTime::now(), Duration::from_secs(60));
+    let r = fetch(
+        &format!(
+            "{origin}{}",
+            now.signed(&format!(
+                "/s3/media/movies/{}/480p/seg_09999.ts",
+                st.premium
+            ))
+        ),
+        &[],
+    );
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("<Code>NoSuchKey</Code>"));
+    let unsigned_missing = fetch(&format!("{origin}/s3/media/movies/nope/seg.ts"), &[]);
+    assert_eq!(
+        unsigned_missing.status, 403,
+        "NoSuchKey only after a valid signature"
+    );
+    let r = fetch(
+        &format!("{origin}{}", now.signed("/s3/otherbucket/x.ts")),
+        &[],
+    );
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("NoSuchBucket"));
+    let r = fetch(
+        &format!(
+            "{origin}{}",
+            now.signed(&format!("/s3/media/movies/{}", st.premium))
+        ),
+        &[],
+    );
+    assert_eq!(
+        r.status, 404,
+        "a directory is no object, and there is no listing"
+    );
+    let head_batch = signer.batch("HEAD", &host, SystemTime::now(), Duration::from_secs(60));
+    let head_url = format!(
+        "{origin}{}",
+        head_batch.signed(&format!("/s3/media/movies/{}/poster.jpg", st.premium))
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let res = agent.head(&head_url).call().expect("head");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("image/jpeg")
+    );
+    let seg = now.signed(&format!(
+        "/s3/media/movies/{}/480p/seg_00001.ts",
+        st.premium
+    ));
+    let r = fetch(&format!("{origin}{seg}"), &[("Range", "bytes=999999999-")]);
+    assert_eq!(r.status, 416);
+
+    // Traversal, in every spelling, never reaches a file.
+    for target in [
+        "/s3/media/../secrets/admin.secret",
+        "/s3/media/..%2F..%2Fsecrets%2Fadmin.secret",
+        "/s3/media/%2e%2e/%2e%2e/secrets/admin.secret",
+        "/s3/media/movies/%2E%2E/%2E%2E/streamd.redb",
+        "/s3/../secrets/admin.secret",
+        "/s3/media//etc/passwd",
+        "/s3/media/a%00b",
+    ] {
+        let code = raw_get(&s, target);
+        assert!(
+            code == 400 || code == 403 || code == 404,
+            "{target} answered {code}"
+        );
+    }
+    // Huge headers are cut off (actix-http caps a request head at 128 KB); the server keeps serving.
+    let mut tcp = std::net::TcpStream::connect(s.addr).expect("connect");
+    let _ = write!(
+        tcp,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(200_000)
+    );
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(
+        !answer.starts_with("HTTP/1.1 200"),
+        "headers past actix's 128 KB buffer are refused"
+    );
+    assert_eq!(s.client().get("/healthz").status, 200);
+}
+
+#[test]
+fn an_external_player_decodes_the_whole_movie_from_the_playback_link() {
+    let st = setup();
+    let s = Server::start_in(st.dir.path(), &[]);
+    let mut prem = signed_in(&s, "prem");
+    let url = prem
+        .get(&format!("/api/v1/movies/{}/playback", st.premium))
+        .json()["master_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    // -xerror: without it ffmpeg skips a refused segment and still exits 0.
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin", "-v", "error", "-xerror", "-i", &url, "-map", "0:v:0", "-map", "0:a:0",
+            "-f", "null", "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let decoded = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+            &url,
+        ])
+        .output()
+        .expect("ffprobe");
+    let secs: f64 = String::from_utf8_lossy(&decoded.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    assert!((secs - 6.0).abs() < 0.5, "ffprobe saw {secs} s");
+    let metrics = prem.get("/metrics").body;
+    assert!(metrics.contains("streamd_manifests_total{kind=\"variant\"}"));
+}
+
+#[test]
+fn playlists_are_gzipped_for_clients_that_accept_it() {
+    let st = setup();
+    let s = Server::start_in(st.dir.path(), &[]);
+    let mut prem = signed_in(&s, "prem");
+    let master = prem.get(&format!("/stream/{}", st.premium)).body;
+    let url = format!("http://{}{}", s.addr, variant_uris(&master)[0]);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let res = agent
+        .get(&url)
+        .header("Accept-Encoding", "gzip")
+        .call()
+        .expect("get");
+    assert_eq!(
+        res.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("gzip")
+    );
+}
+
+#[test]
+fn tokens_survive_a_key_rotation_until_the_old_key_is_removed() {
+    let st = setup();
+    let d = st.dir.path();
+    let mut s = Server::start_in(d, &[]);
+    let mut prem = signed_in(&s, "prem");
+    let url = prem
+        .get(&format!("/api/v1/movies/{}/playback", st.premium))
+        .json()["master_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .expect("path");
+    assert!(s.stop().success());
+
+    let keys = d.join("secrets/hmac.keys");
+    let old = std::fs::read_to_string(&keys).expect("keys");
+    let new_line = format!("newkey {}\n", "ab".repeat(32));
+    std::fs::write(&keys, format!("{new_line}{old}")).expect("rotate");
+    let mut s = Server::start_in(d, &[]);
+    assert_eq!(
+        s.client().get(&path).status,
+        200,
+        "old token verifies with the old key"
+    );
+    let mut prem = signed_in(&s, "prem");
+    let fresh = prem
+        .get(&format!("/api/v1/movies/{}/playback", st.premium))
+        .json()["master_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    assert!(
+        fresh.contains("token=newkey."),
+        "new tokens use the new key: {fresh}"
+    );
+    assert!(s.stop().success());
+
+    std::fs::write(&keys, &new_line).expect("retire old key");
+    let s = Server::start_in(d, &[]);
+    let r = s.client().get(&path);
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("retired key"), "{}", r.body);
+}
