@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh Debian machine or a developer's: installs what cargo does not
-# (ffmpeg, rustfmt/clippy), then checks formatting and lints and runs every test.
+# The whole test suite, on a fresh Debian machine or a developer's. Installs what cargo does not
+# (ffmpeg; boto3 and the s3s-fs S3 server for the interop tests; rustfmt/clippy), then checks
+# formatting and lints and runs every test.
 # Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-missing=()
-command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
-command -v ffprobe >/dev/null 2>&1 || missing+=(ffmpeg)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing ${missing[*]} (Debian packages)"
+apt_missing=()
+command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_missing+=(ffmpeg)
+command -v python3 >/dev/null 2>&1 || apt_missing+=(python3 python3-pip)
+if [ ${#apt_missing[@]} -gt 0 ]; then
+  echo "== installing ${apt_missing[*]} (Debian packages)"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
 fi
+if ! python3 -c "import boto3" >/dev/null 2>&1; then
+  echo "== installing boto3 (PyPI), to check URLs a stock S3 SDK presigns"
+  python3 -m pip install -q boto3 2>/dev/null || python3 -m pip install -q --break-system-packages boto3
+fi
+# A real S3 server that verifies SigV4 presigned URLs (0.14.1: later versions need a newer rustc).
+if ! command -v s3s-fs >/dev/null 2>&1; then
+  echo "== installing s3s-fs 0.14.1 (crates.io), the S3 peer of the backend tests"
+  cargo install --quiet s3s-fs@0.14.1 --features binary
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
@@ -23,4 +34,5 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
-cargo test --locked
+# The peers above are required here: a test that cannot find one fails instead of skipping.
+STREAMD_REQUIRE_PEERS=1 cargo test --locked
