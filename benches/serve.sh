@@ -12,7 +12,7 @@ for tool in wrk nginx ffmpeg curl openssl; do
 done
 cargo build --release --quiet
 BIN=$PWD/target/release/streamd
-WORK=$(mktemp -d)
+WORK=$(mktemp -d); chmod 755 "$WORK"   # nginx workers run unprivileged and must read the files
 cleanup() { [ -n "${SD_PID:-}" ] && kill "$SD_PID" 2>/dev/null; [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null; rm -rf "$WORK"; }
 trap cleanup EXIT
 D=$WORK/data

@@ -6,6 +6,7 @@ mod assets;
 mod error;
 pub mod local;
 pub mod metrics;
+mod object_file;
 mod pages;
 mod s3;
 mod stream;

@@ -1,14 +1,15 @@
 //! The built-in object store's S3-compatible face: `GET`/`HEAD /s3/{bucket}/{key}` with SigV4
 //! query authentication verified exactly as S3 does, then the file served with Range, ETag and
-//! Last-Modified (actix-files). Errors are S3's XML. No listing, no way out of the bucket.
+//! Last-Modified from a memory map. Errors are S3's XML. No listing, no way out of the bucket.
 
 use std::time::SystemTime;
 
-use actix_files::NamedFile;
+use actix_web::body::MessageBody;
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, guard, web};
 
 use super::AppState;
+use super::object_file::{self, Opened};
 use crate::config::StorageBackend;
 use crate::media::sigv4::{S3Error, percent_decode};
 
@@ -124,40 +125,33 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Er
     )?;
 
     let path = state.media.local.bucket_root().join(&key);
-    let file = match web::block(move || NamedFile::open(path)).await {
-        Ok(Ok(f)) if f.metadata().is_file() => f,
-        _ => return Err(S3Error::NoSuchKey),
+    let (body, etag, modified) = match web::block(move || object_file::open(&path)).await {
+        Ok(Ok(Opened::File {
+            body,
+            etag,
+            modified,
+        })) => (body, etag, modified),
+        Ok(Ok(Opened::Missing)) => return Err(S3Error::NoSuchKey),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot read an object");
+            return Err(S3Error::NoSuchKey);
+        }
+        Err(_) => return Err(S3Error::NoSuchKey),
     };
     let mime = content_type(&key);
-    let file = file
-        .set_content_type(
-            mime.parse()
-                .unwrap_or(mime_guess::mime::APPLICATION_OCTET_STREAM),
-        )
-        .disable_content_disposition()
-        .use_etag(true)
-        .use_last_modified(true);
-    let mut res = file.into_response(req);
     let cache = if mime == "application/vnd.apple.mpegurl" {
         "private, no-store"
     } else {
         // Published objects never change: a new ingest is a new movie id.
         "public, max-age=604800, immutable"
     };
-    res.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static(cache),
-    );
-    if mime == "video/mp2t" || mime == "video/iso.segment" {
-        let bytes = res
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0);
-        if req.method() == Method::GET {
-            state.metrics.segment_bytes.inc_by(bytes);
-        }
+    let res = object_file::respond(req, body, &etag, modified, mime, cache);
+    if req.method() == Method::GET && (mime == "video/mp2t" || mime == "video/iso.segment") {
+        let sent = match res.body().size() {
+            actix_web::body::BodySize::Sized(n) => n,
+            _ => 0,
+        };
+        state.metrics.segment_bytes.inc_by(sent);
     }
     Ok(res)
 }
