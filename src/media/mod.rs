@@ -160,6 +160,15 @@ impl Media {
         out
     }
 
+    /// An absolute presigned URL for one object of a movie (the poster).
+    pub fn object_url(&self, batch: &Batch, id: &MovieId, name: &str) -> String {
+        format!(
+            "{}{}",
+            self.endpoint.origin,
+            batch.signed(&self.rendition_path(id, name))
+        )
+    }
+
     /// Reads a small object (a playlist) of a published movie.
     pub async fn read(&self, id: &MovieId, name: &str) -> Result<Vec<u8>, MediaError> {
         if let Some(s3) = &self.external {

@@ -26,6 +26,8 @@ const GRANTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("grant
 const MOVIES: TableDefinition<&str, &[u8]> = TableDefinition::new("movies");
 /// Ingest jobs, keyed by movie id (one live job per movie); the ingest module owns the record.
 const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
+/// (user, movie) -> seconds into the movie where the viewer stopped, for "resume".
+const POSITIONS: TableDefinition<(&str, &str), f64> = TableDefinition::new("positions");
 
 pub const SCHEMA_VERSION: u64 = 1;
 const DB_FILE: &str = "streamd.redb";
@@ -130,6 +132,7 @@ impl Store {
             txn.open_table(GRANTS)?;
             txn.open_table(MOVIES)?;
             txn.open_table(JOBS)?;
+            txn.open_table(POSITIONS)?;
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             let mut version = found.unwrap_or(SCHEMA_VERSION);
@@ -310,6 +313,46 @@ impl Store {
     pub fn count_sessions(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
         Ok(txn.open_table(SESSIONS)?.len()?)
+    }
+
+    // ---- resume positions ----
+
+    pub fn set_position(
+        &self,
+        user: &Username,
+        movie: &MovieId,
+        seconds: f64,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(POSITIONS)?
+            .insert((user.as_str(), movie.as_str()), seconds)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn position(&self, user: &Username, movie: &MovieId) -> Result<Option<f64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(POSITIONS)?;
+        Ok(table
+            .get((user.as_str(), movie.as_str()))?
+            .map(|v| v.value()))
+    }
+
+    /// Every grant, as (user, movie, grant).
+    pub fn all_grants(&self) -> Result<Vec<(String, String, Grant)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let grants = txn.open_table(GRANTS)?;
+        let mut out = Vec::new();
+        for row in grants.iter()? {
+            let (key, bytes) = row?;
+            let (user, movie) = key.value();
+            out.push((
+                user.to_string(),
+                movie.to_string(),
+                decode("grants", bytes.value())?,
+            ));
+        }
+        Ok(out)
     }
 
     // ---- grants ----

@@ -3,7 +3,7 @@
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
-use super::{GRANTS, JOBS, MOVIES, Store, StoreError, decode, encode};
+use super::{GRANTS, JOBS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
 use crate::store::{
     Job, JobState, Movie, MovieId, MovieStatus, Progress, RenditionInfo, Timestamp,
 };
@@ -215,6 +215,8 @@ impl Store {
                 txn.open_table(MOVIES)?.remove(id.as_str())?;
                 txn.open_table(JOBS)?.remove(id.as_str())?;
                 txn.open_table(GRANTS)?
+                    .retain(|(_, movie), _| movie != id.as_str())?;
+                txn.open_table(POSITIONS)?
                     .retain(|(_, movie), _| movie != id.as_str())?;
                 Some((movie, job))
             }

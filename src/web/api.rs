@@ -13,7 +13,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/movies", web::get().to(list_movies))
         .route("/movies/{id}", web::get().to(get_movie))
-        .route("/movies/{id}/playback", web::get().to(playback));
+        .route("/movies/{id}/playback", web::get().to(playback))
+        .route("/movies/{id}/position", web::post().to(save_position));
 }
 
 #[derive(Deserialize)]
@@ -130,4 +131,39 @@ async fn playback(
             ),
             expires_at: expires.to_rfc3339(),
         }))
+}
+
+#[derive(Deserialize)]
+struct Position {
+    seconds: f64,
+}
+
+/// Where the viewer is in a movie, saved every few seconds by the player for "resume".
+async fn save_position(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    body: web::Json<Position>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = viewer::require(&req, &state).await?;
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let seconds = body.seconds;
+    if !seconds.is_finite() || !(0.0..=1.0e6).contains(&seconds) {
+        return Err(ApiError::BadRequest(
+            "seconds must be a number of seconds into the movie".into(),
+        ));
+    }
+    let store = state.store.clone();
+    let name = viewer.user.name;
+    let saved = web::block(move || {
+        if store.movie(&id)?.is_none() {
+            return Ok(false);
+        }
+        store.set_position(&name, &id, seconds).map(|_| true)
+    })
+    .await??;
+    if !saved {
+        return Err(ApiError::NotFound("no such movie".into()));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

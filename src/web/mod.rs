@@ -10,7 +10,7 @@ mod object_file;
 mod pages;
 mod s3;
 mod stream;
-mod upload;
+pub(crate) mod upload;
 mod viewer;
 
 use std::sync::Arc;
@@ -93,7 +93,7 @@ fn content_security_policy(config: &Config) -> String {
         }
     }
     format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{external}; \
          media-src 'self' blob:{external}; connect-src 'self'{external}; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )

@@ -166,8 +166,20 @@ async fn delete(
         return Err(ApiError::Forbidden("cross-site request refused"));
     }
     let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    match delete_movie(&state, id).await? {
+        Some(_) => Ok(HttpResponse::NoContent().finish()),
+        None => Err(ApiError::NotFound("no such movie".into())),
+    }
+}
+
+/// Stops the movie's transcode if one runs (its ffmpeg is killed), then removes the movie, its
+/// job, grants, resume positions and objects. Returns its title, or `None` if it was gone.
+pub async fn delete_movie(
+    state: &web::Data<AppState>,
+    id: MovieId,
+) -> Result<Option<String>, ApiError> {
     if state.workers.cancel(&id) {
-        // Its ffmpeg is being killed; wait for the worker to let go of the staging dir.
+        // Wait for the worker to let go of the staging dir.
         for _ in 0..200 {
             if !state.workers.is_running(&id) {
                 break;
@@ -180,11 +192,8 @@ async fn delete(
     let removed = web::block(move || ingester.delete(&id))
         .await?
         .map_err(ApiError::internal)?;
-    match removed {
-        Some(movie) => {
-            tracing::info!(movie_id = %movie.id, "movie deleted");
-            Ok(HttpResponse::NoContent().finish())
-        }
-        None => Err(ApiError::NotFound("no such movie".into())),
+    if let Some(movie) = &removed {
+        tracing::info!(movie_id = %movie.id, "movie deleted");
     }
+    Ok(removed.map(|m| m.title))
 }

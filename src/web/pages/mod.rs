@@ -1,4 +1,9 @@
-//! HTML pages: login, logout, the catalog and the admin overview (askama templates).
+//! HTML pages (askama templates): sign-in and sign-out here, the catalog, the player and the
+//! admin pages in their own modules. Handlers parse, check who asks, call, render.
+
+mod admin;
+mod catalog;
+mod watch;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -9,15 +14,14 @@ use serde::Deserialize;
 use super::viewer::{self, Viewer};
 use super::{ApiError, AppState, PageError};
 use crate::auth::csrf::{self, Csrf};
-use crate::manage::{MovieView, UserView};
-use crate::store::Timestamp;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(login_form))
         .route("/login", web::post().to(login_submit))
         .route("/logout", web::post().to(logout))
-        .route("/", web::get().to(catalog))
-        .route("/admin", web::get().to(admin));
+        .route("/", web::get().to(catalog::page))
+        .route("/watch/{id}", web::get().to(watch::page))
+        .configure(admin::routes);
 }
 
 /// What the layout needs on every page: who is signed in and the token for the logout form.
@@ -55,12 +59,12 @@ fn csrf_token(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'st
     }
 }
 
-fn csrf_ok(req: &HttpRequest, state: &AppState, submitted: &str) -> bool {
+pub(super) fn csrf_ok(req: &HttpRequest, state: &AppState, submitted: &str) -> bool {
     req.cookie(csrf::COOKIE_NAME)
         .is_some_and(|c| state.csrf.verify(c.value(), submitted))
 }
 
-fn nav(
+pub(super) fn nav(
     req: &HttpRequest,
     state: &AppState,
     viewer: Option<&Viewer>,
@@ -74,7 +78,7 @@ fn nav(
     (nav, cookie)
 }
 
-fn render(
+pub(super) fn render(
     page: &impl Template,
     status: StatusCode,
     cookies: impl IntoIterator<Item = Cookie<'static>>,
@@ -89,7 +93,7 @@ fn render(
     Ok(res.body(body))
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .finish()
@@ -218,60 +222,6 @@ async fn logout(
     res.add_cookie(&viewer::cleared_session_cookie(&state))
         .map_err(ApiError::internal)?;
     Ok(res)
-}
-
-pub struct CatalogRow {
-    pub movie: MovieView,
-    pub locked_reason: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "catalog.html")]
-struct CatalogPage {
-    nav: Nav,
-    rows: Vec<CatalogRow>,
-}
-
-async fn catalog(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    let viewer = viewer::require(&req, &state).await?;
-    let store = state.store.clone();
-    let (user, plan) = (viewer.user.clone(), viewer.plan.clone());
-    let entries =
-        web::block(move || crate::catalog::for_viewer(&store, &user, &plan, Timestamp::now()))
-            .await??;
-    let rows = entries
-        .iter()
-        .map(|e| CatalogRow {
-            movie: MovieView::from(&e.movie),
-            locked_reason: e.access.err().map(|d| d.to_string()),
-        })
-        .collect();
-    let (nav, cookie) = nav(&req, &state, Some(&viewer));
-    render(&CatalogPage { nav, rows }, StatusCode::OK, cookie)
-}
-
-#[derive(Template)]
-#[template(path = "admin.html")]
-struct AdminPage {
-    nav: Nav,
-    users: Vec<UserView>,
-    movies: Vec<MovieView>,
-}
-
-async fn admin(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
-    let viewer = viewer::require_admin(&req, &state).await?;
-    let store = state.store.clone();
-    let (users, movies) = web::block(move || {
-        Ok::<_, crate::store::StoreError>((store.list_users()?, store.list_movies()?))
-    })
-    .await??;
-    let (nav, cookie) = nav(&req, &state, Some(&viewer));
-    let page = AdminPage {
-        nav,
-        users: users.iter().map(|(u, p)| UserView::new(u, p)).collect(),
-        movies: movies.iter().map(MovieView::from).collect(),
-    };
-    render(&page, StatusCode::OK, cookie)
 }
 
 #[cfg(test)]

@@ -1,0 +1,101 @@
+//! `/watch/{id}`: the player page. A movie the viewer may not watch, or one not ready yet, gets
+//! a page that says so, never a broken player.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::{Nav, nav, render};
+use crate::auth::check_entitlement;
+use crate::store::{MovieId, MovieStatus, Timestamp};
+use crate::web::viewer;
+use crate::web::{ApiError, AppState, PageError};
+
+#[derive(Template)]
+#[template(path = "watch.html")]
+struct WatchPage {
+    nav: Nav,
+    id: String,
+    title: String,
+    resume: f64,
+    poster: String,
+}
+
+#[derive(Template)]
+#[template(path = "unavailable.html")]
+struct Unavailable {
+    nav: Nav,
+    title: String,
+    reason: String,
+    percent: Option<u32>,
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PageError> {
+    let viewer = viewer::require(&req, &state).await?;
+    let not_found = || {
+        PageError(ApiError::NotFound(
+            "This movie does not exist (any more).".into(),
+        ))
+    };
+    let id = MovieId::parse(&id).map_err(|_| not_found())?;
+    let store = state.store.clone();
+    let name = viewer.user.name.clone();
+    let lookup = id.clone();
+    let (movie, grant, position) = web::block(move || {
+        Ok::<_, crate::store::StoreError>((
+            store.movie(&lookup)?,
+            store.grant(&name, &lookup)?,
+            store.position(&name, &lookup)?,
+        ))
+    })
+    .await??;
+    let movie = movie.ok_or_else(not_found)?;
+    let (nav, cookie) = nav(&req, &state, Some(&viewer));
+    let access = check_entitlement(
+        &viewer.user,
+        &viewer.plan,
+        movie.tier,
+        grant.as_ref(),
+        Timestamp::now(),
+    );
+    if let Err(denied) = access {
+        let page = Unavailable {
+            nav,
+            title: movie.title,
+            reason: format!("Locked: {denied}."),
+            percent: None,
+        };
+        return render(&page, StatusCode::FORBIDDEN, cookie);
+    }
+    if movie.status != MovieStatus::Ready {
+        let reason = match movie.status {
+            MovieStatus::Failed => "This movie could not be transcoded.".to_string(),
+            _ => "This movie is still being prepared.".to_string(),
+        };
+        let page = Unavailable {
+            nav,
+            title: movie.title,
+            reason,
+            percent: movie.progress.map(|p| p.percent.round() as u32),
+        };
+        return render(&page, StatusCode::OK, cookie);
+    }
+    let batch = state.media.get_batch(std::time::Duration::from_secs(3600));
+    let duration = movie.duration_s.unwrap_or(0.0);
+    // Resuming in the last seconds would just end the film again: start over instead.
+    let resume = position
+        .filter(|p| *p > 5.0 && *p < duration - 10.0)
+        .unwrap_or(0.0);
+    let page = WatchPage {
+        nav,
+        poster: state.media.object_url(&batch, &movie.id, "poster.jpg"),
+        id: movie.id.to_string(),
+        title: movie.title,
+        resume,
+    };
+    render(&page, StatusCode::OK, cookie)
+}
