@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's. Installs what cargo does not
-# (ffmpeg; boto3 and the s3s-fs S3 server for the interop tests; rustfmt/clippy), then checks
-# formatting and lints and runs every test.
+# (ffmpeg, chromium and playwright-core for the browser tests, boto3 and the s3s-fs S3 server for
+# the interop tests, rustfmt/clippy), then checks formatting and lints and runs every test.
 # Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,8 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 apt_missing=()
 command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_missing+=(ffmpeg)
 command -v python3 >/dev/null 2>&1 || apt_missing+=(python3 python3-pip)
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]} (Debian packages)"
   as_root apt-get update -qq
@@ -36,3 +38,9 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== cargo test"
 # The peers above are required here: a test that cannot find one fails instead of skipping.
 STREAMD_REQUIRE_PEERS=1 cargo test --locked
+
+echo "== browser tests (Debian chromium + playwright-core, tests/e2e)"
+# playwright-core is pinned in tests/e2e/package.json; it never downloads a browser.
+(cd tests/e2e && npm install --silent --no-audit --no-fund)
+cargo build --locked --quiet
+(cd tests/e2e && STREAMD_BIN="$PWD/../../target/debug/streamd" node --test --test-concurrency=1 .)

@@ -1,0 +1,170 @@
+// Watching in a real browser: sign in, catalog, play, quality menu, adaptive switching under a
+// throttled network, entitlement, resume. Chromium (Debian) under playwright-core.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  tempDir, addUser, makeSource, ingest, startServer, browser, signIn, screenshot,
+  frameBrightness, figure,
+} from './harness.mjs';
+
+let dir; let server; let movie; let b;
+
+before(async () => {
+  dir = tempDir();
+  addUser(dir, 'root', ['--admin']);
+  addUser(dir, 'prem', ['--plan', 'premium']);
+  addUser(dir, 'free');
+  // Long enough to see the player climb, fall under throttling and climb back.
+  const src = makeSource(dir, 'pattern.mp4', '1920x1080', 80);
+  movie = ingest(dir, src, 'Test Pattern', 'premium');
+  server = await startServer(dir);
+  b = await browser();
+});
+
+after(async () => {
+  if (b) await b.close();
+  if (server) await server.stop();
+});
+
+const level = (page) => page.evaluate(() => {
+  const h = window.streamdPlayer && window.streamdPlayer.hls;
+  return h ? { current: h.currentLevel, load: h.loadLevel, top: h.levels.length - 1, heights: h.levels.map((l) => l.height) } : null;
+});
+
+test('sign in through the form, see the catalog, play a movie with a real picture', async () => {
+  const page = await b.context.newPage();
+  await signIn(page, server.url, 'prem');
+  const tile = page.locator(`.tile[data-movie="${movie}"]`);
+  await tile.locator('img').waitFor();
+  assert.match(await tile.innerText(), /Test Pattern/);
+  assert.match(await tile.innerText(), /premium/);
+  await screenshot(page, 'catalog');
+  await Promise.all([page.waitForURL(`${server.url}/watch/${movie}`), tile.locator('h2 a').click()]);
+  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await page.evaluate(() => {
+    window.__firstFrame = new Promise((resolve) => {
+      document.getElementById('video').requestVideoFrameCallback(() => resolve(performance.now()));
+    });
+  });
+  const clicked = await page.evaluate(() => performance.now());
+  await page.keyboard.press(' ');
+  const shown = await page.evaluate(() => window.__firstFrame);
+  figure('click_to_first_frame_ms', Math.round(shown - clicked), 'ms');
+  await page.waitForFunction(() => document.getElementById('video').currentTime > 2, null, { timeout: 20000 });
+  const brightness = await frameBrightness(page);
+  assert.ok(brightness > 30, `the frame is not black (mean brightness ${brightness.toFixed(1)})`);
+  await screenshot(page, 'player');
+  const stats = await page.locator('#stats').innerText();
+  assert.match(stats, /\d+p/);
+  await page.close();
+});
+
+test('the quality menu switches rungs and the stats overlay reports the new one', async () => {
+  const page = await b.context.newPage();
+  await page.goto(`${server.url}/watch/${movie}`);
+  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  const options = await page.locator('#quality option').allInnerTexts();
+  assert.deepEqual(options, ['Auto', '480p', '720p', '1080p']);
+  await page.keyboard.press(' ');
+  for (const [value, label] of [['0', '480p'], ['2', '1080p'], ['1', '720p']]) {
+    await page.selectOption('#quality', value);
+    await page.waitForFunction((l) => document.querySelector('[data-stat="level"]').textContent.startsWith(l), label, { timeout: 20000 });
+    assert.equal((await level(page)).current, Number(value));
+  }
+  await page.selectOption('#quality', '-1');
+  await page.waitForFunction(() => document.querySelector('[data-stat="level"]').textContent.includes('(auto)'));
+  await page.close();
+});
+
+test('adaptive switching: down under a throttled network without stalling, back up after', async () => {
+  const page = await b.context.newPage();
+  // A short buffer, so the switch shows within seconds rather than after 30 s of buffer.
+  await page.addInitScript(() => { window.STREAMD_HLS_CONFIG = { maxBufferLength: 8, maxMaxBufferLength: 12 }; });
+  await page.goto(`${server.url}/watch/${movie}`);
+  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await page.evaluate(() => {
+    const v = document.getElementById('video');
+    window.__stall = { total: 0, since: null };
+    v.addEventListener('waiting', () => { window.__stall.since = performance.now(); });
+    v.addEventListener('playing', () => {
+      if (window.__stall.since !== null) window.__stall.total += performance.now() - window.__stall.since;
+      window.__stall.since = null;
+    });
+  });
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => { const h = window.streamdPlayer.hls; return h.currentLevel === h.levels.length - 1; }, null, { timeout: 30000 });
+
+  const cdp = await b.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  // 2.5 Mb/s: below 720p's peak and far below 1080p's; only 480p fits.
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 2_500_000 / 8, uploadThroughput: 1_000_000 / 8 });
+  const throttled = Date.now();
+  const stallBefore = await page.evaluate(() => window.__stall.total);
+  await page.waitForFunction(() => window.streamdPlayer.hls.loadLevel < window.streamdPlayer.hls.levels.length - 1, null, { timeout: 24000, polling: 100 });
+  const down = (Date.now() - throttled) / 1000;
+  figure('seconds_to_switch_down_after_throttle', down.toFixed(1), 's');
+  await page.waitForFunction(() => window.streamdPlayer.hls.currentLevel < window.streamdPlayer.hls.levels.length - 1, null, { timeout: 24000, polling: 100 });
+  // Keep playing under the throttle a while, then measure how long the picture froze.
+  await page.waitForTimeout(8000);
+  const stalled = await page.evaluate(() => window.__stall.total + (window.__stall.since !== null ? performance.now() - window.__stall.since : 0));
+  const stallMs = Math.round(stalled - stallBefore);
+  figure('stall_ms_during_throttled_run', stallMs, 'ms');
+  assert.ok(stallMs < 2500, `stalled ${stallMs} ms while throttled`);
+  const l = await level(page);
+  assert.ok(l.load < l.top, `still below the top rung while throttled (${JSON.stringify(l)})`);
+
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  const lifted = Date.now();
+  await page.waitForFunction(() => window.streamdPlayer.hls.loadLevel === window.streamdPlayer.hls.levels.length - 1, null, { timeout: 40000, polling: 100 });
+  figure('seconds_to_climb_back_after_lifting', ((Date.now() - lifted) / 1000).toFixed(1), 's');
+  await page.close();
+});
+
+test('a free user sees the premium movie locked and the stream refused', async () => {
+  const page = await b.context.newPage();
+  await page.context().clearCookies();
+  await signIn(page, server.url, 'free');
+  const tile = page.locator(`.tile[data-movie="${movie}"]`);
+  assert.match(await tile.innerText(), /Locked: this movie needs a premium plan/);
+  assert.equal(await tile.locator('a').count(), 0, 'no link to a player that cannot play');
+  const stream = await page.request.get(`${server.url}/stream/${movie}`);
+  assert.equal(stream.status(), 403);
+  const watch = await page.goto(`${server.url}/watch/${movie}`);
+  assert.equal(watch.status(), 403);
+  assert.match(await page.locator('main').innerText(), /Locked/);
+  await page.context().clearCookies();
+  await page.close();
+});
+
+test('the resume position survives a reload', async () => {
+  const page = await b.context.newPage();
+  await signIn(page, server.url, 'prem');
+  await page.goto(`${server.url}/watch/${movie}`);
+  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await page.keyboard.press(' ');
+  await page.waitForFunction(() => document.getElementById('video').currentTime > 9, null, { timeout: 30000 });
+  await page.keyboard.press(' ');
+  const pausedAt = await page.evaluate(() => document.getElementById('video').currentTime);
+  await page.waitForTimeout(500);
+  await page.reload();
+  const resume = Number(await page.locator('#player').getAttribute('data-resume'));
+  assert.ok(Math.abs(resume - pausedAt) < 1.5, `saved ${resume}, paused at ${pausedAt}`);
+  await page.waitForFunction(() => document.getElementById('video').readyState >= 2, null, { timeout: 20000 });
+  const at = await page.evaluate(() => document.getElementById('video').currentTime);
+  assert.ok(Math.abs(at - pausedAt) < 4.5, `resumed at ${at}, paused at ${pausedAt}`);
+  await page.close();
+});
+
+test('the VLC link button hands out a playback link that works without a cookie', async () => {
+  const page = await b.context.newPage();
+  await page.goto(`${server.url}/watch/${movie}`);
+  page.on('dialog', (d) => d.dismiss());
+  await page.click('#copy-link');
+  await page.waitForFunction(() => document.getElementById('player').dataset.link);
+  const link = await page.locator('#player').getAttribute('data-link');
+  assert.match(link, new RegExp(`^${server.url}/stream/${movie}\\?token=`));
+  const res = await fetch(link);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /#EXT-X-STREAM-INF/);
+  await page.close();
+});
