@@ -489,6 +489,15 @@ impl RawConfig {
                 message: format!("{} is outside 1..=16", t.workers),
             });
         }
+        if t.auto_download {
+            return Err(ConfigError::Invalid {
+                key: "transcode.auto_download",
+                message: "this streamd is built without ffmpeg-sidecar's downloader (it never \
+                          downloads anything); install ffmpeg (Debian: apt-get install ffmpeg) \
+                          or set transcode.ffmpeg"
+                    .into(),
+            });
+        }
         let max_upload = t
             .max_upload
             .parse::<bytesize::ByteSize>()
@@ -663,6 +672,10 @@ mod tests {
                 "transcode.max_upload",
             ),
             ("[transcode]\npreset = \"warp\"\n", "transcode.preset"),
+            (
+                "[transcode]\nauto_download = true\n",
+                "transcode.auto_download",
+            ),
         ] {
             let (_f, o) = file(text);
             let err = Config::load_from(&o, env(&[])).expect_err(text);
