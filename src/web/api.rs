@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::viewer;
 use super::{ApiError, AppState};
 use crate::manage::{MovieView, UserView};
-use crate::store::{MovieId, Timestamp};
+use crate::store::Timestamp;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::post().to(login))
@@ -50,6 +50,18 @@ async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .finish())
 }
 
+/// The catalog as this viewer sees it, each movie with their entitlement.
+async fn catalog_for(
+    state: &AppState,
+    viewer: viewer::Viewer,
+) -> Result<Vec<crate::catalog::CatalogEntry>, ApiError> {
+    let store = state.store.clone();
+    Ok(web::block(move || {
+        crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())
+    })
+    .await??)
+}
+
 #[derive(Serialize)]
 struct MovieEntry {
     #[serde(flatten)]
@@ -62,11 +74,7 @@ async fn list_movies(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
-    let store = state.store.clone();
-    let entries = web::block(move || {
-        crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())
-    })
-    .await??;
+    let entries = catalog_for(&state, viewer).await?;
     let out: Vec<MovieEntry> = entries
         .iter()
         .map(|e| MovieEntry {
@@ -83,12 +91,8 @@ async fn get_movie(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
-    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
-    let store = state.store.clone();
-    let entries = web::block(move || {
-        crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())
-    })
-    .await??;
+    let id = super::stream::parse_id(&id)?;
+    let entries = catalog_for(&state, viewer).await?;
     let entry = entries
         .iter()
         .find(|e| e.movie.id == id)
@@ -112,7 +116,7 @@ async fn playback(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
-    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let id = super::stream::parse_id(&id)?;
     let (user, movie) = super::stream::entitled_movie(&state, viewer.user.name, id).await?;
     let expires = Timestamp::now().plus(state.config.tokens.playback_ttl);
     let token = state.tokens.sign(
@@ -146,7 +150,7 @@ async fn save_position(
     body: web::Json<Position>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
-    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let id = super::stream::parse_id(&id)?;
     let seconds = body.seconds;
     if !seconds.is_finite() || !(0.0..=1.0e6).contains(&seconds) {
         return Err(ApiError::BadRequest(

@@ -110,7 +110,7 @@ fn playlist_response(body: String) -> HttpResponse {
         .body(body)
 }
 
-fn parse_id(id: &str) -> Result<MovieId, ApiError> {
+pub(super) fn parse_id(id: &str) -> Result<MovieId, ApiError> {
     MovieId::parse(id).map_err(|_| ApiError::NotFound("no such movie".into()))
 }
 
