@@ -51,6 +51,7 @@
 
   // Start (or restart) playback at `at` seconds; `play` resumes playing if it was.
   function start(at, play) {
+    playedHere = false;
     if (window.Hls && window.Hls.isSupported()) {
       if (hls) hls.destroy();
       // window.STREAMD_HLS_CONFIG lets an operator (or a test) tune hls.js, e.g. its buffer.
@@ -137,20 +138,32 @@
     }
   });
 
+  // Saved only once playback has really begun: before that, currentTime is 0 while hls.js is
+  // still seeking to the resume point, and saving it would erase where the viewer stopped.
+  // Saves are chained so an older position can never land after a newer one.
+  let playedHere = false;
   let lastSaved = -1;
-  function savePosition() {
-    const t = Math.floor(video.currentTime);
-    if (!Number.isFinite(t) || t === lastSaved) return;
-    lastSaved = t;
-    fetch(`/api/v1/movies/${encodeURIComponent(movie)}/position`, {
+  let saving = Promise.resolve();
+  video.addEventListener('playing', () => { playedHere = true; });
+  function postPosition(seconds) {
+    return fetch(`/api/v1/movies/${encodeURIComponent(movie)}/position`, {
       method: 'POST', keepalive: true, credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ seconds: video.currentTime }),
+      body: JSON.stringify({ seconds }),
     }).then((res) => { if (res.status === 401) sessionEnded(); }).catch(() => {});
   }
+  function savePosition(leaving) {
+    const seconds = video.currentTime;
+    const t = Math.floor(seconds);
+    if (!playedHere || !Number.isFinite(t) || t === lastSaved) return;
+    lastSaved = t;
+    // A page being left cannot wait for the chain: its keepalive request must start now.
+    if (leaving === true) postPosition(seconds);
+    else saving = saving.then(() => postPosition(seconds));
+  }
   setInterval(() => { if (!video.paused) savePosition(); }, 5000);
-  video.addEventListener('pause', savePosition);
-  window.addEventListener('pagehide', savePosition);
+  video.addEventListener('pause', () => savePosition());
+  window.addEventListener('pagehide', () => savePosition(true));
   setInterval(updateStats, 1000);
 
   start(Number(root.dataset.resume) || 0, false);

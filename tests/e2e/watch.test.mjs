@@ -14,6 +14,8 @@ before(async () => {
   addUser(dir, 'root', ['--admin']);
   addUser(dir, 'prem', ['--plan', 'premium']);
   addUser(dir, 'free');
+  addUser(dir, 'resumer', ['--plan', 'premium']);
+  addUser(dir, 'abr', ['--plan', 'premium']);
   // Long enough to see the player climb, fall under throttling and climb back.
   const src = makeSource(dir, 'pattern.mp4', '1920x1080', 80);
   movie = ingest(dir, src, 'Test Pattern', 'premium');
@@ -80,7 +82,11 @@ test('adaptive switching: down under a throttled network without stalling, back 
   const page = await b.context.newPage();
   // A short buffer, so the switch shows within seconds rather than after 30 s of buffer.
   await page.addInitScript(() => { window.STREAMD_HLS_CONFIG = { maxBufferLength: 8, maxMaxBufferLength: 12 }; });
+  // A user of its own, so playback starts at 0 with the whole film ahead, not at a resume point.
+  await page.context().clearCookies();
+  await signIn(page, server.url, 'abr');
   await page.goto(`${server.url}/watch/${movie}`);
+  assert.equal(await page.locator('#player').getAttribute('data-resume'), '0');
   await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
   await page.evaluate(() => {
     const v = document.getElementById('video');
@@ -136,10 +142,13 @@ test('a free user sees the premium movie locked and the stream refused', async (
   await page.close();
 });
 
-test('the resume position survives a reload', async () => {
+test('the resume position survives a reload, and leaving before playing does not erase it', async () => {
+  // A user of its own: the earlier tests leave positions for 'prem'.
   const page = await b.context.newPage();
-  await signIn(page, server.url, 'prem');
+  await page.context().clearCookies();
+  await signIn(page, server.url, 'resumer');
   await page.goto(`${server.url}/watch/${movie}`);
+  assert.equal(await page.locator('#player').getAttribute('data-resume'), '0');
   await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
   await page.keyboard.press(' ');
   await page.waitForFunction(() => document.getElementById('video').currentTime > 9, null, { timeout: 30000 });
@@ -149,6 +158,12 @@ test('the resume position survives a reload', async () => {
   await page.reload();
   const resume = Number(await page.locator('#player').getAttribute('data-resume'));
   assert.ok(Math.abs(resume - pausedAt) < 1.5, `saved ${resume}, paused at ${pausedAt}`);
+  // Leave at once, before the player has reached the resume point: nothing may be saved.
+  await page.reload();
+  await page.waitForTimeout(300);
+  await page.reload();
+  const kept = Number(await page.locator('#player').getAttribute('data-resume'));
+  assert.ok(Math.abs(kept - pausedAt) < 1.5, `after leaving early: saved ${kept}, paused at ${pausedAt}`);
   await page.waitForFunction(() => document.getElementById('video').readyState >= 2, null, { timeout: 20000 });
   const at = await page.evaluate(() => document.getElementById('video').currentTime);
   assert.ok(Math.abs(at - pausedAt) < 4.5, `resumed at ${at}, paused at ${pausedAt}`);
@@ -157,6 +172,8 @@ test('the resume position survives a reload', async () => {
 
 test('the VLC link button hands out a playback link that works without a cookie', async () => {
   const page = await b.context.newPage();
+  await page.context().clearCookies();
+  await signIn(page, server.url, 'prem');
   await page.goto(`${server.url}/watch/${movie}`);
   page.on('dialog', (d) => d.dismiss());
   await page.click('#copy-link');
