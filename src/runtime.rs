@@ -52,7 +52,8 @@ impl RunningServer {
 pub fn prepare_data_dir(dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create data dir {}: {e}", dir.display()))?;
-    let probe = dir.join(".write-test");
+    // Per process, so two commands probing at once never remove each other's file.
+    let probe = dir.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"ok").map_err(|e| {
         format!(
             "data dir {} is not writable: {e} (check its owner and permissions, or pick another with --data-dir)",

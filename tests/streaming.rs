@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{Client, Reply, Server, add_user, cli, cli_env, make_source, stderr, stdout};
+use common::{Client, Reply, Server, add_user, cli_env, cli_ok, make_source, stderr, stdout};
 use streamd::media::sigv4::Signer;
 
 const PW: &str = "correct horse battery";
@@ -260,43 +260,23 @@ fn who_may_stream_follows_the_entitlement_rule_at_every_request() {
 
     // A grant lets the free user in; revoking it shuts the door at the next playlist, even for
     // a variant URL handed out while it was valid.
-    assert!(
-        cli(d, &["grant", "free", &st.premium], None)
-            .status
-            .success()
-    );
+    cli_ok(d, &["grant", "free", &st.premium]);
     let master = free.get(&format!("/stream/{}", st.premium));
     assert_eq!(master.status, 200);
     let variant = variant_uris(&master.body)[0].clone();
     assert_eq!(free.get(&variant).status, 200);
-    assert!(
-        cli(d, &["revoke", "free", &st.premium], None)
-            .status
-            .success()
-    );
+    cli_ok(d, &["revoke", "free", &st.premium]);
     assert_eq!(free.get(&format!("/stream/{}", st.premium)).status, 403);
     assert_eq!(s.client().get(&variant).status, 403);
 
     // The premium plan: downgraded, refused; a plan that lapses, refused once it has.
     let mut prem = signed_in(&s, "prem");
     assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 200);
-    assert!(
-        cli(d, &["user", "plan", "prem", "free"], None)
-            .status
-            .success()
-    );
+    cli_ok(d, &["user", "plan", "prem", "free"]);
     assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 403);
     let soon =
         humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3)).to_string();
-    assert!(
-        cli(
-            d,
-            &["user", "plan", "prem", "premium", "--until", &soon],
-            None
-        )
-        .status
-        .success()
-    );
+    cli_ok(d, &["user", "plan", "prem", "premium", "--until", &soon]);
     assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 200);
     std::thread::sleep(Duration::from_secs(4));
     let r = prem.get(&format!("/stream/{}", st.premium));

@@ -27,7 +27,9 @@ pub fn execute(data_dir: &Path, command: &Command) -> anyhow::Result<Outcome> {
         server.connect_addr(),
         crate::web::local::CLI_PATH
     );
+    // Loopback only: an HTTP(S)_PROXY in the environment must not take the admin secret away.
     let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(120)))
         .build()

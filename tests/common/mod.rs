@@ -43,6 +43,20 @@ pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().expect("wait streamd")
 }
 
+/// `cli`, failing the test with what the command printed when it does not succeed.
+#[allow(dead_code)]
+pub fn cli_ok(data_dir: &Path, args: &[&str]) -> Output {
+    let out = cli(data_dir, args, None);
+    assert!(
+        out.status.success(),
+        "streamd {args:?} failed ({}): {}{}",
+        out.status,
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
