@@ -315,7 +315,7 @@ fn entitlement_shows_in_the_movie_list_and_follows_grants() {
 
     // A premium plan opens it; one that has lapsed does not.
     let out = common::cli(tmp.path(), &["user", "plan", "viewer", "premium"], None);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", common::stderr(&out));
     assert!(entitled(&mut c, "premiummovie"));
     let r = c.get("/api/v1/movies/premiummovie").json();
     assert_eq!(r["entitled"], true);
