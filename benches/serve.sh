@@ -85,4 +85,10 @@ for kind in segment playlist; do
   printf '%-8s streamd: %10s req/s %8s MB/s p99 %8s ms | nginx: %10s req/s %8s MB/s p99 %8s ms\n' \
     $kind "$s_rps" "$(to_mb "$s_tr")" "$(to_ms "$s_p99")" "$n_rps" "$(to_mb "$n_tr")" "$(to_ms "$n_p99")"
   echo "RATIO $kind streamd/nginx req/s: $(awk -v a="$s_rps" -v b="$n_rps" 'BEGIN{printf "%.3f", a/b}')  p99 streamd/nginx: $(awk -v a="$(to_ms "$s_p99")" -v b="$(to_ms "$n_p99")" 'BEGIN{printf "%.3f", a/b}')"
+  if [ $kind = segment ]; then
+    # Peak resident memory while serving: streamd's process vs nginx's workers together.
+    sd_kb=$(awk '/VmHWM/ {print $2}' /proc/$SD_PID/status)
+    ng_kb=$(for p in $(pgrep -P "$(cat "$WORK/nginx.pid")"); do awk '/VmHWM/ {print $2}' /proc/$p/status; done | awk '{s+=$1} END {print s}')
+    echo "RATIO peak RSS streamd/nginx workers: $(awk -v a="$sd_kb" -v b="$ng_kb" 'BEGIN{printf "%.2f (%.0f MB / %.0f MB)", a/b, a/1024, b/1024}')"
+  fi
 done

@@ -104,11 +104,19 @@ fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
 }
 
 fn fetch_bytes(url: &str) -> (u16, Vec<u8>) {
+    fetch_bytes_with(url, &[])
+}
+
+fn fetch_bytes_with(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
         .into();
-    let mut res = agent.get(url).call().expect("request");
+    let mut req = agent.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let mut res = req.call().expect("request");
     let mut body = Vec::new();
     res.body_mut()
         .as_reader()
@@ -218,6 +226,13 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
             .starts_with("bytes 0-187/")
     );
     assert_eq!(range.header("content-length"), Some("188"));
+    // A range across several of the slices the body is sent in.
+    let on_disk = std::fs::read(object_dir.join("seg_00001.ts")).expect("segment file");
+    let (from, to) = (100_000, on_disk.len() - 1000);
+    assert!(to - from > 2 * 256 * 1024, "segment of {} bytes", on_disk.len());
+    let (status, part) = fetch_bytes_with(&urls[0], &[("Range", &format!("bytes={from}-{to}"))]);
+    assert_eq!(status, 206);
+    assert_eq!(part, on_disk[from..=to]);
     // The URLs outlive the film: expiry = duration + segment_grace (2h by default).
     let expires: u64 = urls[0]
         .split("X-Amz-Expires=")
