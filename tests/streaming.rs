@@ -229,7 +229,11 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
     // A range across several of the slices the body is sent in.
     let on_disk = std::fs::read(object_dir.join("seg_00001.ts")).expect("segment file");
     let (from, to) = (100_000, on_disk.len() - 1000);
-    assert!(to - from > 2 * 256 * 1024, "segment of {} bytes", on_disk.len());
+    assert!(
+        to - from > 2 * 256 * 1024,
+        "segment of {} bytes",
+        on_disk.len()
+    );
     let (status, part) = fetch_bytes_with(&urls[0], &[("Range", &format!("bytes={from}-{to}"))]);
     assert_eq!(status, 206);
     assert_eq!(part, on_disk[from..=to]);
