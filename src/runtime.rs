@@ -34,6 +34,18 @@ impl RunningServer {
         let _ = std::fs::remove_file(Self::path(data_dir));
     }
 
+    /// Whether the announcing process still exists: a SIGKILLed server leaves its file behind.
+    pub fn is_alive(&self) -> bool {
+        let pid = match libc::pid_t::try_from(self.pid) {
+            Ok(pid) if pid > 0 => pid,
+            _ => return false,
+        };
+        // SAFETY: signal 0 sends nothing; it only asks whether the pid exists (EPERM: it does,
+        // under another user).
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+
     /// The address a local client connects to: a wildcard bind is reached over loopback.
     pub fn connect_addr(&self) -> SocketAddr {
         let mut addr = self.listen;

@@ -135,6 +135,29 @@ fn password_prompt_without_a_terminal_says_what_to_do() {
 }
 
 #[test]
+fn a_stale_server_announcement_does_not_stop_the_cli() {
+    // A SIGKILLed server leaves server.json behind; its pid is gone.
+    let dir = Server::temp_dir();
+    let mut s = Server::start_in(dir.path(), &[]);
+    s.kill_hard();
+    assert!(dir.path().join("server.json").exists(), "SIGKILL leaves it");
+    add_user(dir.path(), "erin", PW, &[]);
+    assert_eq!(users_json(dir.path())[0]["name"], "erin");
+
+    // A live pid (this test) but nothing listening: nobody answers, so the CLI goes direct.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port");
+    std::fs::write(
+        dir.path().join("server.json"),
+        serde_json::json!({ "pid": std::process::id(), "listen": closed.to_string() }).to_string(),
+    )
+    .expect("write");
+    add_user(dir.path(), "frank", PW, &[]);
+    assert_eq!(users_json(dir.path())[1]["name"], "frank");
+}
+
+#[test]
 fn first_run_creates_the_data_dir_and_says_how_to_make_an_admin() {
     let parent = Server::temp_dir();
     let dir = parent.path().join("fresh");

@@ -209,10 +209,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// The database directly when nobody holds it; the running server when `serve` does.
+/// Through the running server when `serve` has announced itself in the data dir (the CLI then
+/// never touches the database file the server holds); the database directly otherwise.
 fn execute(config: &Config, command: Command) -> anyhow::Result<Outcome> {
     let data_dir = &config.server.data_dir;
     prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
+    if let Some(result) = remote::try_running_server(data_dir, &command) {
+        return result;
+    }
     match Store::open(data_dir) {
         Ok(store) => Ok(manage::execute(&store, command)?),
         Err(StoreError::Locked { .. }) => remote::execute(data_dir, &command),
