@@ -74,8 +74,9 @@ fn segment_urls(variant: &str) -> Vec<String> {
         .collect()
 }
 
-/// A plain GET of an absolute URL with no cookie, as a player fetching a chunk.
-fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
+/// A plain GET of an absolute URL with no cookie, as a player fetching a chunk: status,
+/// headers and the body as sent.
+fn get_raw(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
@@ -90,12 +91,16 @@ fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
         .collect();
-    let status = res.status().as_u16();
     let mut body = Vec::new();
     res.body_mut()
         .as_reader()
         .read_to_end(&mut body)
         .expect("body");
+    (res.status().as_u16(), headers, body)
+}
+
+fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
+    let (status, headers, body) = get_raw(url, headers);
     Reply {
         status,
         headers,
@@ -104,25 +109,8 @@ fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
 }
 
 fn fetch_bytes(url: &str) -> (u16, Vec<u8>) {
-    fetch_bytes_with(url, &[])
-}
-
-fn fetch_bytes_with(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut req = agent.get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let mut res = req.call().expect("request");
-    let mut body = Vec::new();
-    res.body_mut()
-        .as_reader()
-        .read_to_end(&mut body)
-        .expect("body");
-    (res.status().as_u16(), body)
+    let (status, _, body) = get_raw(url, &[]);
+    (status, body)
 }
 
 /// Exactly these bytes on the wire, so no client library tidies the path first.
@@ -234,7 +222,7 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
         "segment of {} bytes",
         on_disk.len()
     );
-    let (status, part) = fetch_bytes_with(&urls[0], &[("Range", &format!("bytes={from}-{to}"))]);
+    let (status, _, part) = get_raw(&urls[0], &[("Range", &format!("bytes={from}-{to}"))]);
     assert_eq!(status, 206);
     assert_eq!(part, on_disk[from..=to]);
     // The URLs outlive the film: expiry = duration + segment_grace (2h by default).

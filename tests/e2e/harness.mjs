@@ -82,7 +82,9 @@ export async function browser() {
   return { context, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
 }
 
+/** Signs in through the form, as `user` only: whoever was signed in before is forgotten. */
 export async function signIn(page, base, user) {
+  await page.context().clearCookies();
   await page.goto(`${base}/login`);
   await page.fill('input[name=username]', user);
   await page.fill('input[name=password]', PW);

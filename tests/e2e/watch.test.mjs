@@ -83,7 +83,6 @@ test('adaptive switching: down under a throttled network without stalling, back 
   // A short buffer, so the switch shows within seconds rather than after 30 s of buffer.
   await page.addInitScript(() => { window.STREAMD_HLS_CONFIG = { maxBufferLength: 8, maxMaxBufferLength: 12 }; });
   // A user of its own, so playback starts at 0 with the whole film ahead, not at a resume point.
-  await page.context().clearCookies();
   await signIn(page, server.url, 'abr');
   await page.goto(`${server.url}/watch/${movie}`);
   assert.equal(await page.locator('#player').getAttribute('data-resume'), '0');
@@ -128,7 +127,6 @@ test('adaptive switching: down under a throttled network without stalling, back 
 
 test('a free user sees the premium movie locked and the stream refused', async () => {
   const page = await b.context.newPage();
-  await page.context().clearCookies();
   await signIn(page, server.url, 'free');
   const tile = page.locator(`.tile[data-movie="${movie}"]`);
   assert.match(await tile.innerText(), /Locked: this movie needs a premium plan/);
@@ -138,14 +136,12 @@ test('a free user sees the premium movie locked and the stream refused', async (
   const watch = await page.goto(`${server.url}/watch/${movie}`);
   assert.equal(watch.status(), 403);
   assert.match(await page.locator('main').innerText(), /Locked/);
-  await page.context().clearCookies();
   await page.close();
 });
 
 test('the resume position survives a reload, and leaving before playing does not erase it', async () => {
   // A user of its own: the earlier tests leave positions for 'prem'.
   const page = await b.context.newPage();
-  await page.context().clearCookies();
   await signIn(page, server.url, 'resumer');
   await page.goto(`${server.url}/watch/${movie}`);
   assert.equal(await page.locator('#player').getAttribute('data-resume'), '0');
@@ -172,7 +168,6 @@ test('the resume position survives a reload, and leaving before playing does not
 
 test('the VLC link button hands out a playback link that works without a cookie', async () => {
   const page = await b.context.newPage();
-  await page.context().clearCookies();
   await signIn(page, server.url, 'prem');
   await page.goto(`${server.url}/watch/${movie}`);
   page.on('dialog', (d) => d.dismiss());

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{Nav, csrf_ok, nav, render, see_other};
+use super::{CsrfForm, Nav, csrf_ok, nav, render, see_other};
 use crate::manage::{self, Command, MovieView, Outcome, UserView};
 use crate::store::{MovieId, Tier};
 use crate::web::viewer;
@@ -235,11 +235,6 @@ async fn revoke(
         movie: f.movie,
     };
     run(&req, &state, &f.csrf, command).await
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
 }
 
 async fn delete_movie(

@@ -202,8 +202,9 @@ async fn login_submit(
     }
 }
 
+/// A form that carries nothing but its CSRF token (logout, delete).
 #[derive(Deserialize)]
-struct CsrfForm {
+pub(super) struct CsrfForm {
     csrf: String,
 }
 
