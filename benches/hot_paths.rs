@@ -73,15 +73,14 @@ fn fixture() -> Fixture {
         )
         .expect("session");
     let movie = Movie {
-        id: MovieId::parse("benchmovie").expect("id"),
-        title: "Bench".into(),
-        tier: Tier::Premium,
         status: MovieStatus::Ready,
         duration_s: Some(7200.0),
-        renditions: vec![],
-        created_at: Timestamp(0),
-        progress: None,
-        error: None,
+        ..Movie::new(
+            MovieId::parse("benchmovie").expect("id"),
+            "Bench".into(),
+            Tier::Premium,
+            Timestamp(0),
+        )
     };
     store.put_movie(&movie).expect("movie");
     store

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod ids;
 pub mod ingest;
 pub mod manage;
 pub mod media;

@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::auth::password::{self, PasswordError};
+use crate::ingest::Ingester;
 use crate::store::{
-    Grant, Movie, MovieId, Plan, Store, StoreError, Tier, Timestamp, User, Username,
+    Grant, Movie, MovieId, Plan, Sidecar, Store, StoreError, Tier, Timestamp, User, Username,
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,6 +43,18 @@ pub enum Command {
         path: std::path::PathBuf,
         title: String,
         tier: Tier,
+        #[serde(default)]
+        subtitles: Vec<Sidecar>,
+    },
+    /// Add a subtitle file to a ready movie (no re-encode).
+    SubtitleAdd {
+        movie: String,
+        subtitle: Sidecar,
+    },
+    /// Remove a ready movie's subtitles in a language.
+    SubtitleRemove {
+        movie: String,
+        lang: String,
     },
     /// One movie's status and progress.
     Movie {
@@ -63,7 +76,7 @@ pub enum Outcome {
     Done { message: String },
     Users(Vec<UserView>),
     Movies(Vec<MovieView>),
-    Movie(MovieView),
+    Movie(Box<MovieView>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -100,6 +113,29 @@ pub struct MovieView {
     pub progress: Option<crate::store::Progress>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    #[serde(default)]
+    pub audio: Vec<AudioView>,
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleView>,
+    /// What the ingest skipped or changed (image subtitles, downmixes, tone-mapping).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// An audio rendition as the API shows it (CONTRACT.md section 6).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AudioView {
+    pub lang: String,
+    pub name: String,
+    pub channels: u32,
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SubtitleView {
+    pub lang: String,
+    pub name: String,
+    pub forced: bool,
 }
 
 impl From<&Movie> for MovieView {
@@ -113,6 +149,26 @@ impl From<&Movie> for MovieView {
             renditions: m.renditions.iter().map(|r| r.name.clone()).collect(),
             progress: m.progress.clone(),
             error: m.error.clone(),
+            audio: m
+                .audio
+                .iter()
+                .map(|a| AudioView {
+                    lang: a.lang.clone(),
+                    name: a.label.clone(),
+                    channels: a.channels,
+                    default: a.default,
+                })
+                .collect(),
+            subtitles: m
+                .subtitles
+                .iter()
+                .map(|s| SubtitleView {
+                    lang: s.lang.clone(),
+                    name: s.label.clone(),
+                    forced: s.forced,
+                })
+                .collect(),
+            notes: m.notes.clone(),
         }
     }
 }
@@ -133,8 +189,12 @@ pub enum ManageError {
 
 impl From<crate::ingest::IngestError> for ManageError {
     fn from(e: crate::ingest::IngestError) -> Self {
+        use crate::ingest::IngestError;
         match e {
-            crate::ingest::IngestError::Store(e) => e.into(),
+            IngestError::Store(e) => e.into(),
+            e @ (IngestError::NotReady(_) | IngestError::NoSuchSubtitle(_)) => {
+                ManageError::NotFound(e.to_string())
+            }
             other => ManageError::Invalid(other.to_string()),
         }
     }
@@ -169,6 +229,34 @@ fn until(text: Option<&str>, now: Timestamp) -> Result<Option<Timestamp>, Manage
         )));
     }
     Ok(Some(t))
+}
+
+impl Command {
+    /// Whether running it needs the object store and ffmpeg, not only the database.
+    pub fn needs_media(&self) -> bool {
+        matches!(
+            self,
+            Command::SubtitleAdd { .. } | Command::SubtitleRemove { .. }
+        )
+    }
+}
+
+/// Runs one command with everything it may need: subtitle changes publish objects, the rest
+/// goes to [`execute`]. Blocking.
+pub fn execute_with(ingester: &Ingester, command: Command) -> Result<Outcome, ManageError> {
+    match command {
+        Command::SubtitleAdd { movie, subtitle } => {
+            let id = movie_id(&movie)?;
+            let updated = ingester.add_subtitle(&id, subtitle)?;
+            Ok(Outcome::Movie(Box::new(MovieView::from(&updated))))
+        }
+        Command::SubtitleRemove { movie, lang } => {
+            let id = movie_id(&movie)?;
+            let updated = ingester.remove_subtitle(&id, &lang)?;
+            Ok(Outcome::Movie(Box::new(MovieView::from(&updated))))
+        }
+        other => execute(&ingester.store, other),
+    }
 }
 
 /// Runs one command against the database. Blocking (redb, argon2): call from a blocking context.
@@ -261,16 +349,24 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         Command::Movies => Ok(Outcome::Movies(
             store.list_movies()?.iter().map(MovieView::from).collect(),
         )),
-        Command::Ingest { path, title, tier } => {
-            let movie = crate::ingest::enqueue(store, &path, &title, tier, false)?;
-            Ok(Outcome::Movie(MovieView::from(&movie)))
+        Command::Ingest {
+            path,
+            title,
+            tier,
+            subtitles,
+        } => {
+            let movie = crate::ingest::enqueue(store, &path, &title, tier, false, subtitles)?;
+            Ok(Outcome::Movie(Box::new(MovieView::from(&movie))))
         }
+        Command::SubtitleAdd { .. } | Command::SubtitleRemove { .. } => Err(ManageError::Invalid(
+            "subtitle changes need the object store: use execute_with".into(),
+        )),
         Command::Movie { id } => {
             let id = movie_id(&id)?;
             let movie = store
                 .movie(&id)?
                 .ok_or_else(|| ManageError::NotFound(format!("no movie with id {id}")))?;
-            Ok(Outcome::Movie(MovieView::from(&movie)))
+            Ok(Outcome::Movie(Box::new(MovieView::from(&movie))))
         }
     }
 }

@@ -274,15 +274,14 @@ fn entitlement_shows_in_the_movie_list_and_follows_grants() {
         for (id, tier) in [("freemovie", Tier::Free), ("premiummovie", Tier::Premium)] {
             store
                 .put_movie(&Movie {
-                    id: MovieId::parse(id).expect("id"),
-                    title: id.into(),
-                    tier,
                     status: MovieStatus::Ready,
                     duration_s: Some(60.0),
-                    renditions: vec![],
-                    created_at: Timestamp::now(),
-                    progress: None,
-                    error: None,
+                    ..Movie::new(
+                        MovieId::parse(id).expect("id"),
+                        id.into(),
+                        tier,
+                        Timestamp::now(),
+                    )
                 })
                 .expect("movie");
         }

@@ -15,7 +15,7 @@ use crate::ingest::run::Control;
 use crate::ingest::{Ingester, enqueue};
 use crate::manage::{Command, MovieView, Outcome};
 use crate::runtime::prepare_data_dir;
-use crate::store::{Progress, Store, StoreError, Tier};
+use crate::store::{Progress, Sidecar, Store, StoreError, Tier};
 
 pub struct Request<'a> {
     pub file: &'a Path,
@@ -23,6 +23,7 @@ pub struct Request<'a> {
     pub tier: Tier,
     pub no_wait: bool,
     pub json: bool,
+    pub subtitles: Vec<Sidecar>,
 }
 
 fn progress_bar() -> ProgressBar {
@@ -52,7 +53,14 @@ pub fn run(config: &Config, req: Request) -> anyhow::Result<()> {
     let file = std::path::absolute(req.file)?;
     let view = match Store::open(data_dir) {
         Ok(store) => {
-            let movie = enqueue(&store, &file, &req.title, req.tier, false)?;
+            let movie = enqueue(
+                &store,
+                &file,
+                &req.title,
+                req.tier,
+                false,
+                req.subtitles.clone(),
+            )?;
             if req.no_wait {
                 eprintln!("queued {}: `streamd serve` will transcode it", movie.id);
                 MovieView::from(&movie)
@@ -65,12 +73,13 @@ pub fn run(config: &Config, req: Request) -> anyhow::Result<()> {
                 path: file,
                 title: req.title.clone(),
                 tier: req.tier,
+                subtitles: req.subtitles.clone(),
             };
             let Outcome::Movie(queued) = remote::execute(data_dir, &command)? else {
                 bail!("the server gave an unexpected answer");
             };
             if req.no_wait {
-                queued
+                *queued
             } else {
                 follow_remote(data_dir, &queued.id)?
             }
@@ -115,7 +124,7 @@ fn follow_remote(data_dir: &Path, id: &str) -> anyhow::Result<MovieView> {
         }
         if view.status == "ready" || view.status == "failed" {
             bar.finish_and_clear();
-            return Ok(view);
+            return Ok(*view);
         }
     }
 }

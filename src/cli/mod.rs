@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Overrides};
 use crate::manage::{self, Command, Outcome};
 use crate::runtime::prepare_data_dir;
-use crate::store::{Store, StoreError, Tier};
+use crate::store::{Sidecar, Store, StoreError, Tier};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,6 +68,15 @@ pub enum Cmd {
         no_wait: bool,
         #[arg(long)]
         json: bool,
+        /// A subtitle file to import with it (.srt, .vtt, .ass), optionally with its language:
+        /// `--subtitle movie.fr.srt:fr`. Repeat for more.
+        #[arg(long = "subtitle", value_name = "PATH[:LANG]")]
+        subtitles: Vec<String>,
+    },
+    /// Add or remove a ready movie's subtitles (nothing is re-encoded).
+    Subtitle {
+        #[command(subcommand)]
+        command: SubtitleCmd,
     },
     /// List movies with their status.
     Movies {
@@ -76,6 +85,53 @@ pub enum Cmd {
     },
     /// Check ffmpeg, the data dir, the config and the port.
     Doctor,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubtitleCmd {
+    /// Add a subtitle file (.srt, .vtt, .ass) to a ready movie.
+    Add {
+        movie_id: String,
+        path: PathBuf,
+        /// Its language (BCP 47 or ISO 639: en, fr, pt-BR, fre).
+        #[arg(long)]
+        lang: String,
+        /// The name players show (default: the language's own name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Shown when the movie is heard in its language even with subtitles off (signs,
+        /// foreign dialogue).
+        #[arg(long)]
+        forced: bool,
+    },
+    /// Remove a movie's subtitles in a language.
+    Remove { movie_id: String, lang: String },
+}
+
+/// `PATH[:LANG]`: the language after the last colon when it looks like one.
+fn sidecar_arg(text: &str) -> Sidecar {
+    let looks_like_lang = |l: &str| {
+        (2..=8).contains(&l.len()) && l.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-')
+    };
+    match text.rsplit_once(':') {
+        Some((path, lang)) if !path.is_empty() && looks_like_lang(lang) => Sidecar {
+            path: PathBuf::from(path),
+            lang: Some(lang.to_string()),
+            name: None,
+            forced: false,
+        },
+        _ => Sidecar {
+            path: PathBuf::from(text),
+            lang: None,
+            name: None,
+            forced: false,
+        },
+    }
+}
+
+/// Paths the server will open must not depend on this shell's working directory.
+fn absolute(path: PathBuf) -> anyhow::Result<PathBuf> {
+    Ok(std::path::absolute(&path)?)
 }
 
 #[derive(Subcommand, Debug)]
@@ -196,16 +252,52 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tier,
             no_wait,
             json,
-        } => ingest::run(
-            &config,
-            ingest::Request {
-                file: &file,
-                title,
-                tier,
-                no_wait,
-                json,
-            },
-        ),
+            subtitles,
+        } => {
+            let subtitles = subtitles
+                .iter()
+                .map(|s| {
+                    let mut sidecar = sidecar_arg(s);
+                    sidecar.path = absolute(sidecar.path)?;
+                    Ok(sidecar)
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            ingest::run(
+                &config,
+                ingest::Request {
+                    file: &file,
+                    title,
+                    tier,
+                    no_wait,
+                    json,
+                    subtitles,
+                },
+            )
+        }
+        Cmd::Subtitle { command } => {
+            let command = match command {
+                SubtitleCmd::Add {
+                    movie_id,
+                    path,
+                    lang,
+                    name,
+                    forced,
+                } => Command::SubtitleAdd {
+                    movie: movie_id,
+                    subtitle: Sidecar {
+                        path: absolute(path)?,
+                        lang: Some(lang),
+                        name,
+                        forced,
+                    },
+                },
+                SubtitleCmd::Remove { movie_id, lang } => Command::SubtitleRemove {
+                    movie: movie_id,
+                    lang,
+                },
+            };
+            print_outcome(&execute(&config, command)?, false)
+        }
     }
 }
 
@@ -218,6 +310,13 @@ fn execute(config: &Config, command: Command) -> anyhow::Result<Outcome> {
         return result;
     }
     match Store::open(data_dir) {
+        Ok(store) if command.needs_media() => {
+            let secrets = crate::secrets::Secrets::load_or_create(config)?;
+            let media = std::sync::Arc::new(crate::media::Media::new(config, &secrets)?);
+            let ingester =
+                crate::ingest::Ingester::new(store, std::sync::Arc::new(config.clone()), media);
+            Ok(manage::execute_with(&ingester, command)?)
+        }
         Ok(store) => Ok(manage::execute(&store, command)?),
         Err(StoreError::Locked { .. }) => remote::execute(data_dir, &command),
         Err(e) => Err(e.into()),

@@ -1,18 +1,70 @@
-//! The ffmpeg command lines: one process for the whole ladder (decode once, split, one x264 per
-//! rung, HLS muxer writing every rung), and a quick one for the poster frame.
+//! The ffmpeg command lines: one process for the whole ladder (decode once, deinterlace and
+//! tone-map once, split, one x264 per rung, one AAC encode per source audio stream, the HLS
+//! muxer writing fMP4 segments for every rendition), and a quick one for the poster frame.
 
 use std::path::Path;
 
 use super::ladder::Rung;
+use super::probe::{AudioStream, Probe};
 
 pub struct LadderJob<'a> {
     pub source: &'a Path,
     pub out_dir: &'a Path,
     pub rungs: &'a [Rung],
-    pub has_audio: bool,
-    pub source_frame_rate: f64,
+    pub picture: Picture,
+    /// The source audio streams to encode, in rendition order (`audio_1`, `audio_2`...).
+    pub audio: &'a [AudioStream],
     pub preset: &'a str,
     pub segment_seconds: u32,
+}
+
+/// What the picture needs before it is scaled: from the probe, decided once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picture {
+    pub video_index: u32,
+    pub source_frame_rate: f64,
+    pub deinterlace: bool,
+    /// The source's transfer (`smpte2084` or `arib-std-b67`) when it must be tone-mapped.
+    pub hdr_transfer: Option<String>,
+}
+
+impl Picture {
+    pub fn of(probe: &Probe, interlaced: bool) -> Picture {
+        Picture {
+            video_index: probe.video_index,
+            source_frame_rate: probe.frame_rate,
+            deinterlace: interlaced,
+            hdr_transfer: probe
+                .colour
+                .is_hdr()
+                .then(|| probe.colour.transfer.clone())
+                .flatten(),
+        }
+    }
+
+    /// Filters every frame goes through before any scaling: deinterlacing, and tone-mapping to
+    /// SDR BT.709 at `size` (done once, at the largest size needed, since it is the costly
+    /// part). Empty when there is nothing to do.
+    fn prepare(&self, size: (u32, u32)) -> Vec<String> {
+        let mut chain = Vec::new();
+        if self.deinterlace {
+            // One frame per frame (25i -> 25p): smooth enough for films and half the encode
+            // of field-rate output.
+            chain.push("bwdif=mode=send_frame:parity=auto:deint=all".to_string());
+        }
+        if let Some(transfer) = &self.hdr_transfer {
+            chain.push(format!(
+                "zscale=w={}:h={}:tin={transfer}:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100",
+                size.0, size.1
+            ));
+            chain.push("format=gbrpf32le".into());
+            chain.push("zscale=p=bt709".into());
+            chain.push("tonemap=hable:desat=0".into());
+            chain.push("zscale=t=bt709:m=bt709:r=tv".into());
+            chain.push("format=yuv420p".into());
+        }
+        chain
+    }
 }
 
 /// Keyframes every 2 s when that divides the segment length, else once per segment: either way
@@ -29,26 +81,51 @@ fn s(x: impl ToString) -> String {
     x.to_string()
 }
 
+/// The rendition name of the `n`th (0-based) audio stream encoded.
+pub fn audio_rendition(n: usize) -> String {
+    format!("audio_{}", n + 1)
+}
+
+/// Audio renditions are stereo AAC-LC at this rate, whatever the source had.
+pub const AUDIO_KBPS: u32 = 128;
+
 pub fn ladder_args(job: &LadderJob) -> Vec<String> {
     let n = job.rungs.len();
+    let pic = &job.picture;
     let fps = job
         .rungs
         .first()
         .map(|r| r.frame_rate)
-        .unwrap_or(job.source_frame_rate);
-    let mut graph = String::from("[0:v]");
-    if (fps - job.source_frame_rate).abs() > 0.01 {
-        graph.push_str(&format!("fps={fps:.3},"));
-    }
-    graph.push_str(&format!("split={n}"));
+        .unwrap_or(pic.source_frame_rate);
+    let top = job
+        .rungs
+        .iter()
+        .max_by_key(|r| r.width * r.height)
+        .map(|r| (r.width, r.height))
+        .unwrap_or((2, 2));
+    // Constant frame rate out, whatever the source's timing: `fps` drops or repeats frames
+    // so every segment holds the same number of them.
+    let mut chain = pic.prepare(top);
+    chain.insert(usize::from(pic.deinterlace), format!("fps={fps:.3}"));
+    chain.push(format!("split={n}"));
+    let mut graph = format!("[0:{}]{}", pic.video_index, chain.join(","));
     for i in 0..n {
         graph.push_str(&format!("[s{i}]"));
     }
     for (i, r) in job.rungs.iter().enumerate() {
-        // setsar=1: without it, 854x480 from 16:9 comes out with SAR 1280:1281.
+        // setsar=1: square pixels out (without it, 854x480 from 16:9 comes out 1280:1281, and
+        // an anamorphic source would keep its stretched pixels).
         graph.push_str(&format!(
             ";[s{i}]scale={}:{}:flags=bicubic,setsar=1[v{i}]",
             r.width, r.height
+        ));
+    }
+    for (i, a) in job.audio.iter().enumerate() {
+        // Downmixed once per source stream (5.1 and 7.1 by the standard matrix), shared by
+        // every rung.
+        graph.push_str(&format!(
+            ";[0:{}]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a{i}]",
+            a.index
         ));
     }
 
@@ -64,9 +141,9 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
     ];
     for i in 0..n {
         a.extend([s("-map"), format!("[v{i}]")]);
-        if job.has_audio {
-            a.extend([s("-map"), s("0:a:0")]);
-        }
+    }
+    for i in 0..job.audio.len() {
+        a.extend([s("-map"), format!("[a{i}]")]);
     }
     a.extend([
         s("-c:v"),
@@ -86,6 +163,20 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         s("-force_key_frames"),
         format!("expr:gte(t,n_forced*{kf})"),
     ]);
+    if pic.hdr_transfer.is_some() {
+        // Tone-mapped pixels are BT.709: say so, or players apply the source's PQ curve again.
+        a.extend(
+            [
+                "-color_primaries",
+                "bt709",
+                "-color_trc",
+                "bt709",
+                "-colorspace",
+                "bt709",
+            ]
+            .map(String::from),
+        );
+    }
     for (i, r) in job.rungs.iter().enumerate() {
         a.extend([
             format!("-b:v:{i}"),
@@ -98,24 +189,18 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
             r.level.to_string(),
         ]);
     }
-    if job.has_audio {
-        // Audio is muxed into every rung (one cheap AAC encode each) rather than a separate
-        // group, whose segments drift against the video's in ffmpeg 5.
-        a.extend(["-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000"].map(String::from));
+    if !job.audio.is_empty() {
+        a.extend([s("-c:a"), s("aac"), s("-b:a"), format!("{AUDIO_KBPS}k")]);
     }
-    let stream_map = job
+    let mut stream_map: Vec<String> = job
         .rungs
         .iter()
         .enumerate()
-        .map(|(i, r)| {
-            if job.has_audio {
-                format!("v:{i},a:{i},name:{}", r.name)
-            } else {
-                format!("v:{i},name:{}", r.name)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+        .map(|(i, r)| format!("v:{i},agroup:aud,name:{}", r.name))
+        .collect();
+    stream_map.extend(
+        (0..job.audio.len()).map(|i| format!("a:{i},agroup:aud,name:{}", audio_rendition(i))),
+    );
     let out = job.out_dir.display();
     a.extend([
         s("-f"),
@@ -127,33 +212,48 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         s("-hls_flags"),
         s("independent_segments"),
         s("-hls_segment_type"),
-        s("mpegts"),
+        s("fmp4"),
+        s("-hls_fmp4_init_filename"),
+        s("init.mp4"),
         s("-start_number"),
         s("1"),
         s("-hls_segment_filename"),
-        format!("{out}/%v/seg_%05d.ts"),
+        format!("{out}/%v/seg_%05d.m4s"),
         s("-master_pl_name"),
         s("master.m3u8"),
         s("-var_stream_map"),
-        stream_map,
+        stream_map.join(" "),
         format!("{out}/%v/index.m3u8"),
     ]);
     a
 }
 
-/// One JPEG from ~10% into the movie, at most 720 lines high.
-pub fn poster_args(source: &Path, out: &Path, duration_s: f64) -> Vec<String> {
+/// One JPEG from ~10% into the movie, at its display shape and at most 720 lines high, through
+/// the same tone-mapping as the ladder.
+pub fn poster_args(source: &Path, out: &Path, probe: &Probe, picture: &Picture) -> Vec<String> {
+    let height = probe.height.min(720);
+    let width =
+        (u64::from(probe.width) * u64::from(height) / u64::from(probe.height.max(1))) as u32 & !1;
+    let mut chain = picture.prepare((width.max(2), height & !1));
+    chain.push(format!(
+        "scale={}:{}:flags=bicubic",
+        width.max(2),
+        height & !1
+    ));
+    chain.push("setsar=1".into());
     vec![
         s("-nostdin"),
         s("-y"),
         s("-ss"),
-        format!("{:.3}", duration_s * 0.1),
+        format!("{:.3}", probe.duration_s * 0.1),
         s("-i"),
         source.display().to_string(),
+        s("-map"),
+        format!("0:{}", picture.video_index),
         s("-frames:v"),
         s("1"),
         s("-vf"),
-        s("scale=-2:'min(720,ih)':flags=bicubic,setsar=1"),
+        chain.join(","),
         s("-q:v"),
         s("3"),
         out.display().to_string(),
@@ -164,68 +264,107 @@ pub fn poster_args(source: &Path, out: &Path, duration_s: f64) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::ingest::ladder::plan;
-    use crate::ingest::probe::Probe;
 
-    fn rungs(fps: f64) -> Vec<Rung> {
-        let p = Probe {
-            duration_s: 10.0,
-            width: 1920,
-            height: 1080,
-            frame_rate: fps,
-            rotation: 0,
-            video_codec: "h264".into(),
-            audio_codec: None,
-        };
-        plan(&p, &["480p".into(), "720p".into(), "1080p".into()])
+    fn probe(fps: f64) -> Probe {
+        crate::ingest::probe::sample(1920, 1080, fps)
     }
 
-    #[test]
-    fn one_process_maps_every_rung_with_aligned_keyframes() {
-        let r = rungs(30.0);
-        let job = LadderJob {
+    fn stream(index: u32) -> AudioStream {
+        AudioStream {
+            index,
+            codec: Some("aac".into()),
+            channels: 6,
+            layout: Some("5.1".into()),
+            language: Some("eng".into()),
+            title: None,
+            default: index == 1,
+            forced: false,
+        }
+    }
+
+    fn job<'a>(r: &'a [Rung], audio: &'a [AudioStream], picture: Picture) -> LadderJob<'a> {
+        LadderJob {
             source: Path::new("/in/movie.mkv"),
             out_dir: Path::new("/stage/out"),
-            rungs: &r,
-            has_audio: true,
-            source_frame_rate: 30.0,
+            rungs: r,
+            picture,
+            audio,
             preset: "veryfast",
             segment_seconds: 4,
-        };
-        let a = ladder_args(&job);
-        let joined = a.join(" ");
-        assert!(
-            joined.contains("[0:v]split=3[s0][s1][s2];[s0]scale=854:480"),
-            "{joined}"
-        );
-        assert_eq!(a.iter().filter(|x| *x == "0:a:0").count(), 3);
-        assert!(joined.contains("-force_key_frames expr:gte(t,n_forced*2)"));
-        assert!(joined.contains("-g 60 -keyint_min 60"));
-        assert!(joined.contains("-sc_threshold 0"));
-        assert!(joined.contains("-hls_time 4"));
-        assert!(joined.contains("v:0,a:0,name:480p v:1,a:1,name:720p v:2,a:2,name:1080p"));
-        assert!(joined.contains("/stage/out/%v/seg_%05d.ts"));
-        assert!(joined.contains("-level:v:2 4.0"));
+        }
     }
 
     #[test]
-    fn no_audio_maps_none_and_fast_sources_are_slowed() {
-        let r = rungs(120.0);
-        let job = LadderJob {
-            source: Path::new("s.mp4"),
-            out_dir: Path::new("o"),
-            rungs: &r,
-            has_audio: false,
-            source_frame_rate: 120.0,
-            preset: "ultrafast",
-            segment_seconds: 3,
-        };
-        let joined = ladder_args(&job).join(" ");
-        assert!(!joined.contains("0:a:0") && !joined.contains("-c:a"));
-        assert!(joined.contains("[0:v]fps=60.000,split=3"));
+    fn one_process_maps_every_rung_and_encodes_each_audio_stream_once() {
+        let p = probe(30.0);
+        let r = plan(&p, &["480p".into(), "720p".into(), "1080p".into()]);
+        let audio = [stream(1), stream(2)];
+        let a = ladder_args(&job(&r, &audio, Picture::of(&p, false)));
+        let joined = a.join(" ");
         assert!(
-            joined.contains("n_forced*3"),
-            "odd segment length: one keyframe per segment"
+            joined.contains("[0:0]fps=30.000,split=3[s0][s1][s2];[s0]scale=854:480"),
+            "{joined}"
         );
-        assert!(joined.contains("v:0,name:480p"));
+        assert!(joined.contains(
+            "[0:1]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]"
+        ));
+        assert!(joined.contains("[0:2]aformat"));
+        assert_eq!(
+            a.iter().filter(|x| x.starts_with("[a")).count(),
+            2,
+            "two audio maps"
+        );
+        assert!(joined.contains("-force_key_frames expr:gte(t,n_forced*2)"));
+        assert!(joined.contains("-g 60 -keyint_min 60"));
+        assert!(joined.contains("-hls_segment_type fmp4"));
+        assert!(joined.contains(
+            "v:0,agroup:aud,name:480p v:1,agroup:aud,name:720p v:2,agroup:aud,name:1080p a:0,agroup:aud,name:audio_1 a:1,agroup:aud,name:audio_2"
+        ));
+        assert!(joined.contains("/stage/out/%v/seg_%05d.m4s"));
+        assert!(joined.contains("-level:v:2 4.0"));
+        assert!(!joined.contains("zscale") && !joined.contains("bwdif"));
+    }
+
+    #[test]
+    fn interlaced_and_hdr_sources_are_deinterlaced_and_tone_mapped_once() {
+        let mut p = probe(25.0);
+        p.colour.transfer = Some("smpte2084".into());
+        let r = plan(&p, &["480p".into(), "720p".into(), "1080p".into()]);
+        let joined = ladder_args(&job(&r, &[], Picture::of(&p, true))).join(" ");
+        assert!(
+            joined.contains("[0:0]bwdif=mode=send_frame:parity=auto:deint=all,fps=25.000,zscale=w=1920:h=1080:tin=smpte2084"),
+            "{joined}"
+        );
+        assert_eq!(joined.matches("tonemap=hable").count(), 1);
+        assert!(joined.contains("-color_primaries bt709 -color_trc bt709 -colorspace bt709"));
+        assert!(!joined.contains("-c:a") && !joined.contains("a:0"));
+    }
+
+    #[test]
+    fn fast_sources_are_slowed_and_odd_segments_get_one_keyframe_each() {
+        let p = probe(120.0);
+        let r = plan(&p, &["480p".into()]);
+        let mut j = job(&r, &[], Picture::of(&p, false));
+        j.segment_seconds = 3;
+        let joined = ladder_args(&j).join(" ");
+        assert!(joined.contains("[0:0]fps=60.000,split=1"));
+        assert!(joined.contains("n_forced*3"));
+    }
+
+    #[test]
+    fn the_poster_keeps_the_display_shape() {
+        let mut p = probe(25.0);
+        (p.width, p.height) = (1024, 576);
+        let joined = poster_args(
+            Path::new("s"),
+            Path::new("p.jpg"),
+            &p,
+            &Picture::of(&p, false),
+        )
+        .join(" ");
+        assert!(
+            joined.contains("scale=1024:576:flags=bicubic,setsar=1"),
+            "{joined}"
+        );
     }
 }

@@ -150,15 +150,17 @@ mod tests {
     use super::*;
 
     fn probe(width: u32, height: u32, fps: f64) -> Probe {
-        Probe {
-            duration_s: 60.0,
-            width,
-            height,
-            frame_rate: fps,
-            rotation: 0,
-            video_codec: "h264".into(),
-            audio_codec: Some("aac".into()),
-        }
+        crate::ingest::probe::sample(width, height, fps)
+    }
+
+    #[test]
+    fn anamorphic_sources_are_laddered_by_their_display_shape() {
+        // 1440x1080 at SAR 4:3 and a PAL DVD at SAR 64:45, as the probe reports them.
+        let r = plan(&probe(1920, 1080, 25.0), &all());
+        assert_eq!((r[0].width, r[0].height), (854, 480));
+        let r = plan(&probe(1024, 576, 25.0), &all());
+        assert_eq!(names(&r), ["480p"]);
+        assert_eq!((r[0].width, r[0].height), (854, 480));
     }
 
     fn all() -> Vec<String> {

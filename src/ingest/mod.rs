@@ -7,7 +7,9 @@ pub mod master;
 pub mod pipeline;
 pub mod probe;
 pub mod run;
+pub mod subtitles;
 pub mod tools;
+pub mod tracks;
 pub mod worker;
 
 pub use pipeline::{IngestError, Ingester, Outcome, enqueue};

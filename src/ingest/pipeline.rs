@@ -6,16 +6,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::command::{LadderJob, ladder_args, poster_args};
+use super::command::{LadderJob, Picture, ladder_args, poster_args};
 use super::ladder;
 use super::master;
-use super::probe::{self, ProbeError};
+use super::probe::{self, ProbeError, Scan};
 use super::run::{Control, RunError, Tick, run_ffmpeg};
+use super::subtitles;
 use super::tools::{ToolError, Tools};
+use super::tracks::{self, plan_audio};
 use crate::config::Config;
 use crate::media::{Media, MediaError};
+use crate::playlist::{Ladder, render_master};
 use crate::store::{
-    Job, JobState, Movie, MovieId, MovieStatus, Progress, Store, StoreError, Tier, Timestamp,
+    Job, JobState, Movie, MovieId, Progress, Published, Sidecar, Store, StoreError,
+    SubtitleRendition, Tier, Timestamp,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +47,12 @@ pub enum IngestError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("subtitle: {0}")]
+    BadSubtitle(String),
+    #[error("no movie {0} that is ready")]
+    NotReady(MovieId),
+    #[error("the movie has no subtitles in {0:?}")]
+    NoSuchSubtitle(String),
 }
 
 impl IngestError {
@@ -58,6 +68,7 @@ pub fn enqueue(
     title: &str,
     tier: Tier,
     remove_source: bool,
+    sidecars: Vec<Sidecar>,
 ) -> Result<Movie, IngestError> {
     let title = title.trim();
     if title.is_empty() || title.chars().count() > 200 {
@@ -73,18 +84,12 @@ pub fn enqueue(
     let source = source
         .canonicalize()
         .map_err(|_| IngestError::SourceMissing(source.to_path_buf()))?;
+    let sidecars = sidecars
+        .into_iter()
+        .map(check_sidecar)
+        .collect::<Result<Vec<_>, _>>()?;
     let now = Timestamp::now();
-    let movie = Movie {
-        id: MovieId::generate(),
-        title: title.to_string(),
-        tier,
-        status: MovieStatus::Queued,
-        duration_s: None,
-        renditions: vec![],
-        created_at: now,
-        progress: None,
-        error: None,
-    };
+    let movie = Movie::new(MovieId::generate(), title.to_string(), tier, now);
     let job = Job {
         movie: movie.id.clone(),
         source,
@@ -94,9 +99,41 @@ pub fn enqueue(
         queued_at: now,
         started_at: None,
         finished_at: None,
+        sidecars,
     };
     store.enqueue(&movie, &job)?;
     Ok(movie)
+}
+
+/// A subtitle file must exist, be of a kind streamd reads, and be of a subtitle's size; its
+/// path is made absolute, since the job may run in another process.
+pub fn check_sidecar(mut sidecar: Sidecar) -> Result<Sidecar, IngestError> {
+    let path = &sidecar.path;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if !subtitles::SIDECAR_EXTENSIONS.contains(&ext.as_str()) {
+        return Err(IngestError::BadSubtitle(format!(
+            "{}: subtitles must be .srt, .vtt, .ass or .ssa files",
+            path.display()
+        )));
+    }
+    let meta = std::fs::metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .ok_or_else(|| IngestError::SourceMissing(path.clone()))?;
+    if meta.len() == 0 || meta.len() > subtitles::MAX_BYTES as u64 {
+        return Err(IngestError::BadSubtitle(format!(
+            "{}: empty, or larger than a subtitle file can be",
+            path.display()
+        )));
+    }
+    sidecar.path = path
+        .canonicalize()
+        .map_err(|_| IngestError::SourceMissing(path.clone()))?;
+    Ok(sidecar)
 }
 
 /// How a job ended, for the worker's bookkeeping.
@@ -212,7 +249,26 @@ impl Ingester {
         }
         let tools = Tools::locate(&self.config.transcode)?;
         let probe = probe::probe(&tools.ffprobe, source)?;
+        let mut notes = Vec::new();
+        let interlaced = match probe.scan {
+            Scan::Interlaced => true,
+            Scan::Progressive => false,
+            // No flag (many MPEG-2 and AVI files): look at the fields themselves.
+            Scan::Unknown => probe::detect_interlacing(&tools.ffmpeg, source, 300) == Some(true),
+        };
+        if interlaced {
+            notes.push("interlaced source: deinterlaced (bwdif)".to_string());
+        }
+        if probe.colour.is_hdr() {
+            notes.push(format!(
+                "HDR source ({}): tone-mapped to SDR BT.709",
+                probe.colour.transfer.as_deref().unwrap_or("?")
+            ));
+        }
         let rungs = ladder::plan(&probe, &self.config.transcode.renditions);
+        let audio = plan_audio(&probe, &mut notes);
+        let streams: Vec<_> = probe.playable_audio().cloned().collect();
+        let picture = Picture::of(&probe, interlaced);
 
         let staging = self.staging_dir(&movie.id);
         let _ = std::fs::remove_dir_all(&staging);
@@ -223,8 +279,8 @@ impl Ingester {
             source,
             out_dir: &out,
             rungs: &rungs,
-            has_audio: probe.has_audio(),
-            source_frame_rate: probe.frame_rate,
+            picture: picture.clone(),
+            audio: &streams,
             preset: &self.config.transcode.preset,
             segment_seconds: self.config.transcode.segment_seconds,
         });
@@ -258,7 +314,7 @@ impl Ingester {
         let poster = out.join("poster.jpg");
         run_ffmpeg(
             &tools.ffmpeg,
-            &poster_args(source, &poster, duration),
+            &poster_args(source, &poster, &probe, &picture),
             control,
             Duration::from_secs(120),
             |_| {},
@@ -267,15 +323,191 @@ impl Ingester {
             return Err(RunError::Failed("ffmpeg wrote no poster frame".into()).into());
         }
 
-        let measured = master::measure(&out, &rungs, probe.has_audio())?;
+        let measured = master::measure(&out, &rungs)?;
         let renditions: Vec<_> = measured.into_iter().map(|m| m.info).collect();
-        std::fs::write(out.join("master.m3u8"), master::render(&renditions))
-            .map_err(IngestError::io("writing the master playlist"))?;
+        let mut audio_renditions = Vec::new();
+        for mut a in audio {
+            let dir = out.join(&a.name);
+            let playlist = master::tidy_rendition(&dir)?;
+            let rates = master::rates(&dir, &playlist, &a.name)?;
+            (a.bandwidth, a.average_bandwidth) = (rates.peak, rates.average);
+            audio_renditions.push(a);
+        }
+        // Where the source's clock zero lands in the published timeline: the first frame's
+        // time out minus its time in. Subtitle cues are on the source's clock.
+        let video_start_s = renditions
+            .first()
+            .and_then(|r| master::first_pts(&tools.ffprobe, &out.join(&r.name)))
+            .map(|out_start| out_start - probe.video_start_s)
+            .unwrap_or(0.0);
+
+        // Every text stream of the source, then the sidecar files; a subtitle that fails is
+        // skipped with a note: the movie is still worth watching.
+        let mut wanted: Vec<(&Path, Option<u32>, String, String, bool)> = Vec::new();
+        for (n, s) in probe.subtitles.iter().enumerate() {
+            let lang = tracks::bcp47(s.language.as_deref());
+            if !s.is_text() {
+                notes.push(format!(
+                    "subtitle stream {} ({}, {lang}) is a picture format that cannot become WebVTT: skipped",
+                    s.index, s.codec
+                ));
+                continue;
+            }
+            let label = tracks::subtitle_name(&lang, s.title.as_deref(), s.forced, n + 1);
+            wanted.push((source, Some(s.index), lang, label, s.forced));
+        }
+        for (n, s) in job.sidecars.iter().enumerate() {
+            let lang = tracks::bcp47(s.lang.as_deref());
+            let ordinal = probe.subtitles.len() + n + 1;
+            let label = tracks::subtitle_name(&lang, s.name.as_deref(), s.forced, ordinal);
+            wanted.push((&s.path, None, lang, label, s.forced));
+        }
+        let mut subs: Vec<SubtitleRendition> = Vec::new();
+        for (input, stream, lang, label, forced) in wanted {
+            let taken: Vec<String> = subs.iter().map(|s| s.name.clone()).collect();
+            let labels: Vec<String> = subs.iter().map(|s| s.label.clone()).collect();
+            let name = tracks::subtitle_rendition(&lang, &taken);
+            let dir = out.join(&name);
+            match subtitles::convert(
+                &tools.ffmpeg,
+                input,
+                stream,
+                &dir,
+                video_start_s,
+                duration,
+                control,
+            ) {
+                Ok(_) => subs.push(SubtitleRendition {
+                    name,
+                    lang,
+                    label: tracks::unique(label, &labels),
+                    forced,
+                }),
+                Err(subtitles::ConvertError::Cancelled) => return Err(RunError::Cancelled.into()),
+                Err(e) => notes.push(format!("subtitles {label}: skipped ({e})")),
+            }
+        }
+
+        let ladder = Ladder {
+            video: &renditions,
+            audio: &audio_renditions,
+            subtitles: &subs,
+        };
+        std::fs::write(
+            out.join("master.m3u8"),
+            render_master(&ladder, |name| format!("{name}/index.m3u8")),
+        )
+        .map_err(IngestError::io("writing the master playlist"))?;
         if control.is_cancelled() {
             return Err(RunError::Cancelled.into());
         }
         self.media.publish(&out, &movie.id)?;
-        Ok(self.store.complete_job(&movie.id, duration, renditions)?)
+        for note in &notes {
+            tracing::info!(movie_id = %movie.id, note = %note, "ingest note");
+        }
+        Ok(self.store.complete_job(
+            &movie.id,
+            Published {
+                duration_s: duration,
+                renditions,
+                audio: audio_renditions,
+                subtitles: subs,
+                video_start_s,
+                notes,
+            },
+        )?)
+    }
+
+    /// Adds a subtitle file to a ready movie as one more WebVTT rendition, re-encoding nothing.
+    /// A file that is not a readable subtitle changes nothing and says why.
+    pub fn add_subtitle(&self, id: &MovieId, sidecar: Sidecar) -> Result<Movie, IngestError> {
+        let movie = self.ready_movie(id)?;
+        let sidecar = check_sidecar(sidecar)?;
+        let tools = Tools::locate(&self.config.transcode)?;
+        let lang = tracks::bcp47(sidecar.lang.as_deref());
+        let taken: Vec<String> = movie.subtitles.iter().map(|s| s.name.clone()).collect();
+        let labels: Vec<String> = movie.subtitles.iter().map(|s| s.label.clone()).collect();
+        let name = tracks::subtitle_rendition(&lang, &taken);
+        let ordinal = movie.subtitles.len() + 1;
+        let label = tracks::subtitle_name(&lang, sidecar.name.as_deref(), sidecar.forced, ordinal);
+        let staged = self
+            .staging_root
+            .join(format!("{}-{name}-{}", movie.id, MovieId::generate()));
+        let result = subtitles::convert(
+            &tools.ffmpeg,
+            &sidecar.path,
+            None,
+            &staged,
+            movie.video_start_s,
+            movie.duration_s.unwrap_or(0.0),
+            &Control::default(),
+        )
+        .map_err(|e| IngestError::BadSubtitle(e.to_string()))
+        .and_then(|_| Ok(self.media.publish_part(&staged, id, &name)?));
+        let _ = std::fs::remove_dir_all(&staged);
+        result?;
+        let mut subs = movie.subtitles.clone();
+        subs.push(SubtitleRendition {
+            name,
+            lang,
+            label: tracks::unique(label, &labels),
+            forced: sidecar.forced,
+        });
+        self.save_subtitles(id, subs)
+    }
+
+    /// Removes a movie's subtitle renditions in a language (`fr`, `fre`) or by rendition name.
+    pub fn remove_subtitle(&self, id: &MovieId, lang: &str) -> Result<Movie, IngestError> {
+        let movie = self.ready_movie(id)?;
+        let wanted = tracks::bcp47(Some(lang));
+        let (gone, kept): (Vec<_>, Vec<_>) = movie.subtitles.iter().cloned().partition(|s| {
+            s.name == lang || (wanted != "und" && s.lang == wanted) || s.lang == lang
+        });
+        if gone.is_empty() {
+            return Err(IngestError::NoSuchSubtitle(lang.to_string()));
+        }
+        // The record first: no playlist may name objects that are going.
+        let movie = self.save_subtitles(id, kept)?;
+        for s in gone {
+            self.media.delete_part(id, &s.name)?;
+        }
+        Ok(movie)
+    }
+
+    fn ready_movie(&self, id: &MovieId) -> Result<Movie, IngestError> {
+        self.store
+            .movie(id)?
+            .filter(|m| m.status == crate::store::MovieStatus::Ready)
+            .ok_or_else(|| IngestError::NotReady(id.clone()))
+    }
+
+    /// Records the new subtitle list and rewrites the stored master to match it.
+    fn save_subtitles(
+        &self,
+        id: &MovieId,
+        subs: Vec<SubtitleRendition>,
+    ) -> Result<Movie, IngestError> {
+        let movie = self
+            .store
+            .set_subtitles(id, subs)?
+            .ok_or_else(|| IngestError::NotReady(id.clone()))?;
+        let master = render_master(
+            &Ladder {
+                video: &movie.renditions,
+                audio: &movie.audio,
+                subtitles: &movie.subtitles,
+            },
+            |name| format!("{name}/index.m3u8"),
+        );
+        if let Err(e) = self
+            .media
+            .replace_object(id, "master.m3u8", master.as_bytes())
+        {
+            // Players never read the stored master (it is rendered from the record); it is
+            // kept for people browsing the bucket, so a failure here is only logged.
+            tracing::warn!(movie_id = %id, error = %e, "could not rewrite the stored master");
+        }
+        Ok(movie)
     }
 
     /// Deletes a movie: its records, grants and published objects. The caller cancels a

@@ -6,7 +6,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::movie_prefix;
-use crate::store::MovieId;
+use crate::ids::MovieId;
 
 #[derive(Debug, Clone)]
 pub struct LocalMedia {
@@ -41,6 +41,41 @@ impl LocalMedia {
         }
         fs::rename(staged, &target)?;
         fs::File::open(&parent)?.sync_all()
+    }
+
+    /// Moves a staged rendition directory into place as `movies/{id}/{part}/` (a subtitle
+    /// added to a published movie), replacing an older one of the same name.
+    pub fn publish_part(&self, staged: &Path, id: &MovieId, part: &str) -> io::Result<()> {
+        sync_tree(staged)?;
+        let movie = self.movie_dir(id);
+        if !movie.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("movie {id} is not published"),
+            ));
+        }
+        let target = movie.join(part);
+        if target.exists() {
+            fs::remove_dir_all(&target)?;
+        }
+        fs::rename(staged, &target)?;
+        fs::File::open(&movie)?.sync_all()
+    }
+
+    pub fn delete_part(&self, id: &MovieId, part: &str) -> io::Result<()> {
+        match fs::remove_dir_all(self.movie_dir(id).join(part)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Replaces one object of a published movie atomically (write aside, flush, rename).
+    pub fn replace_object(&self, id: &MovieId, name: &str, bytes: &[u8]) -> io::Result<()> {
+        let target = self.movie_dir(id).join(name);
+        let aside = target.with_extension("tmp");
+        fs::write(&aside, bytes)?;
+        fs::File::open(&aside)?.sync_all()?;
+        fs::rename(&aside, &target)
     }
 
     pub fn delete_movie(&self, id: &MovieId) -> io::Result<()> {

@@ -12,8 +12,8 @@ use std::time::{Duration, SystemTime};
 pub use local::LocalMedia;
 
 use crate::config::{Config, StorageBackend};
+use crate::ids::MovieId;
 use crate::secrets::Secrets;
-use crate::store::MovieId;
 use sigv4::{Batch, Signer, uri_encode};
 
 /// `movies/{id}`: the prefix every object of a movie lives under.
@@ -113,6 +113,58 @@ impl Media {
                 uploaded?;
                 let _ = std::fs::remove_dir_all(staged);
                 Ok(())
+            }
+        }
+    }
+
+    /// Publishes one more rendition directory of an already published movie (a subtitle
+    /// added later) as `movies/{id}/{part}/`. Blocking.
+    pub fn publish_part(&self, staged: &Path, id: &MovieId, part: &str) -> Result<(), MediaError> {
+        match &self.external {
+            None => self
+                .local
+                .publish_part(staged, id, part)
+                .map_err(|e| MediaError::Io(e.to_string())),
+            Some(s3) => {
+                let prefix = format!("{}/{part}", movie_prefix(id));
+                let uploaded = on_own_runtime(s3.upload_dir(staged, &prefix));
+                if uploaded.is_err() {
+                    let _ = on_own_runtime(s3.delete_prefix(&prefix));
+                }
+                uploaded?;
+                let _ = std::fs::remove_dir_all(staged);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes one rendition directory of a movie. Blocking.
+    pub fn delete_part(&self, id: &MovieId, part: &str) -> Result<(), MediaError> {
+        self.local
+            .delete_part(id, part)
+            .map_err(|e| MediaError::Io(e.to_string()))?;
+        if let Some(s3) = &self.external {
+            on_own_runtime(s3.delete_prefix(&format!("{}/{part}", movie_prefix(id))))?;
+        }
+        Ok(())
+    }
+
+    /// Replaces one small object of a published movie (its stored master). Blocking.
+    pub fn replace_object(&self, id: &MovieId, name: &str, bytes: &[u8]) -> Result<(), MediaError> {
+        match &self.external {
+            None => self
+                .local
+                .replace_object(id, name, bytes)
+                .map_err(|e| MediaError::Io(e.to_string())),
+            Some(s3) => {
+                let dir = std::env::temp_dir().join(format!("streamd-put-{}", MovieId::generate()));
+                let write = std::fs::create_dir_all(&dir)
+                    .and_then(|_| std::fs::write(dir.join(name), bytes))
+                    .map_err(|e| MediaError::Io(e.to_string()));
+                let result =
+                    write.and_then(|_| on_own_runtime(s3.upload_dir(&dir, &movie_prefix(id))));
+                let _ = std::fs::remove_dir_all(&dir);
+                result
             }
         }
     }

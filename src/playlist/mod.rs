@@ -7,7 +7,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::media::sigv4::{Batch, uri_encode};
-use crate::store::RenditionInfo;
+use crate::store::{AudioRendition, RenditionInfo, SubtitleRendition};
 
 pub const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
 
@@ -18,6 +18,8 @@ pub struct Variant {
     pub target_duration: u64,
     pub media_sequence: u64,
     pub independent_segments: bool,
+    /// fMP4's initialisation segment (`EXT-X-MAP`), relative to the rendition dir.
+    pub map: Option<String>,
     /// (EXTINF duration, segment file name relative to the rendition dir)
     pub segments: Vec<(f32, String)>,
 }
@@ -36,6 +38,11 @@ impl Variant {
             target_duration: p.target_duration,
             media_sequence: p.media_sequence,
             independent_segments: p.independent_segments,
+            map: p
+                .segments
+                .first()
+                .and_then(|s| s.map.as_ref())
+                .map(|m| m.uri.clone()),
             segments: p
                 .segments
                 .into_iter()
@@ -58,18 +65,56 @@ impl Variant {
             out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
         let mut path = String::with_capacity(prefix.len() + 32);
-        for (duration, uri) in &self.segments {
-            let _ = writeln!(out, "#EXTINF:{duration:.6},");
+        let mut signed = |uri: &str, out: &mut String| {
             out.push_str(origin);
             path.clear();
             path.push_str(prefix);
             path.push('/');
             uri_encode(uri.as_bytes(), true, &mut path);
-            batch.push_signed(&path, &mut out);
+            batch.push_signed(&path, out);
+        };
+        if let Some(map) = &self.map {
+            out.push_str("#EXT-X-MAP:URI=\"");
+            signed(map, &mut out);
+            out.push_str("\"\n");
+        }
+        for (duration, uri) in &self.segments {
+            let _ = writeln!(out, "#EXTINF:{duration:.6},");
+            signed(uri, &mut out);
             out.push('\n');
         }
         out.push_str("#EXT-X-ENDLIST\n");
         out
+    }
+
+    /// The playlist as stored beside its segments (relative URIs, VOD).
+    pub fn to_stored_text(&self) -> String {
+        let mut out = format!(
+            "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n",
+            self.version, self.target_duration, self.media_sequence
+        );
+        if self.independent_segments {
+            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        }
+        if let Some(map) = &self.map {
+            let _ = writeln!(out, "#EXT-X-MAP:URI=\"{map}\"");
+        }
+        for (duration, uri) in &self.segments {
+            let _ = writeln!(out, "#EXTINF:{duration:.6},\n{uri}");
+        }
+        out.push_str("#EXT-X-ENDLIST\n");
+        out
+    }
+
+    /// EXT-X-TARGETDURATION for these segments: every EXTINF rounded to the nearest second
+    /// must fit (RFC 8216 4.3.3.1).
+    pub fn fitting_target_duration(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|(d, _)| f64::from(*d).round() as u64)
+            .max()
+            .unwrap_or(1)
+            .max(1)
     }
 
     pub fn duration_s(&self) -> f64 {
@@ -77,27 +122,83 @@ impl Variant {
     }
 }
 
-/// The master playlist: one row per rendition, lowest first, every attribute the ingest
-/// measured; `variant_uri` gives each row's (tokenised) URI.
-pub fn render_master(
-    renditions: &[RenditionInfo],
-    mut variant_uri: impl FnMut(&str) -> String,
-) -> String {
-    let mut rows: Vec<&RenditionInfo> = renditions.iter().collect();
+/// Group ids the master uses for the audio and subtitle renditions.
+pub const AUDIO_GROUP: &str = "aud";
+pub const SUBTITLE_GROUP: &str = "subs";
+/// AAC-LC, what every audio rendition is.
+const AUDIO_CODEC: &str = "mp4a.40.2";
+
+/// Everything a master playlist lists.
+pub struct Ladder<'a> {
+    pub video: &'a [RenditionInfo],
+    pub audio: &'a [AudioRendition],
+    pub subtitles: &'a [SubtitleRendition],
+}
+
+/// Quoted-string attribute values may not hold `"` or line breaks (RFC 8216 4.2).
+fn quoted(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .collect()
+}
+
+/// The master playlist: the audio and subtitle groups, then one row per video rendition,
+/// lowest first, every attribute the ingest measured; `uri` gives each rendition's (relative
+/// or tokenised) URI from its name. A row's BANDWIDTH and CODECS include the audio heard with it.
+pub fn render_master(ladder: &Ladder, mut uri: impl FnMut(&str) -> String) -> String {
+    let mut rows: Vec<&RenditionInfo> = ladder.video.iter().collect();
     rows.sort_by_key(|r| r.bandwidth);
-    let mut out = String::from("#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let version = if ladder.audio.is_empty() && ladder.subtitles.is_empty() {
+        6
+    } else {
+        7
+    };
+    let mut out = format!("#EXTM3U\n#EXT-X-VERSION:{version}\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for a in ladder.audio {
+        let _ = writeln!(
+            out,
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{AUDIO_GROUP}\",LANGUAGE=\"{}\",NAME=\"{}\",DEFAULT={},AUTOSELECT=YES,CHANNELS=\"{}\",URI=\"{}\"",
+            quoted(&a.lang),
+            quoted(&a.label),
+            if a.default { "YES" } else { "NO" },
+            a.channels,
+            uri(&a.name)
+        );
+    }
+    for s in ladder.subtitles {
+        let _ = writeln!(
+            out,
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLE_GROUP}\",LANGUAGE=\"{}\",NAME=\"{}\",DEFAULT=NO,AUTOSELECT=YES,FORCED={},URI=\"{}\"",
+            quoted(&s.lang),
+            quoted(&s.label),
+            if s.forced { "YES" } else { "NO" },
+            uri(&s.name)
+        );
+    }
+    let audio_peak = ladder.audio.iter().map(|a| a.bandwidth).max();
+    let audio_average = ladder.audio.iter().map(|a| a.average_bandwidth).max();
     for r in rows {
+        // Ladders made before audio became a group carry their audio inside each rung.
+        let codecs = match audio_peak {
+            Some(_) if !r.codecs.contains(AUDIO_CODEC) => format!("{},{AUDIO_CODEC}", r.codecs),
+            _ => r.codecs.clone(),
+        };
         let _ = write!(
             out,
-            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{}\",FRAME-RATE={:.3}\n{}\n",
-            r.bandwidth,
-            r.average_bandwidth,
+            "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},RESOLUTION={}x{},CODECS=\"{codecs}\",FRAME-RATE={:.3}",
+            r.bandwidth + audio_peak.unwrap_or(0),
+            r.average_bandwidth + audio_average.unwrap_or(0),
             r.width,
             r.height,
-            r.codecs,
             r.frame_rate,
-            variant_uri(&r.name)
         );
+        if audio_peak.is_some() {
+            let _ = write!(out, ",AUDIO=\"{AUDIO_GROUP}\"");
+        }
+        if !ladder.subtitles.is_empty() {
+            let _ = write!(out, ",SUBTITLES=\"{SUBTITLE_GROUP}\"");
+        }
+        let _ = writeln!(out, "\n{}", uri(&r.name));
     }
     out
 }
@@ -185,9 +286,13 @@ mod tests {
             codecs: "avc1.64001f,mp4a.40.2".into(),
             frame_rate: 29.97,
         };
-        let text = render_master(&[r("720p", 3_000_000), r("480p", 1_000_000)], |n| {
-            format!("/stream/m/{n}.m3u8?token=t")
-        });
+        let video = [r("720p", 3_000_000), r("480p", 1_000_000)];
+        let ladder = Ladder {
+            video: &video,
+            audio: &[],
+            subtitles: &[],
+        };
+        let text = render_master(&ladder, |n| format!("/stream/m/{n}.m3u8?token=t"));
         let m = m3u8_rs::parse_master_playlist_res(text.as_bytes()).expect("valid master");
         assert_eq!(m.variants.len(), 2);
         assert_eq!(m.variants[0].uri, "/stream/m/480p.m3u8?token=t");

@@ -14,6 +14,7 @@ use redb::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::ids::{MAX_USERNAME_LEN, MovieId, Username};
 pub use records::*;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -433,15 +434,14 @@ mod tests {
 
     fn movie(id: &str) -> Movie {
         Movie {
-            id: MovieId::parse(id).expect("id"),
-            title: "T".into(),
-            tier: Tier::Premium,
             status: MovieStatus::Ready,
             duration_s: Some(10.0),
-            renditions: vec![],
-            created_at: Timestamp(5),
-            progress: None,
-            error: None,
+            ..Movie::new(
+                MovieId::parse(id).expect("id"),
+                "T".into(),
+                Tier::Premium,
+                Timestamp(5),
+            )
         }
     }
 

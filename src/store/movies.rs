@@ -5,7 +5,7 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{GRANTS, JOBS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
 use crate::store::{
-    Job, JobState, Movie, MovieId, MovieStatus, Progress, RenditionInfo, Timestamp,
+    Job, JobState, Movie, MovieId, MovieStatus, Progress, Published, SubtitleRendition, Timestamp,
 };
 
 fn read_movie(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Movie>, StoreError> {
@@ -132,18 +132,17 @@ impl Store {
 
     /// Flips a movie to ready with what the ingest measured. `false` if the movie was deleted
     /// while it was transcoding (the caller then removes what it published).
-    pub fn complete_job(
-        &self,
-        id: &MovieId,
-        duration_s: f64,
-        renditions: Vec<RenditionInfo>,
-    ) -> Result<bool, StoreError> {
+    pub fn complete_job(&self, id: &MovieId, published: Published) -> Result<bool, StoreError> {
         let txn = self.db.begin_write()?;
         let done = match (read_movie(&txn, id)?, read_job(&txn, id)?) {
             (Some(mut movie), Some(mut job)) => {
                 movie.status = MovieStatus::Ready;
-                movie.duration_s = Some(duration_s);
-                movie.renditions = renditions;
+                movie.duration_s = Some(published.duration_s);
+                movie.renditions = published.renditions;
+                movie.audio = published.audio;
+                movie.subtitles = published.subtitles;
+                movie.video_start_s = published.video_start_s;
+                movie.notes = published.notes;
                 movie.progress = None;
                 movie.error = None;
                 job.state = JobState::Done;
@@ -156,6 +155,26 @@ impl Store {
         };
         txn.commit()?;
         Ok(done)
+    }
+
+    /// Replaces a movie's subtitle renditions (added or removed after the ingest); `None` when
+    /// the movie is gone.
+    pub fn set_subtitles(
+        &self,
+        id: &MovieId,
+        subtitles: Vec<SubtitleRendition>,
+    ) -> Result<Option<Movie>, StoreError> {
+        let txn = self.db.begin_write()?;
+        let updated = match read_movie(&txn, id)? {
+            Some(mut movie) => {
+                movie.subtitles = subtitles;
+                write_movie(&txn, &movie)?;
+                Some(movie)
+            }
+            None => None,
+        };
+        txn.commit()?;
+        Ok(updated)
     }
 
     pub fn fail_job(&self, id: &MovieId, reason: &str) -> Result<(), StoreError> {
@@ -233,17 +252,7 @@ mod tests {
 
     fn queued(store: &Store, id: &str, at: i64) -> MovieId {
         let id = MovieId::parse(id).expect("id");
-        let movie = Movie {
-            id: id.clone(),
-            title: id.to_string(),
-            tier: Tier::Free,
-            status: MovieStatus::Queued,
-            duration_s: None,
-            renditions: vec![],
-            created_at: Timestamp(at),
-            progress: None,
-            error: None,
-        };
+        let movie = Movie::new(id.clone(), id.to_string(), Tier::Free, Timestamp(at));
         let job = Job {
             movie: id.clone(),
             source: "/src.mp4".into(),
@@ -253,6 +262,7 @@ mod tests {
             queued_at: Timestamp(at),
             started_at: None,
             finished_at: None,
+            sidecars: vec![],
         };
         store.enqueue(&movie, &job).expect("enqueue");
         id
@@ -272,7 +282,17 @@ mod tests {
             store.claim_job(Some(&a)).expect("claim").is_none(),
             "already running"
         );
-        assert!(store.complete_job(&a, 12.5, vec![]).expect("complete"));
+        assert!(
+            store
+                .complete_job(
+                    &a,
+                    Published {
+                        duration_s: 12.5,
+                        ..Default::default()
+                    }
+                )
+                .expect("complete")
+        );
         let a_movie = store.movie(&a).expect("get").expect("movie");
         assert_eq!(a_movie.status, MovieStatus::Ready);
         assert_eq!(a_movie.duration_s, Some(12.5));
@@ -331,7 +351,11 @@ mod tests {
         store.claim_job(None).expect("claim");
         assert!(store.delete_movie(&a).expect("delete").is_some());
         assert!(store.grants_of(&user.name).expect("grants").is_empty());
-        assert!(!store.complete_job(&a, 1.0, vec![]).expect("complete"));
+        assert!(
+            !store
+                .complete_job(&a, Published::default())
+                .expect("complete")
+        );
         assert!(store.movie(&a).expect("get").is_none());
     }
 }

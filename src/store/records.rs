@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{MovieId, Username};
+
 /// Seconds since the Unix epoch; what every expiry in the database is measured in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -79,102 +81,6 @@ impl fmt::Display for Tier {
     }
 }
 
-/// A validated user name: 1-64 of `A-Z a-z 0-9 . _ -`, compared case-insensitively (stored
-/// lower-case) so `Alice` and `alice` cannot be two accounts.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct Username(String);
-
-pub const MAX_USERNAME_LEN: usize = 64;
-
-impl Username {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let ok_chars = text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if text.is_empty() || text.len() > MAX_USERNAME_LEN || !ok_chars {
-            return Err(format!(
-                "user names are 1-{MAX_USERNAME_LEN} characters of A-Z, a-z, 0-9, '.', '_' or '-'"
-            ));
-        }
-        Ok(Username(text.to_ascii_lowercase()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Username {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Username::parse(&s)
-    }
-}
-
-impl From<Username> for String {
-    fn from(u: Username) -> String {
-        u.0
-    }
-}
-
-impl fmt::Display for Username {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-
-/// A movie id: a short URL-safe string (what CONTRACT.md section 4 puts in object keys).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct MovieId(String);
-
-impl MovieId {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let ok = (1..=32).contains(&text.len())
-            && text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(MovieId(text.to_string()))
-        } else {
-            Err(format!("{text:?} is not a movie id"))
-        }
-    }
-
-    /// 12 random URL-safe characters (72 bits): unguessable enough that ids leak nothing.
-    pub fn generate() -> Self {
-        use base64::Engine;
-        use rand::RngCore;
-        let mut bytes = [0u8; 9];
-        rand::rng().fill_bytes(&mut bytes);
-        MovieId(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for MovieId {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        MovieId::parse(&s)
-    }
-}
-
-impl From<MovieId> for String {
-    fn from(m: MovieId) -> String {
-        m.0
-    }
-}
-
-impl fmt::Display for MovieId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
     pub name: Username,
@@ -244,6 +150,34 @@ pub struct RenditionInfo {
     pub frame_rate: f64,
 }
 
+/// One audio rendition: a source audio stream encoded once as stereo AAC, shared by every rung.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AudioRendition {
+    /// `audio_1`...: its directory under `movies/{id}/` and its playlist's name.
+    pub name: String,
+    /// BCP 47 (`en`, `fr`, `pt-BR`, `und`).
+    pub lang: String,
+    /// What players show: "English 5.1", "Français", a commentary's title.
+    pub label: String,
+    /// Channels delivered (the rendition is stereo).
+    pub channels: u32,
+    /// Channels of the source stream it was made from.
+    pub source_channels: u32,
+    pub default: bool,
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+}
+
+/// One WebVTT subtitle rendition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubtitleRendition {
+    /// `subs_fr`, `subs_fr_2`...
+    pub name: String,
+    pub lang: String,
+    pub label: String,
+    pub forced: bool,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub percent: f64,
@@ -267,6 +201,45 @@ pub struct Movie {
     /// Why the last ingest failed, in ffmpeg's own words where it gave any.
     #[serde(default)]
     pub error: Option<String>,
+    #[serde(default)]
+    pub audio: Vec<AudioRendition>,
+    #[serde(default)]
+    pub subtitles: Vec<SubtitleRendition>,
+    /// Where the source's time 0 lands in the published segments' timeline (the first frame's
+    /// presentation time out minus in): the `X-TIMESTAMP-MAP` of every subtitle.
+    #[serde(default)]
+    pub video_start_s: f64,
+    /// What the ingest skipped or changed and why ("image subtitles cannot become WebVTT").
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl Movie {
+    /// A movie just queued for ingest: nothing measured yet.
+    pub fn new(id: MovieId, title: String, tier: Tier, created_at: Timestamp) -> Movie {
+        Movie {
+            id,
+            title,
+            tier,
+            status: MovieStatus::Queued,
+            duration_s: None,
+            renditions: vec![],
+            created_at,
+            progress: None,
+            error: None,
+            audio: vec![],
+            subtitles: vec![],
+            video_start_s: 0.0,
+            notes: vec![],
+        }
+    }
+
+    /// The names of every playlist a viewer may ask for: rungs, audio and subtitles.
+    pub fn has_rendition(&self, name: &str) -> bool {
+        self.renditions.iter().any(|r| r.name == name)
+            || self.audio.iter().any(|a| a.name == name)
+            || self.subtitles.iter().any(|s| s.name == name)
+    }
 }
 
 #[cfg(test)]
@@ -274,31 +247,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn usernames_are_validated_and_case_folded() {
-        assert_eq!(
-            Username::parse("Alice.B-2").expect("ok").as_str(),
-            "alice.b-2"
-        );
-        for bad in ["", "a b", "../x", "é", &"x".repeat(65)] {
-            assert!(Username::parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn timestamps_round_trip_rfc3339() {
         let t = Timestamp::parse_rfc3339("2027-01-31T12:00:00Z").expect("parse");
         assert_eq!(t.to_rfc3339(), "2027-01-31T12:00:00Z");
         assert!(Timestamp::parse_rfc3339("next tuesday").is_err());
-    }
-
-    #[test]
-    fn movie_ids_are_url_safe() {
-        let id = MovieId::generate();
-        assert_eq!(id.as_str().len(), 12);
-        assert!(MovieId::parse(id.as_str()).is_ok());
-        for bad in ["", "../etc", "a/b", "a%2e", &"x".repeat(33)] {
-            assert!(MovieId::parse(bad).is_err(), "{bad:?}");
-        }
     }
 }
 
@@ -326,4 +278,31 @@ pub struct Job {
     pub started_at: Option<Timestamp>,
     #[serde(default)]
     pub finished_at: Option<Timestamp>,
+    /// Subtitle files given with the source (`ingest --subtitle`, sidecars beside it).
+    #[serde(default)]
+    pub sidecars: Vec<Sidecar>,
+}
+
+/// A subtitle file to import with a movie.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sidecar {
+    pub path: std::path::PathBuf,
+    /// As given (`fr`, `fre`, `pt-BR`); `None` for `und`.
+    #[serde(default)]
+    pub lang: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub forced: bool,
+}
+
+/// What a finished ingest publishes about a movie.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Published {
+    pub duration_s: f64,
+    pub renditions: Vec<RenditionInfo>,
+    pub audio: Vec<AudioRendition>,
+    pub subtitles: Vec<SubtitleRendition>,
+    pub video_start_s: f64,
+    pub notes: Vec<String>,
 }

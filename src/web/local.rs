@@ -38,8 +38,8 @@ async fn run_command(
     }
     let command = command.into_inner();
     let queues_a_job = matches!(command, Command::Ingest { .. });
-    let store = state.store.clone();
-    let outcome = web::block(move || manage::execute(&store, command)).await??;
+    let ingester = state.ingester.clone();
+    let outcome = web::block(move || manage::execute_with(&ingester, command)).await??;
     if queues_a_job {
         state.workers.notify();
     }

@@ -124,7 +124,12 @@ async fn master(
     let user = requester(&req, &state, query.token.as_deref(), &id, Scope::Master).await?;
     let (user, movie) = entitled_movie(&state, user, id).await?;
     let expires = Timestamp::now().plus(link_lifetime(&state, &movie));
-    let body = playlist::render_master(&movie.renditions, |rendition| {
+    let ladder = playlist::Ladder {
+        video: &movie.renditions,
+        audio: &movie.audio,
+        subtitles: &movie.subtitles,
+    };
+    let body = playlist::render_master(&ladder, |rendition| {
         let token = state
             .tokens
             .sign(&user.name, &movie.id, Scope::Rendition(rendition), expires);
@@ -155,7 +160,7 @@ async fn variant(
     )
     .await?;
     let (_, movie) = entitled_movie(&state, user, id).await?;
-    if !movie.renditions.iter().any(|r| r.name == rendition) {
+    if !movie.has_rendition(&rendition) {
         return Err(ApiError::NotFound("no such rendition".into()));
     }
     let variant = match state.variants.get(movie.id.as_str(), &rendition) {

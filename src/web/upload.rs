@@ -141,12 +141,13 @@ async fn upload(
         title.ok_or_else(|| ApiError::BadRequest("no `title` field in the upload".into()))?;
     let store = state.store.clone();
     let source = path.clone();
-    let movie = web::block(move || crate::ingest::enqueue(&store, &source, &title, tier, true))
-        .await?
-        .map_err(|e| match e {
-            crate::ingest::IngestError::Store(e) => ApiError::from(e),
-            other => ApiError::BadRequest(other.to_string()),
-        })?;
+    let movie =
+        web::block(move || crate::ingest::enqueue(&store, &source, &title, tier, true, vec![]))
+            .await?
+            .map_err(|e| match e {
+                crate::ingest::IngestError::Store(e) => ApiError::from(e),
+                other => ApiError::BadRequest(other.to_string()),
+            })?;
     partial.0 = None; // the job owns the file now
     state.workers.notify();
     tracing::info!(movie_id = %movie.id, "upload queued");
