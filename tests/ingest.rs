@@ -85,6 +85,15 @@ fn segments(rung_dir: &Path) -> Vec<(String, f64)> {
     out
 }
 
+/// An fMP4 segment with its rendition's init segment in front: what a player decodes.
+fn playable(rung: &Path, uri: &str) -> PathBuf {
+    let joined = rung.join(format!("probe-{uri}.mp4"));
+    let mut bytes = std::fs::read(rung.join("init.mp4")).expect("init.mp4");
+    bytes.extend(std::fs::read(rung.join(uri)).expect("segment"));
+    std::fs::write(&joined, bytes).expect("write");
+    joined
+}
+
 fn first_frame_is_keyframe(seg: &Path) -> bool {
     let v = ffprobe(
         seg,
@@ -119,12 +128,12 @@ fn check_ladder(
         let segs = segments(&rung);
         assert!(!segs.is_empty());
         for (i, (uri, d)) in segs.iter().enumerate() {
-            assert_eq!(uri, &format!("seg_{:05}.ts", i + 1), "contract key names");
+            assert_eq!(uri, &format!("seg_{:05}.m4s", i + 1), "contract key names");
             if i + 1 < segs.len() {
                 assert!((d - 4.0).abs() < 0.05, "{name} segment {} lasts {d}", i + 1);
             }
             assert!(
-                first_frame_is_keyframe(&rung.join(uri)),
+                first_frame_is_keyframe(&playable(&rung, uri)),
                 "{name}/{uri} starts with an IDR"
             );
         }
@@ -135,7 +144,7 @@ fn check_ladder(
         }
         // RESOLUTION and the level in CODECS are what was really encoded.
         let probe = ffprobe(
-            &rung.join("seg_00001.ts"),
+            &playable(&rung, "seg_00001.m4s"),
             &["-show_streams", "-select_streams", "v:0"],
         );
         let s = &probe["streams"][0];

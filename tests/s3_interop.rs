@@ -99,7 +99,7 @@ fn urls_presigned_by_boto3_work_against_the_built_in_store() {
     let id = ingest(d, &src, "free", &[]);
     let s = Server::start_in(d, &[]);
     let (ak, sk) = credentials(d);
-    let key = format!("movies/{id}/480p/seg_00001.ts");
+    let key = format!("movies/{id}/480p/seg_00001.m4s");
     let script = r#"
 import sys, boto3
 from botocore.config import Config
@@ -254,7 +254,7 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
         "master.m3u8",
         "poster.jpg",
         "480p/index.m3u8",
-        "720p/seg_00001.ts",
+        "720p/seg_00001.m4s",
     ] {
         assert!(published.join(f).is_file(), "{f} uploaded");
     }
@@ -290,7 +290,7 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
     assert_eq!(status, 200, "the S3 server accepts our presigned URL");
     assert_eq!(
         bytes,
-        std::fs::read(published.join("480p/seg_00001.ts")).expect("segment")
+        std::fs::read(published.join("480p/seg_00001.m4s")).expect("segment")
     );
     // streamd itself serves no chunk in this mode.
     let local = segs[0].replace(&endpoint, &format!("http://{}/s3", s.addr));

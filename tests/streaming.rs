@@ -183,7 +183,7 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
     for (i, url) in urls.iter().enumerate() {
         assert!(
             url.starts_with(&format!(
-                "http://{}/s3/media/movies/{}/720p/seg_{:05}.ts?X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                "http://{}/s3/media/movies/{}/720p/seg_{:05}.m4s?X-Amz-Algorithm=AWS4-HMAC-SHA256",
                 s.addr,
                 st.premium,
                 i + 1
@@ -193,11 +193,11 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
         let (status, bytes) = fetch_bytes(url);
         assert_eq!(status, 200);
         let on_disk =
-            std::fs::read(object_dir.join(format!("seg_{:05}.ts", i + 1))).expect("segment file");
+            std::fs::read(object_dir.join(format!("seg_{:05}.m4s", i + 1))).expect("segment file");
         assert_eq!(bytes, on_disk);
     }
     let first = fetch(&urls[0], &[]);
-    assert_eq!(first.header("content-type"), Some("video/mp2t"));
+    assert_eq!(first.header("content-type"), Some("video/iso.segment"));
     assert!(first.header("etag").is_some() && first.header("last-modified").is_some());
     assert!(
         first
@@ -215,7 +215,7 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
     );
     assert_eq!(range.header("content-length"), Some("188"));
     // A range across several of the slices the body is sent in.
-    let on_disk = std::fs::read(object_dir.join("seg_00001.ts")).expect("segment file");
+    let on_disk = std::fs::read(object_dir.join("seg_00001.m4s")).expect("segment file");
     let (from, to) = (100_000, on_disk.len() - 1000);
     assert!(
         to - from > 2 * 256 * 1024,
@@ -386,7 +386,7 @@ fn the_object_store_refuses_bad_signatures_and_paths_with_s3_errors() {
         r.body
     );
     assert_eq!(r.header("content-type"), Some("application/xml"));
-    let other_object = url.replace("seg_00001.ts", "seg_00002.ts");
+    let other_object = url.replace("seg_00001.m4s", "seg_00002.m4s");
     assert_eq!(fetch(&other_object, &[]).status, 403);
     let bare = url.split('?').next().expect("path");
     let r = fetch(bare, &[]);
@@ -413,7 +413,7 @@ fn the_object_store_refuses_bad_signatures_and_paths_with_s3_errors() {
         &format!(
             "{origin}{}",
             old.signed(&format!(
-                "/s3/media/movies/{}/480p/seg_00001.ts",
+                "/s3/media/movies/{}/480p/seg_00001.m4s",
                 st.premium
             ))
         ),
@@ -426,7 +426,7 @@ fn the_object_store_refuses_bad_signatures_and_paths_with_s3_errors() {
         &format!(
             "{origin}{}",
             now.signed(&format!(
-                "/s3/media/movies/{}/480p/seg_09999.ts",
+                "/s3/media/movies/{}/480p/seg_09999.m4s",
                 st.premium
             ))
         ),
@@ -474,7 +474,7 @@ fn the_object_store_refuses_bad_signatures_and_paths_with_s3_errors() {
         Some("image/jpeg")
     );
     let seg = now.signed(&format!(
-        "/s3/media/movies/{}/480p/seg_00001.ts",
+        "/s3/media/movies/{}/480p/seg_00001.m4s",
         st.premium
     ));
     let r = fetch(&format!("{origin}{seg}"), &[("Range", "bytes=999999999-")]);

@@ -130,6 +130,14 @@ fn follow_remote(data_dir: &Path, id: &str) -> anyhow::Result<MovieView> {
 }
 
 fn report(view: &MovieView, json: bool) -> anyhow::Result<()> {
+    if matches!(view.status.as_str(), "running") {
+        // The job ended but its outcome could not be written (a full disk, say).
+        bail!(
+            "ingest of {:?} stopped without recording an outcome; see the log above, free some \
+             disk space and run `streamd serve` to retry it",
+            view.title
+        );
+    }
     if json {
         println!("{}", serde_json::to_string(view)?);
     }

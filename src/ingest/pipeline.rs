@@ -136,6 +136,23 @@ pub fn check_sidecar(mut sidecar: Sidecar) -> Result<Sidecar, IngestError> {
     Ok(sidecar)
 }
 
+/// Free space a progress save leaves untouched: what recording the job's outcome needs.
+const DB_RESERVE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Whether the filesystem holding `path` has room beyond [`DB_RESERVE_BYTES`].
+fn has_room(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c_path) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return true;
+    };
+    // SAFETY: statvfs writes only into the zeroed struct we pass, from a NUL-terminated path.
+    let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c_path.as_ptr(), &mut stat) } != 0 {
+        return true;
+    }
+    stat.f_bavail.saturating_mul(stat.f_frsize) > DB_RESERVE_BYTES
+}
+
 /// How a job ended, for the worker's bookkeeping.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -296,7 +313,9 @@ impl Ingester {
             };
             on_progress(&progress);
             // At most once a second: progress is for people, and every save is a disk write.
-            if last_saved.elapsed() >= Duration::from_secs(1) {
+            // Never on a nearly full disk: a write that fails there leaves redb refusing every
+            // later one, and the job's outcome could then not be recorded.
+            if last_saved.elapsed() >= Duration::from_secs(1) && has_room(&self.staging_root) {
                 last_saved = Instant::now();
                 if let Err(e) = self.store.set_progress(&movie.id, &progress) {
                     tracing::warn!(movie_id = %movie.id, error = %e, "could not save progress");

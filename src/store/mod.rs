@@ -29,6 +29,8 @@ const MOVIES: TableDefinition<&str, &[u8]> = TableDefinition::new("movies");
 const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
 /// (user, movie) -> seconds into the movie where the viewer stopped, for "resume".
 const POSITIONS: TableDefinition<(&str, &str), f64> = TableDefinition::new("positions");
+/// user -> the languages the viewer last chose in the player.
+const PREFERENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("preferences");
 
 pub const SCHEMA_VERSION: u64 = 1;
 const DB_FILE: &str = "streamd.redb";
@@ -337,6 +339,30 @@ impl Store {
         Ok(table
             .get((user.as_str(), movie.as_str()))?
             .map(|v| v.value()))
+    }
+
+    // ---- track preferences ----
+
+    pub fn set_preferences(&self, user: &Username, prefs: &Preferences) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(PREFERENCES)?
+            .insert(user.as_str(), encode(prefs).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    pub fn preferences(&self, user: &Username) -> Result<Preferences, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = match txn.open_table(PREFERENCES) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Preferences::default()),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .get(user.as_str())?
+            .map(|v| decode("preferences", v.value()))
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     /// Every grant, as (user, movie, grant).

@@ -111,6 +111,17 @@ impl Session {
     }
 }
 
+/// The tracks a viewer last chose in the player, applied to every movie that has them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Preferences {
+    /// BCP 47 language of the audio to pick.
+    #[serde(default)]
+    pub audio_lang: Option<String>,
+    /// BCP 47 language of the subtitles to show, or `off`.
+    #[serde(default)]
+    pub subtitle_lang: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     pub granted_at: Timestamp,

@@ -14,7 +14,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/movies", web::get().to(list_movies))
         .route("/movies/{id}", web::get().to(get_movie))
         .route("/movies/{id}/playback", web::get().to(playback))
-        .route("/movies/{id}/position", web::post().to(save_position));
+        .route("/movies/{id}/position", web::post().to(save_position))
+        .route("/preferences", web::put().to(save_preferences));
 }
 
 #[derive(Deserialize)]
@@ -169,5 +170,39 @@ async fn save_position(
     if !saved {
         return Err(ApiError::NotFound("no such movie".into()));
     }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A language as the player sends it: a short BCP 47 tag, or `off` for subtitles.
+fn language_choice(value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value {
+        None => Ok(None),
+        Some(v)
+            if (1..=16).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            Ok(Some(v))
+        }
+        Some(_) => Err(ApiError::BadRequest(
+            "languages are BCP 47 tags such as en, fr or pt-BR".into(),
+        )),
+    }
+}
+
+/// The audio and subtitle languages the viewer chose, remembered for the next movie.
+async fn save_preferences(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<crate::store::Preferences>,
+) -> Result<HttpResponse, ApiError> {
+    let viewer = viewer::require(&req, &state).await?;
+    let body = body.into_inner();
+    let prefs = crate::store::Preferences {
+        audio_lang: language_choice(body.audio_lang)?,
+        subtitle_lang: language_choice(body.subtitle_lang)?,
+    };
+    let store = state.store.clone();
+    let name = viewer.user.name;
+    web::block(move || store.set_preferences(&name, &prefs)).await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -38,8 +38,17 @@ async fn run_command(
     }
     let command = command.into_inner();
     let queues_a_job = matches!(command, Command::Ingest { .. });
+    let changed_movie = match &command {
+        Command::SubtitleAdd { movie, .. } | Command::SubtitleRemove { movie, .. } => {
+            Some(movie.clone())
+        }
+        _ => None,
+    };
     let ingester = state.ingester.clone();
     let outcome = web::block(move || manage::execute_with(&ingester, command)).await??;
+    if let Some(movie) = changed_movie {
+        state.variants.forget_movie(&movie);
+    }
     if queues_a_job {
         state.workers.notify();
     }

@@ -52,6 +52,7 @@ fn content_type(key: &str) -> &'static str {
         "m4s" => "video/iso.segment",
         "mp4" => "video/mp4",
         "jpg" | "jpeg" => "image/jpeg",
+        "vtt" => "text/vtt; charset=utf-8",
         _ => "application/octet-stream",
     }
 }

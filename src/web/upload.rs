@@ -14,7 +14,12 @@ use crate::store::{MovieId, Tier};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/movies", web::post().to(upload))
-        .route("/movies/{id}", web::delete().to(delete));
+        .route("/movies/{id}", web::delete().to(delete))
+        .route("/movies/{id}/subtitles", web::post().to(add_subtitle))
+        .route(
+            "/movies/{id}/subtitles/{lang}",
+            web::delete().to(remove_subtitle),
+        );
 }
 
 /// A state-changing call carrying a cookie must come from our own pages: SameSite=Lax already
@@ -63,6 +68,36 @@ impl Drop for PartialFile {
     }
 }
 
+/// Streams a multipart file field to `path`, keeping at most `limit` bytes; returns how many
+/// were sent (more than `limit` means the file was too large and is incomplete).
+async fn save_file(
+    field: &mut actix_multipart::Field,
+    path: &std::path::Path,
+    limit: u64,
+) -> Result<u64, ApiError> {
+    let mut file = tokio::fs::File::create(path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut size: u64 = 0;
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            // Read on (without keeping it) so the client gets a clean 413 rather than a reset
+            // connection; past a margin, hang up anyway.
+            if size > limit.saturating_add(DRAIN_MARGIN) {
+                return Err(too_large(limit));
+            }
+            continue;
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::Internal(format!("writing the upload failed: {e}")))?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    Ok(size)
+}
+
 async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -86,31 +121,11 @@ async fn upload(
             field.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
         match field.name().unwrap_or("") {
             "file" if !got_file => {
-                let mut file = tokio::fs::File::create(&path)
-                    .await
-                    .map_err(ApiError::internal)?;
-                let mut size: u64 = 0;
-                while let Some(chunk) = field.next().await {
-                    let chunk = chunk
-                        .map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
-                    size += chunk.len() as u64;
-                    if size > limit {
-                        // Read on (without keeping it) so the client gets a clean 413 rather
-                        // than a reset connection; past a margin, hang up anyway.
-                        if size > limit.saturating_add(DRAIN_MARGIN) {
-                            return Err(too_large(limit));
-                        }
-                        continue;
-                    }
-                    file.write_all(&chunk).await.map_err(|e| {
-                        ApiError::Internal(format!("writing the upload failed: {e}"))
-                    })?;
-                }
+                let size = save_file(&mut field, &path, limit).await?;
                 if size > limit {
                     too_big = true;
                     continue;
                 }
-                file.flush().await.map_err(ApiError::internal)?;
                 got_file = size > 0;
                 if !got_file {
                     return Err(ApiError::BadRequest("the uploaded file is empty".into()));
@@ -197,4 +212,117 @@ pub async fn delete_movie(
         tracing::info!(movie_id = %movie.id, "movie deleted");
     }
     Ok(removed.map(|m| m.title))
+}
+
+/// `POST /api/v1/movies/{id}/subtitles` (admin, multipart `file`, `lang`, optional `name` and
+/// `forced`): one more WebVTT rendition for a ready movie, nothing re-encoded.
+async fn add_subtitle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    mut payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(&req, &state).await?;
+    if !same_origin(&req) {
+        return Err(ApiError::Forbidden("cross-site request refused"));
+    }
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let limit = crate::ingest::subtitles::MAX_BYTES as u64;
+    let dir = state.config.server.data_dir.join("uploads");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut partial = PartialFile(None);
+    let (mut lang, mut name, mut forced) = (None, None, false);
+    while let Some(field) = payload.next().await {
+        let mut field =
+            field.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
+        match field.name().unwrap_or("") {
+            "file" if partial.0.is_none() => {
+                // The extension tells ffmpeg how to read it (.srt, .vtt, .ass).
+                let ext = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .and_then(|f| f.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()))
+                    .filter(|e| crate::ingest::subtitles::SIDECAR_EXTENSIONS.contains(&e.as_str()))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(
+                            "the subtitle file must be named .srt, .vtt, .ass or .ssa".into(),
+                        )
+                    })?;
+                let path = dir.join(format!("{}.{ext}", MovieId::generate()));
+                partial.0 = Some(path.clone());
+                if save_file(&mut field, &path, limit).await? > limit {
+                    return Err(too_large(limit));
+                }
+            }
+            "lang" => lang = Some(text_field(&mut field).await?),
+            "name" => name = Some(text_field(&mut field).await?).filter(|n| !n.trim().is_empty()),
+            "forced" => {
+                forced = matches!(
+                    text_field(&mut field).await?.trim(),
+                    "1" | "true" | "on" | "yes"
+                )
+            }
+            _ => {
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
+                }
+            }
+        }
+    }
+    let path = partial
+        .0
+        .clone()
+        .ok_or_else(|| ApiError::BadRequest("no `file` field in the upload".into()))?;
+    let lang = lang
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("no `lang` field (e.g. en, fr, pt-BR)".into()))?;
+    let sidecar = crate::store::Sidecar {
+        path,
+        lang: Some(lang),
+        name,
+        forced,
+    };
+    let ingester = state.ingester.clone();
+    let movie_id = id.clone();
+    let movie = web::block(move || ingester.add_subtitle(&movie_id, sidecar))
+        .await?
+        .map_err(subtitle_error)?;
+    state.variants.forget_movie(id.as_str());
+    Ok(HttpResponse::Created().json(crate::manage::MovieView::from(&movie)))
+}
+
+/// `DELETE /api/v1/movies/{id}/subtitles/{lang}` (admin).
+async fn remove_subtitle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(&req, &state).await?;
+    if !same_origin(&req) {
+        return Err(ApiError::Forbidden("cross-site request refused"));
+    }
+    let (id, lang) = path.into_inner();
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let ingester = state.ingester.clone();
+    let movie_id = id.clone();
+    web::block(move || ingester.remove_subtitle(&movie_id, &lang))
+        .await?
+        .map_err(subtitle_error)?;
+    state.variants.forget_movie(id.as_str());
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn subtitle_error(e: crate::ingest::IngestError) -> ApiError {
+    use crate::ingest::IngestError;
+    match e {
+        IngestError::Store(e) => ApiError::from(e),
+        e @ (IngestError::NotReady(_) | IngestError::NoSuchSubtitle(_)) => {
+            ApiError::NotFound(e.to_string())
+        }
+        IngestError::Publish(e) => ApiError::internal(e),
+        other => ApiError::BadRequest(other.to_string()),
+    }
 }

@@ -19,6 +19,9 @@ struct WatchPage {
     title: String,
     resume: f64,
     poster: String,
+    /// The viewer's remembered choices ("" when none): the player applies them.
+    audio_lang: String,
+    subtitle_lang: String,
 }
 
 #[derive(Template)]
@@ -45,11 +48,12 @@ pub async fn page(
     let store = state.store.clone();
     let name = viewer.user.name.clone();
     let lookup = id.clone();
-    let (movie, grant, position) = web::block(move || {
+    let (movie, grant, position, prefs) = web::block(move || {
         Ok::<_, crate::store::StoreError>((
             store.movie(&lookup)?,
             store.grant(&name, &lookup)?,
             store.position(&name, &lookup)?,
+            store.preferences(&name)?,
         ))
     })
     .await??;
@@ -96,6 +100,8 @@ pub async fn page(
         id: movie.id.to_string(),
         title: movie.title,
         resume,
+        audio_lang: prefs.audio_lang.unwrap_or_default(),
+        subtitle_lang: prefs.subtitle_lang.unwrap_or_default(),
     };
     render(&page, StatusCode::OK, cookie)
 }
