@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Ingest cost: streamd's whole ingest (probe, one-process ladder, poster, measured master,
-# publish) against, in the same run and on the same source,
-#   (a) the equivalent hand-written single ffmpeg command (decode once, split, 3 x264), and
-#   (b) one ffmpeg process per rung.
-# Reports wall-time ratios; rounds are interleaved so both see the same machine load.
+# tidied playlists, publish) against, in the same run and on the same source,
+#   (a) the equivalent hand-written single ffmpeg command (decode once, constant frame rate,
+#       split, 3 x264, the audio encoded once as its own fMP4 rendition),
+#   (b) one ffmpeg process per rung, and
+#   (c) the packaging streamd used before audio became a group: MPEG-TS with the audio muxed
+#       into (and encoded for) every rung.
+# Reports wall-time ratios and storage per hour of video; rounds are interleaved so every
+# variant sees the same machine load.
 # Usage: bash benches/ladder.sh [SECONDS=60] [ROUNDS=1] [PRESET=veryfast]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +35,22 @@ streamd_run() {
 hand_run() {
   local o=$WORK/hand; rm -rf "$o"; mkdir -p "$o"
   ffmpeg -nostdin -v error -y -i "$SRC" \
+    -filter_complex "[0:v]fps=30,split=3[a][b][c];[a]scale=854:480,setsar=1[v0];[b]scale=1280:720,setsar=1[v1];[c]scale=1920:1080,setsar=1[v2];[0:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]" \
+    -map "[v0]" -map "[v1]" -map "[v2]" -map "[a0]" \
+    -c:v libx264 -preset "$PRESET" -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 \
+    -force_key_frames "expr:gte(t,n_forced*2)" \
+    -b:v:0 1400k -maxrate:v:0 1498k -bufsize:v:0 2996k -level:v:0 3.1 \
+    -b:v:1 3000k -maxrate:v:1 3210k -bufsize:v:1 6420k -level:v:1 3.1 \
+    -b:v:2 6000k -maxrate:v:2 6420k -bufsize:v:2 12840k -level:v:2 4.0 \
+    -c:a aac -b:a 128k \
+    -f hls -hls_time 4 -hls_playlist_type vod -hls_flags independent_segments -start_number 1 \
+    -hls_segment_type fmp4 -hls_fmp4_init_filename init.mp4 \
+    -hls_segment_filename "$o/%v/seg_%05d.m4s" -master_pl_name master.m3u8 \
+    -var_stream_map "v:0,agroup:aud,name:480p v:1,agroup:aud,name:720p v:2,agroup:aud,name:1080p a:0,agroup:aud,name:audio_1" "$o/%v/index.m3u8"
+}
+muxed_ts_run() {
+  local o=$WORK/muxed; rm -rf "$o"; mkdir -p "$o"
+  ffmpeg -nostdin -v error -y -i "$SRC" \
     -filter_complex "[0:v]split=3[a][b][c];[a]scale=854:480,setsar=1[v0];[b]scale=1280:720,setsar=1[v1];[c]scale=1920:1080,setsar=1[v2]" \
     -map "[v0]" -map 0:a:0 -map "[v1]" -map 0:a:0 -map "[v2]" -map 0:a:0 \
     -c:v libx264 -preset "$PRESET" -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 \
@@ -53,11 +73,13 @@ per_rung_run() {
   done
 }
 
-declare -A total=([streamd]=0 [hand]=0 [per_rung]=0)
+declare -A total=([streamd]=0 [hand]=0 [per_rung]=0 [muxed_ts]=0)
 for r in $(seq 1 "$ROUNDS"); do
-  for v in hand streamd per_rung; do
+  for v in hand streamd muxed_ts per_rung; do
     t0=$(now)
-    case $v in streamd) streamd_run ;; hand) hand_run ;; per_rung) per_rung_run ;; esac
+    case $v in
+      streamd) streamd_run ;; hand) hand_run ;; per_rung) per_rung_run ;; muxed_ts) muxed_ts_run ;;
+    esac
     t=$(echo "$(now) - $t0" | bc)
     total[$v]=$(echo "${total[$v]} + $t" | bc)
     echo "round $r: $v ${t}s"
@@ -66,3 +88,9 @@ done
 echo "source: ${SECS}s 1080p30 + AAC, preset $PRESET, $ROUNDS round(s), $(nproc) cores"
 echo "RATIO streamd/hand-written single command: $(echo "scale=3; ${total[streamd]} / ${total[hand]}" | bc)"
 echo "RATIO one-ffmpeg-per-rung/hand-written single command: $(echo "scale=3; ${total[per_rung]} / ${total[hand]}" | bc)"
+echo "RATIO audio group (hand, fMP4)/audio muxed per rung (TS), wall time: $(echo "scale=3; ${total[hand]} / ${total[muxed_ts]}" | bc)"
+gb_per_hour() { # dir: GB per hour of video, media segments and init segments only
+  local bytes; bytes=$(find "$1" -type f \( -name '*.ts' -o -name '*.m4s' -o -name 'init*.mp4' \) -printf '%s\n' | awk '{s+=$1} END {print s}')
+  echo "scale=2; $bytes * 3600 / $SECS / 1000000000" | bc
+}
+echo "storage GB/hour: streamd $(gb_per_hour "$WORK/sd/objects") · audio group fMP4 $(gb_per_hour "$WORK/hand") · audio muxed per rung TS $(gb_per_hour "$WORK/muxed")"

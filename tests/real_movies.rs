@@ -923,3 +923,98 @@ fn picture_subtitles_and_broken_cues_do_not_stop_an_ingest() {
         stderr(&refused)
     );
 }
+
+/// Subtitles through the API and the admin page: admins only, a clear 400 for a file that is
+/// not subtitles, 404 for a movie that is not there.
+#[test]
+fn admins_add_and_remove_subtitles_over_http_and_on_the_admin_page() {
+    let dir = Server::temp_dir();
+    let src = common::make_source(
+        dir.path(),
+        "in.mp4",
+        "testsrc2=size=640x360:rate=25",
+        4,
+        true,
+        &[],
+    );
+    let id = ingest(dir.path(), &src, &[])["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    common::add_user(dir.path(), "boss", PW, &["--admin"]);
+    common::add_user(dir.path(), "viewer", PW, &[]);
+    let mut server = Server::start_in(dir.path(), &[]);
+    let mut admin = server.client();
+    assert_eq!(admin.login("boss", PW).status, 200);
+    let srt = b"1\n00:00:01,000 --> 00:00:02,500\nCiao\n\n";
+    let (ct, body) = common::multipart(&[
+        ("file", Some("it.srt"), srt),
+        ("lang", None, b"ita"),
+        ("name", None, b"Italiano (SDH)"),
+    ]);
+    let path = format!("/api/v1/movies/{id}/subtitles");
+
+    let mut viewer = server.client();
+    assert_eq!(viewer.login("viewer", PW).status, 200);
+    assert_eq!(viewer.post_raw(&path, &ct, &body).status, 403);
+
+    let added = admin.post_raw(&path, &ct, &body);
+    assert_eq!(added.status, 201, "{}", added.body);
+    assert_eq!(
+        added.json()["subtitles"],
+        serde_json::json!([{"lang": "it", "name": "Italiano (SDH)", "forced": false}])
+    );
+    let master = admin.get(&format!("/stream/{id}")).body;
+    assert_eq!(media_rows(&master, "SUBTITLES").len(), 1, "{master}");
+
+    let (ct_bad, bad) = common::multipart(&[
+        ("file", Some("it.srt"), b"\x00\x01\x02 not subtitles"),
+        ("lang", None, b"it"),
+    ]);
+    let refused = admin.post_raw(&path, &ct_bad, &bad);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("subtitle"), "{}", refused.body);
+    let (ct_exe, exe) = common::multipart(&[("file", Some("it.exe"), srt), ("lang", None, b"it")]);
+    assert_eq!(admin.post_raw(&path, &ct_exe, &exe).status, 400);
+    assert_eq!(
+        admin
+            .post_raw("/api/v1/movies/nosuchmovie/subtitles", &ct, &body)
+            .status,
+        404
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("uploads"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "no upload left behind"
+    );
+
+    // The admin page lists the track, and its form adds and removes them.
+    let page = admin.get("/admin").body;
+    assert!(page.contains("Italiano (SDH)"), "listed on the admin page");
+    let csrf = admin.csrf_from(&page);
+    let vtt = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHallo\n";
+    let (ct_form, form) = common::multipart(&[
+        ("csrf", None, csrf.as_bytes()),
+        ("movie", None, id.as_bytes()),
+        ("lang", None, b"de"),
+        ("forced", None, b"1"),
+        ("file", Some("de.vtt"), vtt),
+    ]);
+    let posted = admin.post_raw("/admin/subtitles", &ct_form, &form);
+    assert_eq!(posted.status, 303, "{}", posted.body);
+    let movie = admin.get(&format!("/api/v1/movies/{id}")).json();
+    assert_eq!(movie["subtitles"][1]["lang"], "de");
+    assert_eq!(movie["subtitles"][1]["forced"], true);
+    let removed = admin.post_form(
+        &format!("/admin/movies/{id}/subtitles/de/remove"),
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(removed.status, 303);
+    assert_eq!(admin.delete(&format!("{path}/it")).status, 204);
+    assert_eq!(admin.delete(&format!("{path}/it")).status, 404);
+    let movie = admin.get(&format!("/api/v1/movies/{id}")).json();
+    assert_eq!(movie["subtitles"], serde_json::json!([]));
+    server.stop();
+}

@@ -214,32 +214,36 @@ pub async fn delete_movie(
     Ok(removed.map(|m| m.title))
 }
 
-/// `POST /api/v1/movies/{id}/subtitles` (admin, multipart `file`, `lang`, optional `name` and
-/// `forced`): one more WebVTT rendition for a ready movie, nothing re-encoded.
-async fn add_subtitle(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
+/// A subtitle upload: the file saved under `uploads/`, and the form's other fields.
+pub struct SubtitleForm {
+    pub sidecar: crate::store::Sidecar,
+    /// The movie, when the form names it (the admin page's form does; the API has it in the
+    /// path).
+    pub movie: Option<String>,
+    pub csrf: Option<String>,
+    /// Removes the saved file when the form is dropped.
+    _file: PartialFile,
+}
+
+/// Reads a multipart subtitle form: `file` (.srt, .vtt, .ass, .ssa; a subtitle's size),
+/// `lang`, and optional `name`, `forced`, `movie`, `csrf`.
+pub async fn read_subtitle_form(
+    state: &AppState,
     mut payload: Multipart,
-) -> Result<HttpResponse, ApiError> {
-    viewer::require_admin(&req, &state).await?;
-    if !same_origin(&req) {
-        return Err(ApiError::Forbidden("cross-site request refused"));
-    }
-    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+) -> Result<SubtitleForm, ApiError> {
     let limit = crate::ingest::subtitles::MAX_BYTES as u64;
     let dir = state.config.server.data_dir.join("uploads");
     tokio::fs::create_dir_all(&dir)
         .await
         .map_err(ApiError::internal)?;
     let mut partial = PartialFile(None);
-    let (mut lang, mut name, mut forced) = (None, None, false);
+    let (mut lang, mut name, mut forced, mut movie, mut csrf) = (None, None, false, None, None);
     while let Some(field) = payload.next().await {
         let mut field =
             field.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
         match field.name().unwrap_or("") {
             "file" if partial.0.is_none() => {
-                // The extension tells ffmpeg how to read it (.srt, .vtt, .ass).
+                // The extension tells ffmpeg how to read it.
                 let ext = field
                     .content_disposition()
                     .and_then(|d| d.get_filename())
@@ -258,6 +262,8 @@ async fn add_subtitle(
             }
             "lang" => lang = Some(text_field(&mut field).await?),
             "name" => name = Some(text_field(&mut field).await?).filter(|n| !n.trim().is_empty()),
+            "movie" => movie = Some(text_field(&mut field).await?),
+            "csrf" => csrf = Some(text_field(&mut field).await?),
             "forced" => {
                 forced = matches!(
                     text_field(&mut field).await?.trim(),
@@ -279,18 +285,51 @@ async fn add_subtitle(
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty())
         .ok_or_else(|| ApiError::BadRequest("no `lang` field (e.g. en, fr, pt-BR)".into()))?;
-    let sidecar = crate::store::Sidecar {
-        path,
-        lang: Some(lang),
-        name,
-        forced,
-    };
+    Ok(SubtitleForm {
+        sidecar: crate::store::Sidecar {
+            path,
+            lang: Some(lang),
+            name,
+            forced,
+        },
+        movie,
+        csrf,
+        _file: partial,
+    })
+}
+
+/// Adds the uploaded subtitle to a ready movie (blocking work on the pool) and forgets the
+/// movie's cached playlists.
+pub async fn attach_subtitle(
+    state: &web::Data<AppState>,
+    id: MovieId,
+    form: &SubtitleForm,
+) -> Result<crate::store::Movie, ApiError> {
     let ingester = state.ingester.clone();
+    let sidecar = form.sidecar.clone();
     let movie_id = id.clone();
     let movie = web::block(move || ingester.add_subtitle(&movie_id, sidecar))
         .await?
         .map_err(subtitle_error)?;
     state.variants.forget_movie(id.as_str());
+    Ok(movie)
+}
+
+/// `POST /api/v1/movies/{id}/subtitles` (admin, multipart `file`, `lang`, optional `name` and
+/// `forced`): one more WebVTT rendition for a ready movie, nothing re-encoded.
+async fn add_subtitle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(&req, &state).await?;
+    if !same_origin(&req) {
+        return Err(ApiError::Forbidden("cross-site request refused"));
+    }
+    let id = MovieId::parse(&id).map_err(|_| ApiError::NotFound("no such movie".into()))?;
+    let form = read_subtitle_form(&state, payload).await?;
+    let movie = attach_subtitle(&state, id, &form).await?;
     Ok(HttpResponse::Created().json(crate::manage::MovieView::from(&movie)))
 }
 
@@ -315,7 +354,7 @@ async fn remove_subtitle(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn subtitle_error(e: crate::ingest::IngestError) -> ApiError {
+pub fn subtitle_error(e: crate::ingest::IngestError) -> ApiError {
     use crate::ingest::IngestError;
     match e {
         IngestError::Store(e) => ApiError::from(e),

@@ -20,7 +20,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/users/{name}/password", web::post().to(set_password))
         .route("/admin/grants", web::post().to(grant))
         .route("/admin/grants/revoke", web::post().to(revoke))
-        .route("/admin/movies/{id}/delete", web::post().to(delete_movie));
+        .route("/admin/movies/{id}/delete", web::post().to(delete_movie))
+        .route("/admin/subtitles", web::post().to(add_subtitle))
+        .route(
+            "/admin/movies/{id}/subtitles/{lang}/remove",
+            web::post().to(remove_subtitle),
+        );
 }
 
 pub struct GrantRow {
@@ -107,15 +112,21 @@ async fn run(
             ApiError::Forbidden("the form had expired; reload the page and try again").into(),
         );
     }
-    let store = state.store.clone();
-    Ok(
-        match web::block(move || manage::execute(&store, command)).await? {
-            Ok(Outcome::Done { message }) => back("ok", &message),
-            Ok(_) => back("ok", "done"),
-            Err(manage::ManageError::Store(e)) => return Err(ApiError::from(e).into()),
-            Err(e) => back("error", &e.to_string()),
-        },
-    )
+    let ingester = state.ingester.clone();
+    let changed = match &command {
+        Command::SubtitleRemove { movie, .. } => Some(movie.clone()),
+        _ => None,
+    };
+    let outcome = web::block(move || manage::execute_with(&ingester, command)).await?;
+    if let Some(movie) = changed {
+        state.variants.forget_movie(&movie);
+    }
+    Ok(match outcome {
+        Ok(Outcome::Done { message }) => back("ok", &message),
+        Ok(_) => back("ok", "done"),
+        Err(manage::ManageError::Store(e)) => return Err(ApiError::from(e).into()),
+        Err(e) => back("error", &e.to_string()),
+    })
 }
 
 /// `<input type="date">` gives `2027-01-31`; the command wants RFC 3339.
@@ -256,4 +267,48 @@ async fn delete_movie(
         Some(title) => back("ok", &format!("deleted {title:?} and its objects")),
         None => back("error", "that movie was already deleted"),
     })
+}
+
+/// The admin page's subtitle form (multipart, so its CSRF token is a field of the body).
+async fn add_subtitle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, PageError> {
+    viewer::require_admin(&req, &state).await?;
+    let form = crate::web::upload::read_subtitle_form(&state, payload).await?;
+    if !csrf_ok(&req, &state, form.csrf.as_deref().unwrap_or("")) {
+        return Err(
+            ApiError::Forbidden("the form had expired; reload the page and try again").into(),
+        );
+    }
+    let Some(id) = form.movie.as_deref().and_then(|m| MovieId::parse(m).ok()) else {
+        return Ok(back("error", "choose a movie for the subtitles"));
+    };
+    Ok(
+        match crate::web::upload::attach_subtitle(&state, id, &form).await {
+            Ok(movie) => back(
+                "ok",
+                &format!("added subtitles to {:?} (nothing re-encoded)", movie.title),
+            ),
+            Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e).into()),
+            Err(e) => back("error", &e.to_string()),
+        },
+    )
+}
+
+async fn remove_subtitle(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let (movie, lang) = path.into_inner();
+    run(
+        &req,
+        &state,
+        &form.csrf,
+        Command::SubtitleRemove { movie, lang },
+    )
+    .await
 }
