@@ -8,17 +8,38 @@
 #       into (and encoded for) every rung.
 # Reports wall-time ratios and storage per hour of video; rounds are interleaved so every
 # variant sees the same machine load.
-# Usage: bash benches/ladder.sh [SECONDS=60] [ROUNDS=1] [PRESET=veryfast]
+# KIND picks the source: sdr (H.264 1080p30), hdr (HEVC Main10 PQ/BT.2020: both sides tone-map),
+# interlaced (1080i25 top field first: both sides deinterlace).
+# Usage: bash benches/ladder.sh [SECONDS=60] [ROUNDS=1] [PRESET=veryfast] [KIND=sdr]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-60}; ROUNDS=${2:-1}; PRESET=${3:-veryfast}
+SECS=${1:-60}; ROUNDS=${2:-1}; PRESET=${3:-veryfast}; KIND=${4:-sdr}
 cargo build --release --quiet
 BIN=$PWD/target/release/streamd
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 SRC=$WORK/src.mp4
-ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$SECS" \
-  -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$SECS" \
-  -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$SRC"
+PREP="fps=30"; FPS=30
+case $KIND in
+  sdr)
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$SECS" \
+      -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$SECS" \
+      -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$SRC" ;;
+  hdr)
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$SECS" \
+      -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$SECS" \
+      -vf format=yuv420p10le -c:v libx265 -preset ultrafast \
+      -x265-params log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc \
+      -color_primaries bt2020 -color_trc smpte2084 -colorspace bt2020nc -c:a aac -shortest "$SRC"
+    PREP="fps=30,zscale=w=1920:h=1080:tin=smpte2084:pin=bt2020:min=bt2020nc:rin=tv:t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv,format=yuv420p" ;;
+  interlaced)
+    ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=50:duration=$SECS" \
+      -f lavfi -i "sine=frequency=440:sample_rate=48000:duration=$SECS" \
+      -vf tinterlace=interleave_top,setfield=tff -flags +ildct+ilme -x264opts tff=1 \
+      -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$SRC"
+    PREP="bwdif=mode=send_frame:parity=auto:deint=all,fps=25"; FPS=25 ;;
+  *) echo "KIND is sdr, hdr or interlaced" >&2; exit 2 ;;
+esac
+GOP=$((FPS * 2))
 
 now() { date +%s.%N; }
 rung_args() { # name w h kbps maxrate bufsize level
@@ -35,9 +56,9 @@ streamd_run() {
 hand_run() {
   local o=$WORK/hand; rm -rf "$o"; mkdir -p "$o"
   ffmpeg -nostdin -v error -y -i "$SRC" \
-    -filter_complex "[0:v]fps=30,split=3[a][b][c];[a]scale=854:480,setsar=1[v0];[b]scale=1280:720,setsar=1[v1];[c]scale=1920:1080,setsar=1[v2];[0:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]" \
+    -filter_complex "[0:v]$PREP,split=3[a][b][c];[a]scale=854:480,setsar=1[v0];[b]scale=1280:720,setsar=1[v1];[c]scale=1920:1080,setsar=1[v2];[0:a:0]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]" \
     -map "[v0]" -map "[v1]" -map "[v2]" -map "[a0]" \
-    -c:v libx264 -preset "$PRESET" -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 \
+    -c:v libx264 -preset "$PRESET" -profile:v high -pix_fmt yuv420p -sc_threshold 0 -g $GOP -keyint_min $GOP \
     -force_key_frames "expr:gte(t,n_forced*2)" \
     -b:v:0 1400k -maxrate:v:0 1498k -bufsize:v:0 2996k -level:v:0 3.1 \
     -b:v:1 3000k -maxrate:v:1 3210k -bufsize:v:1 6420k -level:v:1 3.1 \
@@ -74,8 +95,10 @@ per_rung_run() {
 }
 
 declare -A total=([streamd]=0 [hand]=0 [per_rung]=0 [muxed_ts]=0)
+# The other packagings only make sense against the plain source.
+VARIANTS="hand streamd muxed_ts per_rung"; [ "$KIND" = sdr ] || VARIANTS="hand streamd"
 for r in $(seq 1 "$ROUNDS"); do
-  for v in hand streamd muxed_ts per_rung; do
+  for v in $VARIANTS; do
     t0=$(now)
     case $v in
       streamd) streamd_run ;; hand) hand_run ;; per_rung) per_rung_run ;; muxed_ts) muxed_ts_run ;;
@@ -85,8 +108,9 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "round $r: $v ${t}s"
   done
 done
-echo "source: ${SECS}s 1080p30 + AAC, preset $PRESET, $ROUNDS round(s), $(nproc) cores"
+echo "source: ${SECS}s 1080p $KIND + AAC, preset $PRESET, $ROUNDS round(s), $(nproc) cores"
 echo "RATIO streamd/hand-written single command: $(echo "scale=3; ${total[streamd]} / ${total[hand]}" | bc)"
+[ "$KIND" = sdr ] || exit 0
 echo "RATIO one-ffmpeg-per-rung/hand-written single command: $(echo "scale=3; ${total[per_rung]} / ${total[hand]}" | bc)"
 echo "RATIO audio group (hand, fMP4)/audio muxed per rung (TS), wall time: $(echo "scale=3; ${total[hand]} / ${total[muxed_ts]}" | bc)"
 gb_per_hour() { # dir: GB per hour of video, media segments and init segments only

@@ -15,10 +15,10 @@ const SEGMENTS: usize = 1800;
 
 fn two_hour_variant() -> Variant {
     let mut text = String::from(
-        "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+        "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI=\"init.mp4\"\n",
     );
     for i in 1..=SEGMENTS {
-        text.push_str(&format!("#EXTINF:4.000000,\nseg_{i:05}.ts\n"));
+        text.push_str(&format!("#EXTINF:4.000000,\nseg_{i:05}.m4s\n"));
     }
     text.push_str("#EXT-X-ENDLIST\n");
     Variant::parse(text.as_bytes()).expect("variant")

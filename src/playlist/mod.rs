@@ -276,6 +276,31 @@ mod tests {
     }
 
     #[test]
+    fn the_fmp4_init_segment_is_presigned_too() {
+        let stored = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-MAP:URI=\"init.mp4\"\n#EXTINF:4.000000,\nseg_00001.m4s\n#EXT-X-ENDLIST\n";
+        let v = Variant::parse(stored.as_bytes()).expect("parse");
+        assert_eq!(v.map.as_deref(), Some("init.mp4"));
+        assert_eq!(
+            Variant::parse(v.to_stored_text().as_bytes())
+                .expect("again")
+                .map,
+            v.map
+        );
+        let signer = Signer::new("AK", "SK", "us-east-1");
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let batch = signer.batch("GET", "h:1", now, Duration::from_secs(60));
+        let text = v.render_signed("http://h:1", "/s3/media/movies/m1/audio_1", &batch);
+        let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("valid");
+        let map = parsed.segments[0].map.as_ref().expect("map").uri.clone();
+        let (path, query) = map
+            .strip_prefix("http://h:1")
+            .and_then(|u| u.split_once('?'))
+            .expect("absolute, signed");
+        assert_eq!(path, "/s3/media/movies/m1/audio_1/init.mp4");
+        assert_eq!(signer.verify("GET", path, query, "h:1", now), Ok(()));
+    }
+
+    #[test]
     fn master_rows_carry_every_attribute() {
         let r = |name: &str, bw: u64| RenditionInfo {
             name: name.into(),
@@ -304,6 +329,65 @@ mod tests {
                     && v.frame_rate.is_some()
             );
         }
+    }
+
+    #[test]
+    fn audio_and_subtitle_groups_are_listed_and_named_by_every_row() {
+        let video = [RenditionInfo {
+            name: "720p".into(),
+            width: 1280,
+            height: 720,
+            bandwidth: 3_000_000,
+            average_bandwidth: 2_800_000,
+            codecs: "avc1.64001f".into(),
+            frame_rate: 25.0,
+        }];
+        let audio = |name: &str, lang: &str, label: &str, default: bool| AudioRendition {
+            name: name.into(),
+            lang: lang.into(),
+            label: label.into(),
+            channels: 2,
+            source_channels: 6,
+            default,
+            bandwidth: 130_000,
+            average_bandwidth: 128_000,
+        };
+        let audio = [
+            audio("audio_1", "en", "English 5.1", true),
+            audio("audio_2", "fr", "Fran\"çais", false),
+        ];
+        let subtitles = [SubtitleRendition {
+            name: "subs_fr".into(),
+            lang: "fr".into(),
+            label: "Français (forced)".into(),
+            forced: true,
+        }];
+        let ladder = Ladder {
+            video: &video,
+            audio: &audio,
+            subtitles: &subtitles,
+        };
+        let text = render_master(&ladder, |n| format!("{n}/index.m3u8"));
+        let m = m3u8_rs::parse_master_playlist_res(text.as_bytes()).expect("valid master");
+        assert_eq!(m.alternatives.len(), 3);
+        let fr = &m.alternatives[1];
+        assert_eq!(
+            fr.name, "Français",
+            "quotes cannot be inside a quoted string"
+        );
+        assert_eq!(fr.language.as_deref(), Some("fr"));
+        assert!(!fr.default && m.alternatives[0].default);
+        assert!(m.alternatives[2].forced);
+        let row = &m.variants[0];
+        assert_eq!(row.audio.as_deref(), Some("aud"));
+        assert_eq!(row.subtitles.as_deref(), Some("subs"));
+        assert_eq!(row.codecs.as_deref(), Some("avc1.64001f,mp4a.40.2"));
+        assert_eq!(
+            row.bandwidth, 3_130_000,
+            "the audio heard with the row counts"
+        );
+        assert_eq!(row.average_bandwidth, Some(2_928_000));
+        assert!(text.contains("CHANNELS=\"2\""));
     }
 
     #[test]
