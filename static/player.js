@@ -1,17 +1,29 @@
 // The player: hls.js on MSE browsers, native HLS where MSE is absent (Safari on iOS).
-// Quality menu, stats overlay, keyboard, resume, "copy link for VLC", and recovery when signed
-// chunk URLs have expired during a long pause. No inline script: the CSP forbids it.
+// Quality, audio and subtitle menus, stats overlay, keyboard, resume, "copy link for VLC", and
+// recovery when signed chunk URLs have expired during a long pause. No inline script: the CSP
+// forbids it.
 (() => {
   'use strict';
   const root = document.getElementById('player');
   const video = document.getElementById('video');
   const quality = document.getElementById('quality');
+  const audioMenu = document.getElementById('audio');
+  const subtitleMenu = document.getElementById('subtitles');
   const message = document.getElementById('player-message');
   const stat = (name) => root.querySelector(`[data-stat="${name}"]`);
   const movie = root.dataset.movie;
   const source = `/stream/${encodeURIComponent(movie)}`;
   let hls = null;
   let lastRecovery = 0;
+  // The viewer's languages, saved on an earlier visit (for any movie) or picked here: '' is no
+  // choice, subtitles may also be 'off'. The names, known once picked here, tell two tracks of
+  // one language apart (a commentary), so a restarted player comes back to the same ones.
+  const chosen = {
+    audio: root.dataset.audioLang || '',
+    audioName: '',
+    subtitles: root.dataset.subtitleLang || '',
+    subtitleName: '',
+  };
 
   const say = (text) => { message.textContent = text; };
   const sessionEnded = () => say('Your session has ended: sign in again to keep watching.');
@@ -29,6 +41,124 @@
       quality.appendChild(option);
     });
     quality.value = String(hls.autoLevelEnabled ? -1 : hls.currentLevel);
+  }
+
+  // ---- audio and subtitle tracks ----
+
+  // The tracks as the menus see them: from hls.js, or from the browser's own HLS player, which
+  // lists a playlist's renditions as the video element's tracks.
+  const nativeText = () => Array.from(video.textTracks || [])
+    .filter((t) => t.kind === 'subtitles' || t.kind === 'captions');
+  function audioList() {
+    if (hls) return hls.audioTracks.map((t) => ({ name: t.name, lang: t.lang || '', forced: false }));
+    return Array.from(video.audioTracks || [], (t, i) => ({ name: t.label || t.language || `Audio ${i + 1}`, lang: t.language || '', forced: false }));
+  }
+  function subtitleList() {
+    if (hls) return hls.subtitleTracks.map((t) => ({ name: t.name, lang: t.lang || '', forced: Boolean(t.forced) }));
+    // Safari shows forced subtitles by itself (they have a kind of their own), so they are not listed.
+    return nativeText().map((t, i) => ({ name: t.label || t.language || `Subtitles ${i + 1}`, lang: t.language || '', forced: false }));
+  }
+  function currentAudio() {
+    if (hls) return hls.audioTrack;
+    return Array.from(video.audioTracks || []).findIndex((t) => t.enabled);
+  }
+  function currentSubtitle() {
+    if (hls) return hls.subtitleTrack;
+    return nativeText().findIndex((t) => t.mode === 'showing');
+  }
+  function selectAudio(i) {
+    if (hls) {
+      // hls.js flushes the old language's buffered audio and goes on playing with the new one.
+      if (hls.audioTrack !== i) hls.audioTrack = i;
+    } else {
+      Array.from(video.audioTracks || []).forEach((t, n) => { t.enabled = n === i; });
+    }
+  }
+  function selectSubtitle(i) {
+    if (hls) {
+      // With subtitleDisplay off, hls.js would load the track but keep it hidden.
+      if (i >= 0) hls.subtitleDisplay = true;
+      if (hls.subtitleTrack !== i) hls.subtitleTrack = i;
+    } else {
+      nativeText().forEach((t, n) => { t.mode = n === i ? 'showing' : 'disabled'; });
+    }
+  }
+
+  // The first track of `list` in language `lang` that passes `fits`: an exact tag first, then
+  // the same primary language, so a saved 'pt' finds a 'pt-BR' track and the other way round.
+  function findLang(list, lang, fits) {
+    const want = String(lang || '').toLowerCase();
+    if (!want) return -1;
+    const primary = (tag) => String(tag || '').toLowerCase().split('-')[0];
+    const ok = (t) => !fits || fits(t);
+    const exact = list.findIndex((t) => ok(t) && t.lang.toLowerCase() === want);
+    return exact >= 0 ? exact : list.findIndex((t) => ok(t) && t.lang && primary(t.lang) === primary(want));
+  }
+  // The viewer's track: the one picked here by name (this movie's own, whatever its language
+  // tag), else one in language `lang` that `fits`, else any in that language; -1 for none.
+  function pick(list, lang, name, fits) {
+    const named = name ? list.findIndex((t) => t.name === name) : -1;
+    if (named >= 0) return named;
+    const fitting = fits ? findLang(list, lang, fits) : -1;
+    return fitting >= 0 ? fitting : findLang(list, lang);
+  }
+  // Subtitles are off unless the viewer asked for a language; a full track of that language
+  // comes before a forced one. With no choice (or one this movie lacks), a forced track in the
+  // language being heard is still shown: it carries the signs and lines in other languages the
+  // film means everyone to read.
+  function subtitleIndex(list, heard) {
+    const off = chosen.subtitles === 'off' && !chosen.subtitleName;
+    const mine = off ? -1 : pick(list, chosen.subtitles, chosen.subtitleName, (t) => !t.forced);
+    if (off || mine >= 0) return mine;
+    return findLang(list, heard, (t) => t.forced);
+  }
+  function heardLang() {
+    const track = audioList()[currentAudio()];
+    return track ? track.lang : chosen.audio;
+  }
+  function applyAudio() {
+    const i = pick(audioList(), chosen.audio, chosen.audioName);
+    if (i >= 0) selectAudio(i);
+  }
+  function applySubtitles(heard) {
+    selectSubtitle(subtitleIndex(subtitleList(), heard === undefined ? heardLang() : heard));
+    syncTrackMenus();
+  }
+
+  function syncTrackMenus() {
+    const a = currentAudio();
+    if (a >= 0) audioMenu.value = String(a);
+    const s = currentSubtitle();
+    subtitleMenu.value = s >= 0 ? String(s) : 'off';
+  }
+  function buildTrackMenus() {
+    const audio = audioList();
+    audioMenu.length = 0;
+    audio.forEach((t, i) => audioMenu.appendChild(new Option(t.name, String(i))));
+    // One audio track is no choice to offer.
+    audioMenu.disabled = audio.length < 2;
+    audioMenu.closest('label').hidden = audio.length < 2;
+    const subs = subtitleList();
+    subtitleMenu.length = 1;
+    subs.forEach((t, i) => {
+      const label = t.forced && !/forced/i.test(t.name) ? `${t.name} (forced)` : t.name;
+      subtitleMenu.appendChild(new Option(label, String(i)));
+    });
+    subtitleMenu.disabled = subs.length === 0;
+    subtitleMenu.closest('label').hidden = subs.length === 0;
+    syncTrackMenus();
+  }
+
+  // The choice is the viewer's for every movie, saved whole (both languages) as the API
+  // replaces it. Saves are chained so an older choice can never land after a newer one.
+  let savingPrefs = Promise.resolve();
+  const usableLang = (lang) => /^[A-Za-z0-9-]{1,16}$/.test(lang);
+  function savePreferences() {
+    const body = JSON.stringify({ audio_lang: chosen.audio || null, subtitle_lang: chosen.subtitles || null });
+    savingPrefs = savingPrefs.then(() => fetch('/api/v1/preferences', {
+      method: 'PUT', credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json' }, body,
+    }).then((res) => { if (res.status === 401) sessionEnded(); }).catch(() => {}));
   }
 
   function updateStats() {
@@ -57,10 +187,30 @@
       // window.STREAMD_HLS_CONFIG lets an operator (or a test) tune hls.js, e.g. its buffer.
       hls = new window.Hls(Object.assign({ startPosition: at > 0 ? at : -1 }, window.STREAMD_HLS_CONFIG || {}));
       window.streamdPlayer = { get hls() { return hls; }, video };
+      const current = hls;
       hls.on(window.Hls.Events.MANIFEST_PARSED, (_e, data) => {
         buildMenu(data.levels);
+        buildTrackMenus();
         if (play) video.play().catch(() => {});
       });
+      // hls.js lists a group's tracks once the first variant loads, then picks the DEFAULT one
+      // unless a track was already chosen in this event: choosing here means the default
+      // language is never downloaded only to be thrown away.
+      hls.on(window.Hls.Events.AUDIO_TRACKS_UPDATED, () => {
+        applyAudio();
+        buildTrackMenus();
+      });
+      // For subtitles hls.js makes its own pick (none: no rendition is DEFAULT) right after this
+      // event, so the viewer's choice is applied just after that.
+      hls.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, () => {
+        buildTrackMenus();
+        queueMicrotask(() => { if (hls === current) applySubtitles(); });
+      });
+      hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHING, syncTrackMenus);
+      hls.on(window.Hls.Events.SUBTITLE_TRACK_SWITCH, syncTrackMenus);
+      // Switched means now heard: a forced track follows the language (unless the viewer chose
+      // subtitles, which subtitleIndex keeps whatever the audio).
+      hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, (_e, data) => applySubtitles(data.lang || ''));
       hls.on(window.Hls.Events.LEVEL_SWITCHED, updateStats);
       hls.on(window.Hls.Events.FRAG_LOADED, updateStats);
       hls.on(window.Hls.Events.ERROR, onError);
@@ -70,6 +220,15 @@
       video.src = source;
       if (at > 0) video.addEventListener('loadedmetadata', () => { video.currentTime = at; }, { once: true });
       quality.disabled = true;
+      // Safari lists the renditions as the element's own tracks, some only after the metadata;
+      // browsers without these lists leave both menus hidden and disabled.
+      const refresh = () => { applyAudio(); applySubtitles(); buildTrackMenus(); };
+      video.addEventListener('loadedmetadata', refresh);
+      for (const list of [video.audioTracks, video.textTracks]) {
+        if (!list) continue;
+        list.addEventListener('addtrack', refresh);
+        list.addEventListener('change', syncTrackMenus);
+      }
     } else {
       say('This browser cannot play HLS video.');
     }
@@ -99,6 +258,30 @@
       else say('Playback stopped: the stream could not be loaded.');
     }
   }
+
+  audioMenu.addEventListener('change', () => {
+    const i = Number(audioMenu.value);
+    const track = audioList()[i];
+    if (!track) return;
+    selectAudio(i);
+    if (usableLang(track.lang)) chosen.audio = track.lang;
+    chosen.audioName = track.name;
+    savePreferences();
+  });
+
+  subtitleMenu.addEventListener('change', () => {
+    const track = subtitleMenu.value === 'off' ? null : subtitleList()[Number(subtitleMenu.value)];
+    if (track) {
+      selectSubtitle(Number(subtitleMenu.value));
+      if (usableLang(track.lang)) chosen.subtitles = track.lang;
+      chosen.subtitleName = track.name;
+    } else {
+      selectSubtitle(-1);
+      chosen.subtitles = 'off';
+      chosen.subtitleName = '';
+    }
+    savePreferences();
+  });
 
   quality.addEventListener('change', () => {
     if (!hls) return;
