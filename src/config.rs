@@ -34,6 +34,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "preset",
             "workers",
             "max_upload",
+            "progressive",
         ],
     ),
     (
@@ -119,6 +120,8 @@ pub struct TranscodeConfig {
     pub renditions: Vec<String>,
     pub preset: String,
     pub workers: usize,
+    /// Publish segments as they are encoded, so viewers can start before the end.
+    pub progressive: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -217,6 +220,7 @@ struct RawTranscode {
     preset: String,
     workers: usize,
     max_upload: String,
+    progressive: bool,
 }
 
 impl Default for RawTranscode {
@@ -229,6 +233,7 @@ impl Default for RawTranscode {
             preset: "veryfast".into(),
             workers: 1,
             max_upload: "50GiB".into(),
+            progressive: true,
         }
     }
 }
@@ -565,6 +570,7 @@ impl RawConfig {
                 renditions: t.renditions,
                 preset: t.preset,
                 workers: t.workers,
+                progressive: t.progressive,
             },
             auth: AuthConfig {
                 session_ttl: duration("auth.session_ttl", &self.auth.session_ttl)?,

@@ -109,6 +109,9 @@ pub struct MovieView {
     pub status: String,
     pub duration_s: Option<f64>,
     pub renditions: Vec<String>,
+    /// Viewers may press play: ready, or transcoding with its start published.
+    #[serde(default)]
+    pub playable: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<crate::store::Progress>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -147,6 +150,7 @@ impl From<&Movie> for MovieView {
             status: m.status.to_string(),
             duration_s: m.duration_s,
             renditions: m.renditions.iter().map(|r| r.name.clone()).collect(),
+            playable: m.is_playable(),
             progress: m.progress.clone(),
             error: m.error.clone(),
             audio: m

@@ -1,5 +1,6 @@
 // Live transcode progress on the catalog: while any movie is queued or running, poll the API
-// and update its tile; reload once one becomes ready so its poster and link appear.
+// and update its tile; reload once one becomes watchable or ready so its link and poster
+// appear.
 (() => {
   'use strict';
   const pending = () => [...document.querySelectorAll('.tile[data-status="queued"], .tile[data-status="running"]')];
@@ -12,9 +13,10 @@
     for (const tile of pending()) {
       const m = movies.find((x) => x.id === tile.dataset.movie);
       if (!m || m.status === 'ready' || m.status === 'failed') { reload = true; continue; }
+      if (m.playable && m.entitled && tile.dataset.playable !== 'true') { reload = true; continue; }
       const cell = tile.querySelector('[data-progress]');
       const pct = m.progress ? ` ${Math.round(m.progress.percent)}%` : '';
-      if (cell) cell.textContent = `${m.status}${pct}`;
+      if (cell) cell.textContent = `${m.playable ? 'watchable now · ' : ''}${m.status}${pct}`;
     }
     if (reload) window.location.reload();
   }, 2000);

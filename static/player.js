@@ -1,7 +1,8 @@
 // The player: hls.js on MSE browsers, native HLS where MSE is absent (Safari on iOS).
-// Quality, audio and subtitle menus, stats overlay, keyboard, resume, "copy link for VLC", and
-// recovery when signed chunk URLs have expired during a long pause. No inline script: the CSP
-// forbids it.
+// Quality, audio and subtitle menus, stats overlay, keyboard, resume, "copy link for VLC",
+// recovery when signed chunk URLs have expired during a long pause, and watching a movie while
+// it still transcodes (its playlists grow as EVENT playlists until they get ENDLIST). No inline
+// script: the CSP forbids it.
 (() => {
   'use strict';
   const root = document.getElementById('player');
@@ -15,6 +16,13 @@
   const source = `/stream/${encodeURIComponent(movie)}`;
   let hls = null;
   let lastRecovery = 0;
+  // Still transcoding when the page was made: the playlists grow, and only what is published can
+  // be played. `finished` once a reload brings ENDLIST; `length` is the whole film's.
+  const growing = root.dataset.growing === 'true';
+  const length = Number(root.dataset.duration) || 0;
+  let finished = !growing;
+  // Every hls.js error (the last few), for the stats and for tests.
+  const errors = [];
   // The viewer's languages, saved on an earlier visit (for any movie) or picked here: '' is no
   // choice, subtitles may also be 'off'. The names, known once picked here, tell two tracks of
   // one language apart (a commentary), so a restarted player comes back to the same ones.
@@ -161,6 +169,105 @@
     }).then((res) => { if (res.status === 401) sessionEnded(); }).catch(() => {}));
   }
 
+  // ---- a movie still transcoding ----
+
+  // Published end: how far every playlist being played reaches (the video rendition and the
+  // audio track each grow at their own pace). NaN until known, Infinity once finished.
+  function publishedEnd() {
+    if (finished) return Infinity;
+    if (hls) {
+      const ends = [];
+      const main = hls.latestLevelDetails;
+      if (main && main.fragments.length) ends.push(main.edge);
+      const track = hls.audioTracks[hls.audioTrack];
+      if (track && track.details && track.details.fragments.length) ends.push(track.details.edge);
+      return ends.length ? Math.min(...ends) : NaN;
+    }
+    // Safari's own player: what it lets us seek to is what its playlists list.
+    const s = video.seekable;
+    return s && s.length ? s.end(s.length - 1) : NaN;
+  }
+
+  function clock(seconds) {
+    const t = Math.max(0, Math.floor(seconds));
+    const h = Math.floor(t / 3600);
+    const m = Math.floor((t % 3600) / 60);
+    const s = String(t % 60).padStart(2, '0');
+    return h ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+  }
+
+  // A bar under the video: how much of the film is transcoded so far.
+  let indicator = null;
+  if (growing) {
+    indicator = document.createElement('div');
+    indicator.id = 'transcode';
+    indicator.className = 'transcode';
+    indicator.setAttribute('role', 'status');
+    indicator.dataset.state = 'running';
+    const bar = document.createElement('progress');
+    bar.max = length > 0 ? length : 1;
+    bar.value = 0;
+    const text = document.createElement('span');
+    text.className = 'transcode-text';
+    text.textContent = 'Transcoding: starting…';
+    indicator.append(bar, text);
+    root.querySelector('.stage').after(indicator);
+  }
+  function updateTranscode() {
+    if (!indicator) return;
+    const [bar, text] = indicator.children;
+    if (finished) {
+      if (indicator.dataset.state === 'ready') return;
+      indicator.dataset.state = 'ready';
+      bar.value = bar.max;
+      text.textContent = 'Transcoded: the whole film is ready.';
+      setTimeout(() => { indicator.hidden = true; }, 4000);
+      return;
+    }
+    const end = publishedEnd();
+    if (!Number.isFinite(end)) return;
+    const whole = length > 0 ? length : end;
+    bar.value = Math.min(end, whole);
+    // Caught up with the encoder: the player waits for the next segment.
+    const waiting = !video.paused && video.readyState < 3 && video.currentTime >= end - 2;
+    indicator.dataset.state = waiting ? 'waiting' : 'running';
+    text.textContent = `Transcoding: ${clock(Math.min(end, whole))} of ${clock(whole)} ready`
+      + (waiting ? ' · waiting for the next part…' : '');
+  }
+
+  // Playlist details after every (re)load: a growing one has more segments, or has become VOD.
+  function onDetails(event, data) {
+    if (!growing || finished) return;
+    // The video playlist decides: with ENDLIST, the transcode is over.
+    if (event === window.Hls.Events.LEVEL_UPDATED && data.details && !data.details.live) finished = true;
+    updateTranscode();
+  }
+
+  // What is not transcoded yet cannot be played: a seek past the published end goes back to
+  // just before it. Small moves (hls.js nudging the playhead over a gap) are left alone.
+  let lastTime = 0;
+  let notYet = 0;
+  video.addEventListener('timeupdate', () => { if (!video.seeking) lastTime = video.currentTime; });
+  video.addEventListener('seeking', () => {
+    if (finished) { lastTime = video.currentTime; return; }
+    const end = publishedEnd();
+    const target = video.currentTime;
+    const limit = Math.max(0, end - 1);
+    if (Number.isFinite(end) && target > limit && Math.abs(target - lastTime) >= 1) {
+      lastTime = limit;
+      video.currentTime = limit;
+      say(`Not transcoded yet: ${clock(end)} of ${clock(length || end)} is ready so far.`);
+      clearTimeout(notYet);
+      notYet = setTimeout(() => say(''), 4000);
+      return;
+    }
+    lastTime = target;
+  });
+  if (growing) {
+    video.addEventListener('waiting', updateTranscode);
+    video.addEventListener('playing', updateTranscode);
+  }
+
   function updateStats() {
     if (hls) {
       stat('level').textContent = levelLabel(hls.levels[hls.currentLevel]) + (hls.autoLevelEnabled ? ' (auto)' : '');
@@ -177,6 +284,37 @@
     stat('buffer').textContent = `${ahead.toFixed(1)} s`;
     const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : null;
     stat('dropped').textContent = q ? String(q.droppedVideoFrames) : '–';
+    updateTranscode();
+  }
+
+  // hls.js sees a growing movie's EVENT playlists as live, and a live stream starts near its
+  // edge and is pulled back there when it falls behind. A growing film is a film: it starts
+  // where asked (the beginning, or the resume point) and plays at its own pace however far
+  // behind the encoder; when it catches up, hls.js waits for the next reload (every target
+  // duration) and carries on.
+  function hlsConfig(at) {
+    const own = window.STREAMD_HLS_CONFIG || {};
+    if (!growing) return Object.assign({ startPosition: at > 0 ? at : -1 }, own);
+    const live = {
+      startPosition: at > 0 ? at : 0,
+      // The film's published length as its duration (not Infinity): the seek bar stays usable.
+      liveDurationInfinity: false,
+      // Never seek to the edge, however far behind...
+      liveMaxLatencyDurationCount: Infinity,
+      liveSyncDurationCount: 3,
+      // ...nor speed up to close the distance.
+      maxLiveSyncPlaybackRate: 1,
+      // One published segment is enough to start.
+      initialLiveManifestSize: 1,
+      // A playlist unchanged for a while is an encoder being slow, not a broken stream.
+      liveMaxUnchangedPlaylistRefresh: Infinity,
+    };
+    // hls.js refuses the ...Count settings mixed with the seconds ones an operator may have set.
+    if (own.liveSyncDuration !== undefined || own.liveMaxLatencyDuration !== undefined) {
+      delete live.liveSyncDurationCount;
+      delete live.liveMaxLatencyDurationCount;
+    }
+    return Object.assign(live, own);
   }
 
   // Start (or restart) playback at `at` seconds; `play` resumes playing if it was.
@@ -185,8 +323,12 @@
     if (window.Hls && window.Hls.isSupported()) {
       if (hls) hls.destroy();
       // window.STREAMD_HLS_CONFIG lets an operator (or a test) tune hls.js, e.g. its buffer.
-      hls = new window.Hls(Object.assign({ startPosition: at > 0 ? at : -1 }, window.STREAMD_HLS_CONFIG || {}));
-      window.streamdPlayer = { get hls() { return hls; }, video };
+      hls = new window.Hls(hlsConfig(at));
+      window.streamdPlayer = {
+        get hls() { return hls; }, video, errors,
+        get growing() { return growing && !finished; },
+        get publishedEnd() { return publishedEnd(); },
+      };
       const current = hls;
       hls.on(window.Hls.Events.MANIFEST_PARSED, (_e, data) => {
         buildMenu(data.levels);
@@ -213,12 +355,16 @@
       hls.on(window.Hls.Events.AUDIO_TRACK_SWITCHED, (_e, data) => applySubtitles(data.lang || ''));
       hls.on(window.Hls.Events.LEVEL_SWITCHED, updateStats);
       hls.on(window.Hls.Events.FRAG_LOADED, updateStats);
+      hls.on(window.Hls.Events.LEVEL_UPDATED, onDetails);
+      hls.on(window.Hls.Events.AUDIO_TRACK_LOADED, onDetails);
+      hls.on(window.Hls.Events.FRAG_BUFFERED, () => { retries = 0; });
       hls.on(window.Hls.Events.ERROR, onError);
       hls.loadSource(source);
       hls.attachMedia(video);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = source;
-      if (at > 0) video.addEventListener('loadedmetadata', () => { video.currentTime = at; }, { once: true });
+      // A growing (EVENT) playlist would start at its live edge: start it where asked.
+      if (at > 0 || growing) video.addEventListener('loadedmetadata', () => { video.currentTime = at; }, { once: true });
       quality.disabled = true;
       // Safari lists the renditions as the element's own tracks, some only after the metadata;
       // browsers without these lists leave both menus hidden and disabled.
@@ -234,7 +380,13 @@
     }
   }
 
+  // Reloading a growing playlist can fail while the server is busy: start again from the same
+  // spot, a few times, rather than stop.
+  let retries = 0;
   function onError(_event, data) {
+    errors.push({ details: data.details, fatal: Boolean(data.fatal), at: video.currentTime });
+    // Fatal ones are kept: they are what went wrong.
+    if (errors.length > 50) errors.splice(errors.findIndex((e) => !e.fatal), 1);
     const code = data.response && data.response.code;
     if (data.details === 'manifestLoadError' || data.details === 'levelLoadError') {
       if (code === 401) return sessionEnded();
@@ -255,7 +407,18 @@
     }
     if (data.fatal) {
       if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
-      else say('Playback stopped: the stream could not be loaded.');
+      else if (growing && !finished && retries < 5) {
+        retries += 1;
+        say('Reconnecting…');
+        const wasPlaying = !video.paused;
+        const at = video.currentTime;
+        const failed = hls;
+        setTimeout(() => {
+          if (hls !== failed) return;
+          start(at, wasPlaying);
+          say('');
+        }, 2000 * retries);
+      } else say('Playback stopped: the stream could not be loaded.');
     }
   }
 

@@ -12,10 +12,34 @@ pub struct LadderJob<'a> {
     pub out_dir: &'a Path,
     pub rungs: &'a [Rung],
     pub picture: Picture,
-    /// The source audio streams to encode, in rendition order (`audio_1`, `audio_2`...).
-    pub audio: &'a [AudioStream],
     pub preset: &'a str,
     pub segment_seconds: u32,
+    /// Where an interrupted encode goes on from, `None` for a first run.
+    pub resume: Option<Resume>,
+    /// How long the source's audio starts before its picture: the video timeline is moved
+    /// that far, as one process with the audio would, so the audio can keep its lead.
+    pub audio_lead_s: f64,
+}
+
+/// A resumed encode starts at a published segment boundary: the first `segments_done`
+/// segments exist, and the next begins `start_s` into the movie.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resume {
+    pub segments_done: u32,
+    pub start_s: f64,
+}
+
+/// The audio renditions: every source stream encoded once, in a process of its own (it runs far
+/// ahead of the video and is cheap to redo, so a resumed job simply makes it again).
+pub struct AudioJob<'a> {
+    pub source: &'a Path,
+    pub out_dir: &'a Path,
+    /// The source audio streams to encode, in rendition order (`audio_1`, `audio_2`...).
+    pub audio: &'a [AudioStream],
+    pub segment_seconds: u32,
+    /// How far the video's muxer moved the video's timeline (x264's reordering delay): the
+    /// audio moves as far, as it would in one process with the video, so they stay in sync.
+    pub offset_s: f64,
 }
 
 /// What the picture needs before it is scaled: from the probe, decided once.
@@ -120,31 +144,37 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
             r.width, r.height
         ));
     }
-    for (i, a) in job.audio.iter().enumerate() {
-        // Downmixed once per source stream (5.1 and 7.1 by the standard matrix), shared by
-        // every rung.
-        graph.push_str(&format!(
-            ";[0:{}]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a{i}]",
-            a.index
-        ));
-    }
-
     let kf = keyframe_interval(job.segment_seconds);
     let gop = (fps * f64::from(kf)).round().max(1.0) as u32;
-    let mut a: Vec<String> = vec![
-        s("-nostdin"),
-        s("-y"),
+    let mut a: Vec<String> = vec![s("-nostdin"), s("-y")];
+    if let Some(r) = job.resume {
+        // Accurate input seeking: decoding starts at the keyframe before and frames before
+        // `start_s` are dropped, so the first frame out is the next segment's first frame.
+        a.extend([s("-ss"), format!("{:.6}", r.start_s)]);
+    }
+    a.extend([
         s("-i"),
         job.source.display().to_string(),
         s("-filter_complex"),
         graph,
-    ];
+    ]);
     for i in 0..n {
         a.extend([s("-map"), format!("[v{i}]")]);
     }
-    for i in 0..job.audio.len() {
-        a.extend([s("-map"), format!("[a{i}]")]);
-    }
+    // Keyframes at the same instants as an uninterrupted run: `t` restarts at 0 after a seek,
+    // so the expression counts on the movie's own clock and from the keyframes already made.
+    let (offset, forced_before) = match job.resume {
+        Some(r) => (
+            format!("+{:.6}", r.start_s),
+            r.segments_done * (job.segment_seconds / kf),
+        ),
+        None => (String::new(), 0),
+    };
+    let key_frames = if forced_before == 0 && offset.is_empty() {
+        format!("expr:gte(t,n_forced*{kf})")
+    } else {
+        format!("expr:gte(t{offset},(n_forced+{forced_before})*{kf})")
+    };
     a.extend([
         s("-c:v"),
         s("libx264"),
@@ -161,7 +191,7 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         s("-keyint_min"),
         s(gop),
         s("-force_key_frames"),
-        format!("expr:gte(t,n_forced*{kf})"),
+        key_frames,
     ]);
     if pic.hdr_transfer.is_some() {
         // Tone-mapped pixels are BT.709: say so, or players apply the source's PQ curve again.
@@ -189,26 +219,31 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
             r.level.to_string(),
         ]);
     }
-    if !job.audio.is_empty() {
-        a.extend([s("-c:a"), s("aac"), s("-b:a"), format!("{AUDIO_KBPS}k")]);
-    }
-    let mut stream_map: Vec<String> = job
+    let stream_map: Vec<String> = job
         .rungs
         .iter()
         .enumerate()
-        .map(|(i, r)| format!("v:{i},agroup:aud,name:{}", r.name))
+        .map(|(i, r)| format!("v:{i},name:{}", r.name))
         .collect();
-    stream_map.extend(
-        (0..job.audio.len()).map(|i| format!("a:{i},agroup:aud,name:{}", audio_rendition(i))),
-    );
-    let out = job.out_dir.display();
-    a.extend([
+    if job.audio_lead_s > 0.0 {
+        a.extend([s("-output_ts_offset"), format!("{:.6}", job.audio_lead_s)]);
+    }
+    let first = job.resume.map_or(1, |r| r.segments_done + 1);
+    a.extend(hls_output(job.out_dir, job.segment_seconds, first, &stream_map));
+    a
+}
+
+/// The HLS muxer writing fMP4 segments for each variant under `out/{name}/`, and an EVENT
+/// playlist it rewrites (atomically) after each finished segment: what the publisher reads.
+fn hls_output(out: &Path, segment_seconds: u32, first: u32, stream_map: &[String]) -> Vec<String> {
+    let out = out.display();
+    vec![
         s("-f"),
         s("hls"),
         s("-hls_time"),
-        s(job.segment_seconds),
+        s(segment_seconds),
         s("-hls_playlist_type"),
-        s("vod"),
+        s("event"),
         s("-hls_flags"),
         s("independent_segments"),
         s("-hls_segment_type"),
@@ -216,15 +251,49 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         s("-hls_fmp4_init_filename"),
         s("init.mp4"),
         s("-start_number"),
-        s("1"),
+        s(first),
         s("-hls_segment_filename"),
         format!("{out}/%v/seg_%05d.m4s"),
-        s("-master_pl_name"),
-        s("master.m3u8"),
         s("-var_stream_map"),
         stream_map.join(" "),
         format!("{out}/%v/index.m3u8"),
-    ]);
+    ]
+}
+
+pub fn audio_args(job: &AudioJob) -> Vec<String> {
+    let graph = job
+        .audio
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            // Downmixed once per source stream (5.1 and 7.1 by the standard matrix), shared
+            // by every rung.
+            format!(
+                "[0:{}]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a{i}]",
+                a.index
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(";");
+    let mut a = vec![
+        s("-nostdin"),
+        s("-y"),
+        s("-i"),
+        job.source.display().to_string(),
+        s("-filter_complex"),
+        graph,
+    ];
+    for i in 0..job.audio.len() {
+        a.extend([s("-map"), format!("[a{i}]")]);
+    }
+    a.extend([s("-c:a"), s("aac"), s("-b:a"), format!("{AUDIO_KBPS}k")]);
+    if job.offset_s > 0.0 {
+        a.extend([s("-output_ts_offset"), format!("{:.6}", job.offset_s)]);
+    }
+    let stream_map: Vec<String> = (0..job.audio.len())
+        .map(|i| format!("a:{i},name:{}", audio_rendition(i)))
+        .collect();
+    a.extend(hls_output(job.out_dir, job.segment_seconds, 1, &stream_map));
     a
 }
 
@@ -279,50 +348,76 @@ mod tests {
             title: None,
             default: index == 1,
             forced: false,
+            start_s: 0.0,
         }
     }
 
-    fn job<'a>(r: &'a [Rung], audio: &'a [AudioStream], picture: Picture) -> LadderJob<'a> {
+    fn job(r: &[Rung], picture: Picture) -> LadderJob<'_> {
         LadderJob {
             source: Path::new("/in/movie.mkv"),
             out_dir: Path::new("/stage/out"),
             rungs: r,
             picture,
-            audio,
             preset: "veryfast",
             segment_seconds: 4,
+            resume: None,
+            audio_lead_s: 0.0,
         }
     }
 
     #[test]
-    fn one_process_maps_every_rung_and_encodes_each_audio_stream_once() {
+    fn one_process_maps_every_rung_with_aligned_keyframes() {
         let p = probe(30.0);
         let r = plan(&p, &["480p".into(), "720p".into(), "1080p".into()]);
-        let audio = [stream(1), stream(2)];
-        let a = ladder_args(&job(&r, &audio, Picture::of(&p, false)));
+        let a = ladder_args(&job(&r, Picture::of(&p, false)));
         let joined = a.join(" ");
         assert!(
             joined.contains("[0:0]fps=30.000,split=3[s0][s1][s2];[s0]scale=854:480"),
             "{joined}"
         );
-        assert!(joined.contains(
-            "[0:1]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0]"
-        ));
-        assert!(joined.contains("[0:2]aformat"));
-        assert_eq!(
-            a.iter().filter(|x| x.starts_with("[a")).count(),
-            2,
-            "two audio maps"
-        );
+        assert!(!joined.contains("-c:a") && !joined.contains("-ss"));
         assert!(joined.contains("-force_key_frames expr:gte(t,n_forced*2)"));
         assert!(joined.contains("-g 60 -keyint_min 60"));
         assert!(joined.contains("-hls_segment_type fmp4"));
-        assert!(joined.contains(
-            "v:0,agroup:aud,name:480p v:1,agroup:aud,name:720p v:2,agroup:aud,name:1080p a:0,agroup:aud,name:audio_1 a:1,agroup:aud,name:audio_2"
-        ));
+        assert!(joined.contains("-hls_playlist_type event"), "a playlist that grows");
+        assert!(joined.contains("v:0,name:480p v:1,name:720p v:2,name:1080p"));
         assert!(joined.contains("/stage/out/%v/seg_%05d.m4s"));
+        assert!(joined.contains("-start_number 1 "));
         assert!(joined.contains("-level:v:2 4.0"));
         assert!(!joined.contains("zscale") && !joined.contains("bwdif"));
+    }
+
+    #[test]
+    fn a_resumed_encode_seeks_to_the_boundary_and_keeps_the_keyframe_grid() {
+        let p = probe(30.0);
+        let r = plan(&p, &["480p".into()]);
+        let mut j = job(&r, Picture::of(&p, false));
+        j.resume = Some(Resume {
+            segments_done: 5,
+            start_s: 20.0,
+        });
+        let joined = ladder_args(&j).join(" ");
+        assert!(joined.starts_with("-nostdin -y -ss 20.000000 -i /in/movie.mkv"), "{joined}");
+        assert!(joined.contains("-force_key_frames expr:gte(t+20.000000,(n_forced+10)*2)"));
+        assert!(joined.contains("-start_number 6 "));
+    }
+
+    #[test]
+    fn each_audio_stream_is_encoded_once_in_its_own_process() {
+        let audio = [stream(1), stream(2)];
+        let joined = audio_args(&AudioJob {
+            source: Path::new("/in/movie.mkv"),
+            out_dir: Path::new("/stage/audio"),
+            audio: &audio,
+            segment_seconds: 4,
+            offset_s: 0.059,
+        })
+        .join(" ");
+        assert!(joined.contains("[0:1]aformat=sample_fmts=fltp:sample_rates=48000:channel_layouts=stereo[a0];[0:2]aformat"));
+        assert!(joined.contains("-map [a0] -map [a1] -c:a aac -b:a 128k"));
+        assert!(joined.contains("a:0,name:audio_1 a:1,name:audio_2"));
+        assert!(!joined.contains("libx264"));
+        assert!(joined.contains("-output_ts_offset 0.059000"));
     }
 
     #[test]
@@ -330,21 +425,21 @@ mod tests {
         let mut p = probe(25.0);
         p.colour.transfer = Some("smpte2084".into());
         let r = plan(&p, &["480p".into(), "720p".into(), "1080p".into()]);
-        let joined = ladder_args(&job(&r, &[], Picture::of(&p, true))).join(" ");
+        let joined = ladder_args(&job(&r, Picture::of(&p, true))).join(" ");
         assert!(
             joined.contains("[0:0]bwdif=mode=send_frame:parity=auto:deint=all,fps=25.000,zscale=w=1920:h=1080:tin=smpte2084"),
             "{joined}"
         );
         assert_eq!(joined.matches("tonemap=hable").count(), 1);
         assert!(joined.contains("-color_primaries bt709 -color_trc bt709 -colorspace bt709"));
-        assert!(!joined.contains("-c:a") && !joined.contains("a:0"));
+        assert!(!joined.contains("-c:a"));
     }
 
     #[test]
     fn fast_sources_are_slowed_and_odd_segments_get_one_keyframe_each() {
         let p = probe(120.0);
         let r = plan(&p, &["480p".into()]);
-        let mut j = job(&r, &[], Picture::of(&p, false));
+        let mut j = job(&r, Picture::of(&p, false));
         j.segment_seconds = 3;
         let joined = ladder_args(&j).join(" ");
         assert!(joined.contains("[0:0]fps=60.000,split=1"));

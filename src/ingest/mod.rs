@@ -2,10 +2,12 @@
 //! source, plan the rungs, run one ffmpeg for all of them, measure, publish atomically.
 
 pub mod command;
+pub mod fmp4;
 pub mod ladder;
 pub mod master;
 pub mod pipeline;
 pub mod probe;
+pub mod publish;
 pub mod run;
 pub mod subtitles;
 pub mod tools;

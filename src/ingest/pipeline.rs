@@ -4,12 +4,16 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::command::{LadderJob, Picture, ladder_args, poster_args};
+use super::command::{
+    AudioJob, LadderJob, Picture, Resume, audio_args, ladder_args, poster_args,
+};
 use super::ladder;
 use super::master;
-use super::probe::{self, ProbeError, Scan};
+use super::probe::{self, Probe, ProbeError, Scan};
+use super::publish::{PublishError, Track};
 use super::run::{Control, RunError, Tick, run_ffmpeg};
 use super::subtitles;
 use super::tools::{ToolError, Tools};
@@ -18,8 +22,8 @@ use crate::config::Config;
 use crate::media::{Media, MediaError};
 use crate::playlist::{Ladder, render_master};
 use crate::store::{
-    Job, JobState, Movie, MovieId, Progress, Published, Sidecar, Store, StoreError,
-    SubtitleRendition, Tier, Timestamp,
+    AudioRendition, Job, JobState, Movie, MovieId, Progress, Published, Sidecar, Store,
+    StoreError, SubtitleRendition, Tier, Timestamp,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,8 @@ pub enum IngestError {
     Master(#[from] master::MasterError),
     #[error("publishing the ladder: {0}")]
     Publish(#[from] MediaError),
+    #[error("publishing the ladder: {0}")]
+    Publishing(#[from] PublishError),
     #[error("{what}: {source}")]
     Io {
         what: &'static str,
@@ -153,6 +159,33 @@ fn has_room(path: &Path) -> bool {
     stat.f_bavail.saturating_mul(stat.f_frsize) > DB_RESERVE_BYTES
 }
 
+/// ffmpeg's AAC encoder delays its output by one 1024-sample frame (at 48 kHz).
+const AAC_PRIMING_S: f64 = 1024.0 / 48000.0;
+
+/// `1:02:03` or `2:03`, for notes people read.
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// Audio renditions with the bitrate they are encoded at, for the master of a movie still
+/// transcoding (AAC at 128 kb/s plus fMP4 framing).
+fn with_estimates(audio: &[AudioRendition]) -> Vec<AudioRendition> {
+    let rate = u64::from(super::command::AUDIO_KBPS) * 1000;
+    audio
+        .iter()
+        .map(|a| AudioRendition {
+            bandwidth: rate * 105 / 100,
+            average_bandwidth: rate,
+            ..a.clone()
+        })
+        .collect()
+}
+
 /// How a job ended, for the worker's bookkeeping.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -229,14 +262,20 @@ impl Ingester {
                 let _ = self.media.delete_movie(id);
                 Outcome::Dropped
             }
+            // A shutdown keeps what was published: the next start resumes from it.
             Err(IngestError::Run(RunError::Cancelled)) if stopping() => {
                 if let Err(e) = self.store.requeue_running(Some(id)) {
                     tracing::error!(movie_id = %id, error = %e, "could not re-queue job");
                 }
                 return Outcome::Requeued;
             }
-            Err(IngestError::Run(RunError::Cancelled)) => Outcome::Dropped,
+            Err(IngestError::Run(RunError::Cancelled)) => {
+                let _ = self.media.delete_movie(id);
+                Outcome::Dropped
+            }
             Err(e) => {
+                // Nothing of a failed movie stays published, not even its first segments.
+                let _ = self.media.delete_movie(id);
                 let reason = e.to_string();
                 tracing::warn!(movie_id = %id, reason = %reason, "ingest failed");
                 if let Err(e) = self.store.fail_job(id, &reason) {
@@ -282,30 +321,102 @@ impl Ingester {
                 probe.colour.transfer.as_deref().unwrap_or("?")
             ));
         }
+        let segment_seconds = self.config.transcode.segment_seconds;
         let rungs = ladder::plan(&probe, &self.config.transcode.renditions);
-        let audio = plan_audio(&probe, &mut notes);
+        let mut audio = plan_audio(&probe, &mut notes);
         let streams: Vec<_> = probe.playable_audio().cloned().collect();
         let picture = Picture::of(&probe, interlaced);
+        let duration = probe.duration_s;
 
         let staging = self.staging_dir(&movie.id);
         let _ = std::fs::remove_dir_all(&staging);
-        let out = staging.join("out");
-        std::fs::create_dir_all(&out).map_err(IngestError::io("creating the staging dir"))?;
+        let (video_dir, audio_dir) = (staging.join("video"), staging.join("audio"));
+        for dir in [&video_dir, &audio_dir] {
+            std::fs::create_dir_all(dir).map_err(IngestError::io("creating the staging dir"))?;
+        }
 
-        let args = ladder_args(&LadderJob {
+        // What an earlier, interrupted run of this job published is kept: the video goes on
+        // from the last segment every rung has; the audio (cheap) is made again unless done.
+        let mut video: Vec<Track> = rungs
+            .iter()
+            .map(|r| Track::new(&r.name, &video_dir, false, segment_seconds))
+            .collect();
+        let mut sound: Vec<Track> = audio
+            .iter()
+            .map(|a| Track::new(&a.name, &audio_dir, true, segment_seconds))
+            .collect();
+        for t in video.iter_mut().chain(sound.iter_mut()) {
+            t.load_published(&self.media, &movie.id)?;
+        }
+        let video_done = video.iter().all(|t| t.finished);
+        let resume = if video_done {
+            None
+        } else {
+            let n = video.iter().map(|t| t.published.len()).min().unwrap_or(0);
+            for t in &mut video {
+                t.truncate(n);
+            }
+            if n == 0 {
+                None
+            } else {
+                let start_s = video[0].duration_s();
+                for t in &mut video {
+                    let (ticks, _) = t.published_end(&self.media, &movie.id)?;
+                    t.shift_resumed(ticks);
+                }
+                let note = format!(
+                    "resumed after an interruption at {} (segment {} of ~{}); nothing before it was encoded again",
+                    clock(start_s),
+                    n + 1,
+                    (duration / f64::from(segment_seconds)).ceil()
+                );
+                tracing::info!(movie_id = %movie.id, note = %note, "ingest resumed");
+                notes.push(note);
+                Some(Resume {
+                    segments_done: n as u32,
+                    start_s,
+                })
+            }
+        };
+        let audio_done = sound.iter().all(|t| t.finished);
+        if !audio_done {
+            for t in &mut sound {
+                t.reset();
+            }
+        }
+
+        let video_args = ladder_args(&LadderJob {
             source,
-            out_dir: &out,
+            out_dir: &video_dir,
             rungs: &rungs,
             picture: picture.clone(),
-            audio: &streams,
             preset: &self.config.transcode.preset,
-            segment_seconds: self.config.transcode.segment_seconds,
+            segment_seconds,
+            resume,
+            audio_lead_s: probe.audio_lead_s(),
         });
-        let duration = probe.duration_s;
+        // Where the source's clock zero lands in the published timeline (the first frame's
+        // time out minus its time in): subtitle cues are placed by it, and the audio is moved
+        // by the video muxer's own shift so both keep the source's sync. Known from an earlier
+        // run, or measured on the first video segment.
+        let known_start = if movie.playable {
+            Some(movie.video_start_s)
+        } else if resume.is_some() || video_done {
+            Some(
+                self.published_video_start(&tools, &probe, &movie.id, &video[0], &staging)
+                    .unwrap_or(0.0),
+            )
+        } else {
+            None
+        };
+        let timeline = std::sync::Mutex::new(known_start);
+        let read_timeline = || *timeline.lock().unwrap_or_else(|p| p.into_inner());
+        let offset = resume.map_or(0.0, |r| r.start_s);
         let mut last_saved = Instant::now() - Duration::from_secs(10);
         let mut tick = |t: Tick| {
-            let percent = (t.out_time_s / duration * 100.0).clamp(0.0, 100.0);
-            let eta_s = (t.speed > 0.0).then(|| ((duration - t.out_time_s) / t.speed).max(0.0));
+            let done_s = offset + t.out_time_s;
+            let percent = (done_s / duration * 100.0).clamp(0.0, 100.0);
+            let eta_s = (t.speed > 0.0).then(|| ((duration - done_s) / t.speed).max(0.0));
             let progress = Progress {
                 percent,
                 speed: t.speed,
@@ -322,15 +433,147 @@ impl Ingester {
                 }
             }
         };
-        run_ffmpeg(
-            &tools.ffmpeg,
-            &args,
-            control,
-            encode_timeout(duration),
-            &mut tick,
-        )?;
 
-        let poster = out.join("poster.jpg");
+        // The two encodes run side by side under their own control, so that one failing stops
+        // the other; this thread publishes what they finish.
+        let encodes = Control::default();
+        let video_finished = AtomicBool::new(video_done);
+        let audio_finished = AtomicBool::new(audio_done || streams.is_empty());
+        let timeout = encode_timeout(duration);
+        let mut playable = movie.playable;
+        let mut subs = movie.subtitles.clone();
+        let progressive = self.config.transcode.progressive;
+        let results = std::thread::scope(|scope| {
+            let audio_run = (!audio_finished.load(Ordering::SeqCst)).then(|| {
+                scope.spawn(|| {
+                    let start = loop {
+                        if let Some(start) = read_timeline() {
+                            break start;
+                        }
+                        if encodes.wait(Duration::from_millis(200)) {
+                            audio_finished.store(true, Ordering::SeqCst);
+                            return Err(RunError::Cancelled);
+                        }
+                    };
+                    let args = audio_args(&AudioJob {
+                        source,
+                        out_dir: &audio_dir,
+                        audio: &streams,
+                        segment_seconds,
+                        // The AAC encoder's priming frame starts its output one frame early.
+                        offset_s: (start + probe.input_start_s + AAC_PRIMING_S).max(0.0),
+                    });
+                    let r = run_ffmpeg(&tools.ffmpeg, &args, &encodes, timeout, |_| {});
+                    if r.is_err() {
+                        encodes.cancel();
+                    }
+                    audio_finished.store(true, Ordering::SeqCst);
+                    r
+                })
+            });
+            let publisher = scope.spawn(|| {
+                let published = (|| -> Result<(), IngestError> {
+                    loop {
+                        if control.is_cancelled() {
+                            encodes.cancel();
+                        }
+                        let v_done = video_finished.load(Ordering::SeqCst);
+                        let a_done = audio_finished.load(Ordering::SeqCst);
+                        if encodes.is_cancelled() {
+                            return Ok(());
+                        }
+                        if read_timeline().is_none() {
+                            // Read while the first segment is still staged.
+                            if let Some((init, first)) = video[0].staged_first() {
+                                let start = master::first_pts(&tools.ffprobe, &init, &first)
+                                    .map_or(0.0, |out| out - probe.video_start_s);
+                                *timeline.lock().unwrap_or_else(|p| p.into_inner()) = Some(start);
+                                encodes.notify_all();
+                            }
+                        }
+                        if progressive || (v_done && a_done) {
+                            for t in &mut video {
+                                t.publish_new(&self.media, &movie.id, v_done)?;
+                            }
+                            for t in &mut sound {
+                                t.publish_new(&self.media, &movie.id, a_done)?;
+                            }
+                        }
+                        let started = video
+                            .iter()
+                            .chain(sound.iter())
+                            .all(|t| !t.published.is_empty());
+                        if !playable && started {
+                            let video_start_s = read_timeline().unwrap_or(0.0);
+                            subs = self.make_subtitles(
+                                &tools,
+                                &probe,
+                                job,
+                                &staging,
+                                video_start_s,
+                                &mut notes,
+                                control,
+                            )?;
+                            playable = self.store.set_playable(
+                                &movie.id,
+                                Published {
+                                    duration_s: duration,
+                                    renditions: rungs.iter().map(master::estimate).collect(),
+                                    audio: with_estimates(&audio),
+                                    subtitles: subs.clone(),
+                                    video_start_s,
+                                    notes: notes.clone(),
+                                },
+                            )?;
+                            tracing::info!(movie_id = %movie.id, "playable while it transcodes");
+                        }
+                        if v_done && a_done {
+                            return Ok(());
+                        }
+                        encodes.wait(Duration::from_millis(500));
+                    }
+                })();
+                if published.is_err() {
+                    encodes.cancel();
+                }
+                published
+            });
+            let video_result = if video_done {
+                Ok(())
+            } else {
+                let r = run_ffmpeg(&tools.ffmpeg, &video_args, &encodes, timeout, &mut tick);
+                if r.is_err() {
+                    encodes.cancel();
+                }
+                r
+            };
+            video_finished.store(true, Ordering::SeqCst);
+            encodes.notify_all();
+            let panicked = || Err(RunError::Failed("an ingest thread panicked".into()));
+            let audio_result = audio_run.map_or(Ok(()), |h| h.join().unwrap_or_else(|_| panicked()));
+            let published = publisher
+                .join()
+                .unwrap_or_else(|_| panicked().map_err(IngestError::from));
+            (published, video_result, audio_result)
+        });
+        if control.is_cancelled() {
+            return Err(RunError::Cancelled.into());
+        }
+        // The first real failure is the reason; the other encode was only stopped by it.
+        let (published, video_result, audio_result) = results;
+        for r in [video_result, audio_result] {
+            if let Err(e) = r
+                && e != RunError::Cancelled
+            {
+                return Err(e.into());
+            }
+        }
+        published?;
+        if encodes.is_cancelled() {
+            return Err(RunError::Cancelled.into());
+        }
+
+        let poster = staging.join("poster.jpg");
         run_ffmpeg(
             &tools.ffmpeg,
             &poster_args(source, &poster, &probe, &picture),
@@ -342,26 +585,98 @@ impl Ingester {
             return Err(RunError::Failed("ffmpeg wrote no poster frame".into()).into());
         }
 
-        let measured = master::measure(&out, &rungs)?;
-        let renditions: Vec<_> = measured.into_iter().map(|m| m.info).collect();
-        let mut audio_renditions = Vec::new();
-        for mut a in audio {
-            let dir = out.join(&a.name);
-            let playlist = master::tidy_rendition(&dir)?;
-            let rates = master::rates(&dir, &playlist, &a.name)?;
+        let target = u64::from(segment_seconds.max(1));
+        let sizes: Vec<_> = video.iter().map(Track::sizes).collect();
+        let renditions: Vec<_> = master::measure(&rungs, &sizes, target)?
+            .into_iter()
+            .map(|m| m.info)
+            .collect();
+        for (a, t) in audio.iter_mut().zip(&sound) {
+            let rates = master::rates(&t.sizes(), target, &a.name)?;
             (a.bandwidth, a.average_bandwidth) = (rates.peak, rates.average);
-            audio_renditions.push(a);
         }
-        // Where the source's clock zero lands in the published timeline: the first frame's
-        // time out minus its time in. Subtitle cues are on the source's clock.
-        let video_start_s = renditions
-            .first()
-            .and_then(|r| master::first_pts(&tools.ffprobe, &out.join(&r.name)))
-            .map(|out_start| out_start - probe.video_start_s)
-            .unwrap_or(0.0);
+        let video_start_s = read_timeline().unwrap_or(0.0);
+        if !playable {
+            subs = self.make_subtitles(
+                &tools,
+                &probe,
+                job,
+                &staging,
+                video_start_s,
+                &mut notes,
+                control,
+            )?;
+        }
+        for t in video.iter_mut().chain(sound.iter_mut()) {
+            t.write_playlist(&self.media, &movie.id, true)?;
+        }
+        self.media.put_file(&movie.id, "poster.jpg", &poster)?;
+        let ladder = Ladder {
+            video: &renditions,
+            audio: &audio,
+            subtitles: &subs,
+        };
+        self.media.replace_object(
+            &movie.id,
+            "master.m3u8",
+            render_master(&ladder, |name| format!("{name}/index.m3u8")).as_bytes(),
+        )?;
+        for note in &notes {
+            tracing::info!(movie_id = %movie.id, note = %note, "ingest note");
+        }
+        Ok(self.store.complete_job(
+            &movie.id,
+            Published {
+                duration_s: duration,
+                renditions,
+                audio,
+                subtitles: subs,
+                video_start_s,
+                notes,
+            },
+        )?)
+    }
 
-        // Every text stream of the source, then the sidecar files; a subtitle that fails is
-        // skipped with a note: the movie is still worth watching.
+    /// The timeline start of a movie whose first video segment is already published (a
+    /// resumed job), measured on the published init and segment.
+    fn published_video_start(
+        &self,
+        tools: &Tools,
+        probe: &Probe,
+        id: &MovieId,
+        first_rung: &Track,
+        staging: &Path,
+    ) -> Option<f64> {
+        let (_, first, _) = first_rung.published.first()?;
+        let init = self
+            .media
+            .read_blocking(id, &format!("{}/init.mp4", first_rung.name))
+            .ok()?;
+        let segment = self
+            .media
+            .read_blocking(id, &format!("{}/{first}", first_rung.name))
+            .ok()?;
+        let (init_path, segment_path) = (staging.join("probe-init.mp4"), staging.join("probe-seg.m4s"));
+        std::fs::write(&init_path, init).ok()?;
+        std::fs::write(&segment_path, segment).ok()?;
+        let out = master::first_pts(&tools.ffprobe, &init_path, &segment_path)?;
+        Some(out - probe.video_start_s)
+    }
+
+    /// Every text subtitle stream of the source, then the sidecar files, as published WebVTT
+    /// renditions; a subtitle that fails is skipped with a note: the movie is still worth
+    /// watching.
+    #[allow(clippy::too_many_arguments)]
+    fn make_subtitles(
+        &self,
+        tools: &Tools,
+        probe: &Probe,
+        job: &Job,
+        staging: &Path,
+        video_start_s: f64,
+        notes: &mut Vec<String>,
+        control: &Control,
+    ) -> Result<Vec<SubtitleRendition>, IngestError> {
         let mut wanted: Vec<(&Path, Option<u32>, String, String, bool)> = Vec::new();
         for (n, s) in probe.subtitles.iter().enumerate() {
             let lang = tracks::bcp47(s.language.as_deref());
@@ -373,7 +688,7 @@ impl Ingester {
                 continue;
             }
             let label = tracks::subtitle_name(&lang, s.title.as_deref(), s.forced, n + 1);
-            wanted.push((source, Some(s.index), lang, label, s.forced));
+            wanted.push((&job.source, Some(s.index), lang, label, s.forced));
         }
         for (n, s) in job.sidecars.iter().enumerate() {
             let lang = tracks::bcp47(s.lang.as_deref());
@@ -386,55 +701,31 @@ impl Ingester {
             let taken: Vec<String> = subs.iter().map(|s| s.name.clone()).collect();
             let labels: Vec<String> = subs.iter().map(|s| s.label.clone()).collect();
             let name = tracks::subtitle_rendition(&lang, &taken);
-            let dir = out.join(&name);
-            match subtitles::convert(
+            let dir = staging.join("subtitles").join(&name);
+            let converted = subtitles::convert(
                 &tools.ffmpeg,
                 input,
                 stream,
                 &dir,
                 video_start_s,
-                duration,
+                probe.duration_s,
                 control,
-            ) {
-                Ok(_) => subs.push(SubtitleRendition {
-                    name,
-                    lang,
-                    label: tracks::unique(label, &labels),
-                    forced,
-                }),
+            );
+            match converted {
+                Ok(_) => {
+                    self.media.publish_part(&dir, &job.movie, &name)?;
+                    subs.push(SubtitleRendition {
+                        name,
+                        lang,
+                        label: tracks::unique(label, &labels),
+                        forced,
+                    });
+                }
                 Err(subtitles::ConvertError::Cancelled) => return Err(RunError::Cancelled.into()),
                 Err(e) => notes.push(format!("subtitles {label}: skipped ({e})")),
             }
         }
-
-        let ladder = Ladder {
-            video: &renditions,
-            audio: &audio_renditions,
-            subtitles: &subs,
-        };
-        std::fs::write(
-            out.join("master.m3u8"),
-            render_master(&ladder, |name| format!("{name}/index.m3u8")),
-        )
-        .map_err(IngestError::io("writing the master playlist"))?;
-        if control.is_cancelled() {
-            return Err(RunError::Cancelled.into());
-        }
-        self.media.publish(&out, &movie.id)?;
-        for note in &notes {
-            tracing::info!(movie_id = %movie.id, note = %note, "ingest note");
-        }
-        Ok(self.store.complete_job(
-            &movie.id,
-            Published {
-                duration_s: duration,
-                renditions,
-                audio: audio_renditions,
-                subtitles: subs,
-                video_start_s,
-                notes,
-            },
-        )?)
+        Ok(subs)
     }
 
     /// Adds a subtitle file to a ready movie as one more WebVTT rendition, re-encoding nothing.

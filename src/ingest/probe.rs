@@ -68,6 +68,8 @@ pub struct AudioStream {
     pub title: Option<String>,
     pub default: bool,
     pub forced: bool,
+    /// When it starts on the container's clock.
+    pub start_s: f64,
 }
 
 /// One subtitle stream of the source.
@@ -114,6 +116,8 @@ pub struct Probe {
     pub video_index: u32,
     /// When the video stream starts on the container's clock (subtitle cues use that clock).
     pub video_start_s: f64,
+    /// When the earliest stream starts: ffmpeg counts every output's time from there.
+    pub input_start_s: f64,
     /// Display size: the coded size stretched by the sample aspect ratio (so an anamorphic
     /// 1440x1080 at 4:3 is 1920x1080), turned when the display matrix rotates it a quarter.
     pub width: u32,
@@ -134,6 +138,13 @@ pub struct Probe {
 }
 
 impl Probe {
+    /// How long the audio starts before the picture in the source (0 when it does not).
+    pub fn audio_lead_s(&self) -> f64 {
+        self.playable_audio()
+            .map(|a| self.video_start_s - a.start_s)
+            .fold(0.0, f64::max)
+    }
+
     /// Audio streams ffmpeg can decode; the others are skipped with a note in the job's log.
     pub fn playable_audio(&self) -> impl Iterator<Item = &AudioStream> {
         self.audio.iter().filter(|a| a.codec.is_some())
@@ -154,6 +165,7 @@ struct Output {
 #[derive(Deserialize)]
 struct Format {
     duration: Option<String>,
+    start_time: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +212,14 @@ impl Stream {
 
     fn index(&self) -> u32 {
         self.index.unwrap_or(0)
+    }
+
+    fn start(&self) -> f64 {
+        self.start_time
+            .as_deref()
+            .and_then(|t| t.parse::<f64>().ok())
+            .filter(|t| t.is_finite())
+            .unwrap_or(0.0)
     }
 }
 
@@ -351,6 +371,7 @@ pub fn parse(json: &str) -> Result<Probe, ProbeError> {
             title: s.tag("title"),
             default: s.flag("default"),
             forced: s.flag("forced"),
+            start_s: s.start(),
         })
         .collect();
     let subtitles = of_type("subtitle")
@@ -366,12 +387,14 @@ pub fn parse(json: &str) -> Result<Probe, ProbeError> {
     Ok(Probe {
         duration_s,
         video_index: video.index(),
-        video_start_s: video
-            .start_time
-            .as_deref()
+        input_start_s: out
+            .format
+            .as_ref()
+            .and_then(|f| f.start_time.as_deref())
             .and_then(|t| t.parse::<f64>().ok())
             .filter(|t| t.is_finite())
             .unwrap_or(0.0),
+        video_start_s: video.start(),
         width,
         height,
         coded_width: w,
@@ -394,6 +417,7 @@ pub fn sample(width: u32, height: u32, fps: f64) -> Probe {
         duration_s: 60.0,
         video_index: 0,
         video_start_s: 0.0,
+        input_start_s: 0.0,
         width,
         height,
         coded_width: width,

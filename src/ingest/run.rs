@@ -23,24 +23,19 @@ pub enum RunError {
     TimedOut(Duration),
 }
 
-#[derive(Default)]
-struct Slot {
-    pid: Option<u32>,
-    /// Set before the child is reaped, so the watchdog never signals a recycled pid.
-    exited: bool,
-}
-
-/// A job's handle for stopping its ffmpeg from another thread.
+/// A job's handle for stopping its ffmpeg children (a job may run several at once: the video
+/// ladder and the audio renditions) from another thread.
 #[derive(Default)]
 pub struct Control {
     cancelled: AtomicBool,
-    slot: Mutex<Slot>,
+    gate: Mutex<()>,
     wake: Condvar,
 }
 
 impl Control {
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
+        let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
         self.wake.notify_all();
     }
 
@@ -48,8 +43,24 @@ impl Control {
         self.cancelled.load(Ordering::SeqCst)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
-        self.slot.lock().unwrap_or_else(|p| p.into_inner())
+    /// Sleeps until cancelled or `timeout`; `true` if cancelled.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        if self.is_cancelled() {
+            return true;
+        }
+        let _ = self.wake.wait_timeout(gate, timeout);
+        self.is_cancelled()
+    }
+
+    /// Wakes whoever waits on this control (a finished encode, for the publisher).
+    pub fn notify_all(&self) {
+        self.notify();
+    }
+
+    fn notify(&self) {
+        let _gate = self.gate.lock().unwrap_or_else(|p| p.into_inner());
+        self.wake.notify_all();
     }
 }
 
@@ -70,7 +81,7 @@ fn parse_time(text: &str) -> Option<f64> {
 
 fn kill(pid: u32) {
     if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: kill(2) with a pid we spawned and have not yet reaped (see Slot::exited).
+        // SAFETY: kill(2) with a pid we spawned and have not yet reaped (see `exited` in run_ffmpeg).
         unsafe {
             libc::kill(pid, libc::SIGKILL);
         }
@@ -107,33 +118,31 @@ pub fn run_ffmpeg(
     let mut child = command
         .spawn()
         .map_err(|e| RunError::Spawn(e.to_string()))?;
-    control.lock().pid = Some(child.as_inner().id());
+    let pid = child.as_inner().id();
+    // Set before the child is reaped, so the watchdog never signals a recycled pid.
+    let exited = Mutex::new(false);
     let started = Instant::now();
     let timed_out = AtomicBool::new(false);
 
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            let mut slot = control.lock();
             loop {
-                if slot.exited {
-                    return;
-                }
                 let elapsed = started.elapsed();
-                if control.is_cancelled() || elapsed >= timeout {
-                    if elapsed >= timeout {
-                        timed_out.store(true, Ordering::SeqCst);
+                let stop = control.is_cancelled() || elapsed >= timeout;
+                {
+                    let exited = exited.lock().unwrap_or_else(|p| p.into_inner());
+                    if *exited {
+                        return;
                     }
-                    if let Some(pid) = slot.pid {
+                    if stop {
+                        if elapsed >= timeout {
+                            timed_out.store(true, Ordering::SeqCst);
+                        }
                         kill(pid);
+                        return;
                     }
-                    return;
                 }
-                let wait = (timeout - elapsed).min(Duration::from_millis(500));
-                slot = control
-                    .wake
-                    .wait_timeout(slot, wait)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|p| p.into_inner().0);
+                control.wait((timeout - elapsed).min(Duration::from_millis(500)));
             }
         });
 
@@ -166,11 +175,8 @@ pub fn run_ffmpeg(
             }
             Err(e) => errors.push_back(e.to_string()),
         }
-        {
-            let mut slot = control.lock();
-            slot.exited = true;
-            control.wake.notify_all();
-        }
+        *exited.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        control.notify();
         let status = child.wait();
         if timed_out.load(Ordering::SeqCst) {
             return Err(RunError::TimedOut(timeout));

@@ -69,13 +69,35 @@ impl LocalMedia {
         }
     }
 
-    /// Replaces one object of a published movie atomically (write aside, flush, rename).
+    /// Replaces one object of a movie atomically (write aside, flush, rename), creating its
+    /// directories: a reader sees the old object or the new one, never a part.
     pub fn replace_object(&self, id: &MovieId, name: &str, bytes: &[u8]) -> io::Result<()> {
         let target = self.movie_dir(id).join(name);
-        let aside = target.with_extension("tmp");
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        let aside = target.with_extension("part");
         fs::write(&aside, bytes)?;
         fs::File::open(&aside)?.sync_all()?;
         fs::rename(&aside, &target)
+    }
+
+    /// Moves a finished file into place as object `name` of a movie (a rename on the same
+    /// disk, a copy otherwise), flushed first so a crash cannot publish a name without data.
+    pub fn move_in(&self, id: &MovieId, name: &str, file: &Path) -> io::Result<()> {
+        let target = self.movie_dir(id).join(name);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)?;
+        }
+        fs::File::open(file)?.sync_all()?;
+        if fs::rename(file, &target).is_err() {
+            let aside = target.with_extension("part");
+            fs::copy(file, &aside)?;
+            fs::File::open(&aside)?.sync_all()?;
+            fs::rename(&aside, &target)?;
+            let _ = fs::remove_file(file);
+        }
+        Ok(())
     }
 
     pub fn delete_movie(&self, id: &MovieId) -> io::Result<()> {

@@ -156,16 +156,54 @@ impl Media {
                 .local
                 .replace_object(id, name, bytes)
                 .map_err(|e| MediaError::Io(e.to_string())),
+            Some(s3) => on_own_runtime(
+                s3.put_bytes(&format!("{}/{name}", movie_prefix(id)), bytes.to_vec()),
+            ),
+        }
+    }
+
+    /// Publishes one finished file as object `name` of a movie (a segment made while the
+    /// encode goes on); the file is moved away. Blocking.
+    pub fn put_file(&self, id: &MovieId, name: &str, file: &Path) -> Result<(), MediaError> {
+        match &self.external {
+            None => self
+                .local
+                .move_in(id, name, file)
+                .map_err(|e| MediaError::Io(e.to_string())),
             Some(s3) => {
-                let dir = std::env::temp_dir().join(format!("streamd-put-{}", MovieId::generate()));
-                let write = std::fs::create_dir_all(&dir)
-                    .and_then(|_| std::fs::write(dir.join(name), bytes))
-                    .map_err(|e| MediaError::Io(e.to_string()));
-                let result =
-                    write.and_then(|_| on_own_runtime(s3.upload_dir(&dir, &movie_prefix(id))));
-                let _ = std::fs::remove_dir_all(&dir);
-                result
+                on_own_runtime(s3.put_file(file, &format!("{}/{name}", movie_prefix(id))))?;
+                let _ = std::fs::remove_file(file);
+                Ok(())
             }
+        }
+    }
+
+    /// The size of one object of a movie. Blocking.
+    pub fn object_size(&self, id: &MovieId, name: &str) -> Result<u64, MediaError> {
+        match &self.external {
+            None => std::fs::metadata(self.local.movie_dir(id).join(name))
+                .map(|m| m.len())
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => {
+                        MediaError::NotFound(format!("{}/{name}", movie_prefix(id)))
+                    }
+                    _ => MediaError::Io(e.to_string()),
+                }),
+            Some(s3) => on_own_runtime(s3.size(&format!("{}/{name}", movie_prefix(id)))),
+        }
+    }
+
+    /// Reads a small object of a movie from blocking code.
+    pub fn read_blocking(&self, id: &MovieId, name: &str) -> Result<Vec<u8>, MediaError> {
+        match &self.external {
+            None => match std::fs::read(self.local.movie_dir(id).join(name)) {
+                Ok(bytes) => Ok(bytes),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(MediaError::NotFound(format!("{}/{name}", movie_prefix(id))))
+                }
+                Err(e) => Err(MediaError::Io(e.to_string())),
+            },
+            Some(s3) => on_own_runtime(s3.read(&format!("{}/{name}", movie_prefix(id)))),
         }
     }
 

@@ -68,6 +68,32 @@ impl S3Media {
         Ok(())
     }
 
+    /// Uploads one file as `key` (one PUT: segments and playlists are small).
+    pub async fn put_file(&self, path: &Path, key: &str) -> Result<(), MediaError> {
+        let bytes = tokio::fs::read(path).await.map_err(err)?;
+        self.put_bytes(key, bytes).await
+    }
+
+    pub async fn put_bytes(&self, key: &str, bytes: Vec<u8>) -> Result<(), MediaError> {
+        self.store
+            .put(&ObjectPath::from(key), bytes.into())
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    pub async fn size(&self, key: &str) -> Result<u64, MediaError> {
+        let meta = self
+            .store
+            .head(&ObjectPath::from(key))
+            .await
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => MediaError::NotFound(key.to_string()),
+                other => err(other),
+            })?;
+        Ok(meta.size)
+    }
+
     pub async fn read(&self, key: &str) -> Result<Vec<u8>, MediaError> {
         let got = self
             .store

@@ -20,6 +20,9 @@ pub struct Variant {
     pub independent_segments: bool,
     /// fMP4's initialisation segment (`EXT-X-MAP`), relative to the rendition dir.
     pub map: Option<String>,
+    /// `EXT-X-ENDLIST`: every segment is there (VOD). Without it the playlist is an EVENT
+    /// playlist still growing while the movie transcodes.
+    pub finished: bool,
     /// (EXTINF duration, segment file name relative to the rendition dir)
     pub segments: Vec<(f32, String)>,
 }
@@ -38,6 +41,7 @@ impl Variant {
             target_duration: p.target_duration,
             media_sequence: p.media_sequence,
             independent_segments: p.independent_segments,
+            finished: p.end_list,
             map: p
                 .segments
                 .first()
@@ -56,14 +60,7 @@ impl Variant {
     pub fn render_signed(&self, origin: &str, prefix: &str, batch: &Batch) -> String {
         let mut out =
             String::with_capacity(200 + self.segments.len() * (origin.len() + prefix.len() + 360));
-        let _ = write!(
-            out,
-            "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n",
-            self.version, self.target_duration, self.media_sequence
-        );
-        if self.independent_segments {
-            out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-        }
+        self.write_header(&mut out);
         let mut path = String::with_capacity(prefix.len() + 32);
         let mut signed = |uri: &str, out: &mut String| {
             out.push_str(origin);
@@ -83,26 +80,41 @@ impl Variant {
             signed(uri, &mut out);
             out.push('\n');
         }
-        out.push_str("#EXT-X-ENDLIST\n");
+        self.write_end(&mut out);
         out
     }
 
-    /// The playlist as stored beside its segments (relative URIs, VOD).
-    pub fn to_stored_text(&self) -> String {
-        let mut out = format!(
-            "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-PLAYLIST-TYPE:VOD\n",
-            self.version, self.target_duration, self.media_sequence
+    fn write_header(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "#EXTM3U\n#EXT-X-VERSION:{}\n#EXT-X-TARGETDURATION:{}\n#EXT-X-MEDIA-SEQUENCE:{}\n#EXT-X-PLAYLIST-TYPE:{}\n",
+            self.version,
+            self.target_duration,
+            self.media_sequence,
+            if self.finished { "VOD" } else { "EVENT" }
         );
         if self.independent_segments {
             out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
         }
+    }
+
+    fn write_end(&self, out: &mut String) {
+        if self.finished {
+            out.push_str("#EXT-X-ENDLIST\n");
+        }
+    }
+
+    /// The playlist as stored beside its segments (relative URIs).
+    pub fn to_stored_text(&self) -> String {
+        let mut out = String::new();
+        self.write_header(&mut out);
         if let Some(map) = &self.map {
             let _ = writeln!(out, "#EXT-X-MAP:URI=\"{map}\"");
         }
         for (duration, uri) in &self.segments {
             let _ = writeln!(out, "#EXTINF:{duration:.6},\n{uri}");
         }
-        out.push_str("#EXT-X-ENDLIST\n");
+        self.write_end(&mut out);
         out
     }
 

@@ -143,6 +143,7 @@ impl Store {
                 movie.subtitles = published.subtitles;
                 movie.video_start_s = published.video_start_s;
                 movie.notes = published.notes;
+                movie.playable = true;
                 movie.progress = None;
                 movie.error = None;
                 job.state = JobState::Done;
@@ -155,6 +156,40 @@ impl Store {
         };
         txn.commit()?;
         Ok(done)
+    }
+
+    /// The first segments of every rendition are out: the movie becomes playable while it goes
+    /// on transcoding, with the ladder it will end with. A no-op for a movie that is gone or no
+    /// longer transcoding.
+    pub fn set_playable(&self, id: &MovieId, published: Published) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write()?;
+        let done = match read_movie(&txn, id)? {
+            Some(mut movie) if movie.status == MovieStatus::Running => {
+                movie.duration_s = Some(published.duration_s);
+                movie.renditions = published.renditions;
+                movie.audio = published.audio;
+                movie.subtitles = published.subtitles;
+                movie.video_start_s = published.video_start_s;
+                movie.notes = published.notes;
+                movie.playable = true;
+                write_movie(&txn, &movie)?;
+                true
+            }
+            _ => false,
+        };
+        txn.commit()?;
+        Ok(done)
+    }
+
+    /// Adds a line to a movie's ingest notes (a resumed job says from where).
+    pub fn add_note(&self, id: &MovieId, note: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        if let Some(mut movie) = read_movie(&txn, id)? {
+            movie.notes.push(note.to_string());
+            write_movie(&txn, &movie)?;
+        }
+        txn.commit()?;
+        Ok(())
     }
 
     /// Replaces a movie's subtitle renditions (added or removed after the ingest); `None` when
@@ -181,6 +216,7 @@ impl Store {
         let txn = self.db.begin_write()?;
         if let Some(mut movie) = read_movie(&txn, id)? {
             movie.status = MovieStatus::Failed;
+            movie.playable = false;
             movie.progress = None;
             movie.error = Some(reason.to_string());
             write_movie(&txn, &movie)?;

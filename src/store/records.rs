@@ -223,6 +223,10 @@ pub struct Movie {
     /// What the ingest skipped or changed and why ("image subtitles cannot become WebVTT").
     #[serde(default)]
     pub notes: Vec<String>,
+    /// The first segments of every rendition are published: viewers may start while the rest
+    /// transcodes (always true once ready).
+    #[serde(default)]
+    pub playable: bool,
 }
 
 impl Movie {
@@ -242,7 +246,14 @@ impl Movie {
             subtitles: vec![],
             video_start_s: 0.0,
             notes: vec![],
+            playable: false,
         }
+    }
+
+    /// Whether viewers may open its stream: ready, or transcoding with its start published.
+    pub fn is_playable(&self) -> bool {
+        self.status == MovieStatus::Ready
+            || (self.playable && self.status != MovieStatus::Failed)
     }
 
     /// The names of every playlist a viewer may ask for: rungs, audio and subtitles.

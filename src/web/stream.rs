@@ -81,7 +81,7 @@ pub async fn entitled_movie(
     .await??;
     let user = found_user.ok_or(ApiError::Unauthorized)?;
     let movie = movie
-        .filter(|m| m.status == MovieStatus::Ready)
+        .filter(Movie::is_playable)
         .ok_or_else(|| ApiError::NotFound("no such movie, or it is not ready yet".into()))?;
     if let Err(denied) =
         check_entitlement(&user, &plan, movie.tier, grant.as_ref(), Timestamp::now())
@@ -163,18 +163,31 @@ async fn variant(
     if !movie.has_rendition(&rendition) {
         return Err(ApiError::NotFound("no such rendition".into()));
     }
-    let variant = match state.variants.get(movie.id.as_str(), &rendition) {
+    // A ready movie's playlists never change; one still transcoding grows, so it is read
+    // afresh each time (it is small while it grows).
+    let ready = movie.status == MovieStatus::Ready;
+    let cached = ready
+        .then(|| state.variants.get(movie.id.as_str(), &rendition))
+        .flatten();
+    let variant = match cached {
         Some(v) => v,
         None => {
             let bytes = state
                 .media
                 .read(&movie.id, &format!("{rendition}/index.m3u8"))
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(|e| match e {
+                    crate::media::MediaError::NotFound(_) => {
+                        ApiError::NotFound("this rendition has no segments yet".into())
+                    }
+                    other => ApiError::internal(other),
+                })?;
             let parsed = Arc::new(Variant::parse(&bytes).map_err(ApiError::internal)?);
-            state
-                .variants
-                .insert(movie.id.as_str(), &rendition, parsed.clone());
+            if ready && parsed.finished {
+                state
+                    .variants
+                    .insert(movie.id.as_str(), &rendition, parsed.clone());
+            }
             parsed
         }
     };

@@ -58,7 +58,7 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 percent: m.progress.as_ref().map(|p| p.percent.round() as u32),
                 poster: ready.then(|| state.media.object_url(&batch, &m.id, "poster.jpg")),
                 locked: e.access.err().map(|d| d.to_string()),
-                playable: ready && e.access.is_ok(),
+                playable: m.is_playable() && e.access.is_ok(),
                 error: m.error.clone(),
             }
         })

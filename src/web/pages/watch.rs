@@ -22,6 +22,10 @@ struct WatchPage {
     /// The viewer's remembered choices ("" when none): the player applies them.
     audio_lang: String,
     subtitle_lang: String,
+    /// Still transcoding: the stream grows while it plays.
+    growing: bool,
+    /// The whole film's length, for the seek bar of a growing stream.
+    duration: f64,
 }
 
 #[derive(Template)]
@@ -75,7 +79,7 @@ pub async fn page(
         };
         return render(&page, StatusCode::FORBIDDEN, cookie);
     }
-    if movie.status != MovieStatus::Ready {
+    if !movie.is_playable() {
         let reason = match movie.status {
             MovieStatus::Failed => "This movie could not be transcoded.".to_string(),
             _ => "This movie is still being prepared.".to_string(),
@@ -88,6 +92,7 @@ pub async fn page(
         };
         return render(&page, StatusCode::OK, cookie);
     }
+    let growing = movie.status != MovieStatus::Ready;
     let batch = state.media.get_batch(std::time::Duration::from_secs(3600));
     let duration = movie.duration_s.unwrap_or(0.0);
     // Resuming in the last seconds would just end the film again: start over instead.
@@ -96,7 +101,14 @@ pub async fn page(
         .unwrap_or(0.0);
     let page = WatchPage {
         nav,
-        poster: state.media.object_url(&batch, &movie.id, "poster.jpg"),
+        // The poster is made at the end of the transcode.
+        poster: if growing {
+            String::new()
+        } else {
+            state.media.object_url(&batch, &movie.id, "poster.jpg")
+        },
+        growing,
+        duration,
         id: movie.id.to_string(),
         title: movie.title,
         resume,
