@@ -247,11 +247,26 @@
   // just before it. Small moves (hls.js nudging the playhead over a gap) are left alone.
   let lastTime = 0;
   let notYet = 0;
+  // Where the current hls.js instance was asked to start, until its first seek.
+  let startAt = null;
   video.addEventListener('timeupdate', () => { if (!video.seeking) lastTime = video.currentTime; });
   video.addEventListener('seeking', () => {
     if (finished) { lastTime = video.currentTime; return; }
     const end = publishedEnd();
     const target = video.currentTime;
+    // When its first fragment fails (or is dropped by an early quality switch), hls.js starts a
+    // live stream over at its edge and seeks there once something is buffered: back to where
+    // this film was asked to start. (Its own start position, not the viewer's seek.)
+    if (hls && !playedHere && startAt !== null) {
+      const asked = startAt;
+      const own = hls.startPosition;
+      startAt = null;
+      if (own > asked + 2 && Math.abs(target - own) < 1 && asked <= end - 1) {
+        lastTime = asked;
+        video.currentTime = asked;
+        return;
+      }
+    }
     const limit = Math.max(0, end - 1);
     if (Number.isFinite(end) && target > limit && Math.abs(target - lastTime) >= 1) {
       lastTime = limit;
@@ -294,8 +309,13 @@
   // duration) and carries on.
   function hlsConfig(at) {
     const own = window.STREAMD_HLS_CONFIG || {};
-    if (!growing) return Object.assign({ startPosition: at > 0 ? at : -1 }, own);
+    // The CSP (script-src 'self') forbids the blob: worker hls.js would transmux in: it would
+    // try, fail, fall back to the main thread (all fMP4 needs) and, on a live stream, restart at
+    // the edge on the way.
+    const base = { enableWorker: false };
+    if (!growing) return Object.assign(base, { startPosition: at > 0 ? at : -1 }, own);
     const live = {
+      ...base,
       startPosition: at > 0 ? at : 0,
       // The film's published length as its duration (not Infinity): the seek bar stays usable.
       liveDurationInfinity: false,
@@ -324,6 +344,7 @@
       if (hls) hls.destroy();
       // window.STREAMD_HLS_CONFIG lets an operator (or a test) tune hls.js, e.g. its buffer.
       hls = new window.Hls(hlsConfig(at));
+      startAt = growing && !finished ? Math.max(0, at) : null;
       window.streamdPlayer = {
         get hls() { return hls; }, video, errors,
         get growing() { return growing && !finished; },
@@ -386,7 +407,8 @@
   function onError(_event, data) {
     errors.push({ details: data.details, fatal: Boolean(data.fatal), at: video.currentTime });
     // Fatal ones are kept: they are what went wrong.
-    if (errors.length > 50) errors.splice(errors.findIndex((e) => !e.fatal), 1);
+    const old = errors.findIndex((e) => !e.fatal);
+    if (errors.length > 50 && old >= 0) errors.splice(old, 1);
     const code = data.response && data.response.code;
     if (data.details === 'manifestLoadError' || data.details === 'levelLoadError') {
       if (code === 401) return sessionEnded();

@@ -55,6 +55,8 @@ pub struct Track {
     target: u64,
     /// The final (VOD) playlist is published.
     pub finished: bool,
+    /// Tail segments folded into the one before them: never published on their own.
+    folded: Vec<String>,
 }
 
 impl Track {
@@ -68,6 +70,7 @@ impl Track {
             shift: None,
             target: u64::from(segment_seconds.max(1)),
             finished: false,
+            folded: Vec::new(),
         }
     }
 
@@ -99,6 +102,7 @@ impl Track {
     /// Starts over (the audio of an interrupted job is made again from the start).
     pub fn reset(&mut self) {
         self.published.clear();
+        self.folded.clear();
         self.init_published = false;
         self.finished = false;
     }
@@ -150,7 +154,9 @@ impl Track {
         let mut fresh: Vec<(f32, String)> = staged
             .segments
             .into_iter()
-            .filter(|(_, uri)| !self.published.iter().any(|(_, p, _)| p == uri))
+            .filter(|(_, uri)| {
+                !self.published.iter().any(|(_, p, _)| p == uri) && !self.folded.contains(uri)
+            })
             .collect();
         if self.audio {
             if done {
@@ -190,7 +196,7 @@ impl Track {
 
     /// The muxer's last audio segment is often a few frames past the video's end: fold it into
     /// the one before it (fMP4 fragments concatenate) when the result still fits the target.
-    fn fold_tiny_tail(&self, fresh: &mut Vec<(f32, String)>) -> Result<(), PublishError> {
+    fn fold_tiny_tail(&mut self, fresh: &mut Vec<(f32, String)>) -> Result<(), PublishError> {
         let n = fresh.len();
         if n < 2 || fresh[n - 1].0 >= TINY_TAIL_S {
             return Ok(());
@@ -210,6 +216,7 @@ impl Track {
             .and_then(|mut f| f.write_all(&bytes))
             .map_err(io(prev_path.display().to_string()))?;
         fresh.pop();
+        self.folded.push(tail_uri);
         if let Some(last) = fresh.last_mut() {
             last.0 += tail_d;
         }
