@@ -131,7 +131,10 @@ fn a_movie_is_playable_within_seconds_and_its_playlists_grow_then_end() {
     assert!(!early.contains("#EXT-X-ENDLIST"));
     let early_count = early.matches("#EXTINF").count();
     assert!(early_count >= 1);
-    assert!(early.contains("#EXT-X-MAP:URI=\"http"), "presigned init: {early}");
+    assert!(
+        early.contains("#EXT-X-MAP:URI=\"http"),
+        "presigned init: {early}"
+    );
 
     // ffmpeg decodes what is published while the encode goes on.
     let link = c.get(&format!("/api/v1/movies/{id}/playback")).json()["master_url"]
@@ -139,7 +142,16 @@ fn a_movie_is_playable_within_seconds_and_its_playlists_grow_then_end() {
         .expect("url")
         .to_string();
     let decode = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-xerror", "-live_start_index", "0", "-i", &link])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-xerror",
+            "-live_start_index",
+            "0",
+            "-i",
+            &link,
+        ])
         .args(["-t", "3", "-f", "null", "-"])
         .output()
         .expect("ffmpeg");
@@ -165,12 +177,22 @@ fn a_movie_is_playable_within_seconds_and_its_playlists_grow_then_end() {
     assert!(last.contains("#EXT-X-PLAYLIST-TYPE:VOD") && last.contains("#EXT-X-ENDLIST"));
     assert_eq!(last.matches("#EXTINF").count(), 38, "150 s in 4 s segments");
     let final_master = c.get(&format!("/stream/{id}")).body;
-    assert_eq!(rows(&final_master), first_rows, "same ladder from start to end");
+    assert_eq!(
+        rows(&final_master),
+        first_rows,
+        "same ladder from start to end"
+    );
     let done = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-xerror", "-i", &link, "-f", "null", "-"])
+        .args([
+            "-nostdin", "-v", "error", "-xerror", "-i", &link, "-f", "null", "-",
+        ])
         .output()
         .expect("ffmpeg");
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     server.stop();
 }
 
@@ -191,16 +213,22 @@ fn a_killed_ingest_resumes_from_its_last_segment_and_equals_an_uninterrupted_one
     let t0 = Instant::now();
     let out = cli_env(
         &reference,
-        &["ingest", src.to_str().expect("utf8"), "--title", "Ref", "--json"],
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            "Ref",
+            "--json",
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let full = t0.elapsed();
-    let ref_id = serde_json::from_str::<serde_json::Value>(stdout(&out).trim()).expect("json")
-        ["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let ref_id =
+        serde_json::from_str::<serde_json::Value>(stdout(&out).trim()).expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
 
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).expect("mkdir");
@@ -248,7 +276,10 @@ fn a_killed_ingest_resumes_from_its_last_segment_and_equals_an_uninterrupted_one
         .and_then(|r| r.split(' ').next())
         .and_then(|n| n.parse().ok())
         .expect("segment number in the note");
-    assert!(resumed_at > before, "{resumed_at} vs {before}: nothing published was redone");
+    assert!(
+        resumed_at > before,
+        "{resumed_at} vs {before}: nothing published was redone"
+    );
 
     for rendition in ["480p", "720p", "audio_1"] {
         let (ours, ended) = published(&data, &id, rendition);
@@ -273,17 +304,26 @@ fn a_killed_ingest_resumes_from_its_last_segment_and_equals_an_uninterrupted_one
                 w[0]
             );
         }
-        assert!((ours[0] - theirs[0]).abs() < 0.002, "{rendition}: same start");
+        assert!(
+            (ours[0] - theirs[0]).abs() < 0.002,
+            "{rendition}: same start"
+        );
     }
     let link = c.get(&format!("/api/v1/movies/{id}/playback")).json()["master_url"]
         .as_str()
         .expect("url")
         .to_string();
     let decode = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-xerror", "-i", &link, "-f", "null", "-"])
+        .args([
+            "-nostdin", "-v", "error", "-xerror", "-i", &link, "-f", "null", "-",
+        ])
         .output()
         .expect("ffmpeg");
-    assert!(decode.status.success(), "{}", String::from_utf8_lossy(&decode.stderr));
+    assert!(
+        decode.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
     assert!(
         !data.join("staging").join(&id).exists(),
         "no stray staging after the resumed job"

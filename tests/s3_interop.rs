@@ -333,3 +333,150 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
     }
     assert_eq!(files(&published), 0, "objects deleted from the S3 server");
 }
+
+/// s3s-fs on a free port with a `media` bucket under `root`: (peer, endpoint).
+fn start_s3s(s3s: &Path, root: &Path, ak: &str, sk: &str) -> (Peer, String) {
+    std::fs::create_dir_all(root.join("media")).expect("bucket dir");
+    let port = free_port();
+    let peer = Peer(
+        Command::new(s3s)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ak, "--secret-key", sk])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs"),
+    );
+    wait_for(30, "s3s-fs to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+    (peer, format!("http://127.0.0.1:{port}"))
+}
+
+/// Watch while it transcodes, on the S3 backend: segments are uploaded as they finish and
+/// fetched from the S3 server while the encode runs; a SIGKILLed ingest resumes from what the
+/// bucket holds.
+#[test]
+fn on_the_s3_backend_segments_are_uploaded_as_they_finish_and_a_killed_ingest_resumes() {
+    let Some(s3s) = peer("s3s-fs") else { return };
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    let root = d.join("s3root");
+    let (ak, sk) = ("STREAMDTESTKEY", "streamd-test-secret-key");
+    let (_peer, endpoint) = start_s3s(&s3s, &root, ak, sk);
+    let env = [
+        ("STREAMD_STORAGE_BACKEND", "s3"),
+        ("STREAMD_STORAGE_ENDPOINT", endpoint.as_str()),
+        ("STREAMD_STORAGE_ACCESS_KEY", ak),
+        ("STREAMD_STORAGE_SECRET_KEY", sk),
+    ];
+    add_user(d, "root", PW, &["--admin"]);
+    let src = make_source(
+        d,
+        "long.mp4",
+        "testsrc2=size=1280x720:rate=25",
+        80,
+        true,
+        &[],
+    );
+    let mut s = Server::start_in(d, &env);
+    let mut c = s.client();
+    c.login("root", PW);
+    let out = common::cli_env(
+        d,
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            "S3",
+            "--no-wait",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = serde_json::from_str::<serde_json::Value>(stdout(&out).trim()).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let variant_uri = wait_for(120, "playable", || {
+        let master = c.get(&format!("/stream/{id}"));
+        (master.status == 200).then(|| {
+            master
+                .body
+                .lines()
+                .find(|l| l.contains("/480p.m3u8"))
+                .expect("480p")
+                .to_string()
+        })
+    });
+    let m = c.get(&format!("/api/v1/movies/{id}")).json();
+    assert_eq!(
+        (m["status"].as_str(), m["playable"].as_bool()),
+        (Some("running"), Some(true))
+    );
+    let variant = c.get(&variant_uri).body;
+    assert!(variant.contains("#EXT-X-PLAYLIST-TYPE:EVENT"), "{variant}");
+    let first = variant
+        .lines()
+        .find(|l| l.starts_with(&endpoint))
+        .expect("a presigned segment URL")
+        .to_string();
+    let (status, bytes) = get(&first, "GET");
+    assert_eq!(
+        status, 200,
+        "fetched from the S3 server while the encode runs"
+    );
+    assert!(!bytes.is_empty());
+    // Nothing half-written: every listed object is there, whole.
+    for url in variant.lines().filter(|l| l.starts_with(&endpoint)) {
+        assert_eq!(get(url, "GET").0, 200, "{url}");
+    }
+
+    wait_for(300, "the encode to pass half way", || {
+        let m = c.get(&format!("/api/v1/movies/{id}")).json();
+        m["progress"]["percent"]
+            .as_f64()
+            .filter(|p| *p >= 50.0)
+            .map(|_| ())
+    });
+    s.kill_hard();
+    let mut s = Server::start_in(d, &env);
+    let mut c = s.client();
+    c.login("root", PW);
+    wait_for(300, "the resumed movie to be ready", || {
+        (c.get(&format!("/api/v1/movies/{id}")).json()["status"] == "ready").then_some(())
+    });
+    let m = c.get(&format!("/api/v1/movies/{id}")).json();
+    assert!(
+        m["notes"]
+            .to_string()
+            .contains("resumed after an interruption"),
+        "{m}"
+    );
+    let master = c.get(&format!("/stream/{id}")).body;
+    let uri = master
+        .lines()
+        .find(|l| l.contains("/480p.m3u8"))
+        .expect("480p");
+    let last = c.get(uri).body;
+    assert!(last.contains("#EXT-X-ENDLIST"));
+    assert_eq!(last.matches("#EXTINF").count(), 20, "80 s in 4 s segments");
+    let url = c.get(&format!("/api/v1/movies/{id}/playback")).json()["master_url"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let out = Command::new("ffmpeg")
+        .args([
+            "-nostdin", "-v", "error", "-xerror", "-i", &url, "-f", "null", "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.stop();
+}

@@ -229,7 +229,12 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         a.extend([s("-output_ts_offset"), format!("{:.6}", job.audio_lead_s)]);
     }
     let first = job.resume.map_or(1, |r| r.segments_done + 1);
-    a.extend(hls_output(job.out_dir, job.segment_seconds, first, &stream_map));
+    a.extend(hls_output(
+        job.out_dir,
+        job.segment_seconds,
+        first,
+        &stream_map,
+    ));
     a
 }
 
@@ -379,7 +384,10 @@ mod tests {
         assert!(joined.contains("-force_key_frames expr:gte(t,n_forced*2)"));
         assert!(joined.contains("-g 60 -keyint_min 60"));
         assert!(joined.contains("-hls_segment_type fmp4"));
-        assert!(joined.contains("-hls_playlist_type event"), "a playlist that grows");
+        assert!(
+            joined.contains("-hls_playlist_type event"),
+            "a playlist that grows"
+        );
         assert!(joined.contains("v:0,name:480p v:1,name:720p v:2,name:1080p"));
         assert!(joined.contains("/stage/out/%v/seg_%05d.m4s"));
         assert!(joined.contains("-start_number 1 "));
@@ -397,7 +405,10 @@ mod tests {
             start_s: 20.0,
         });
         let joined = ladder_args(&j).join(" ");
-        assert!(joined.starts_with("-nostdin -y -ss 20.000000 -i /in/movie.mkv"), "{joined}");
+        assert!(
+            joined.starts_with("-nostdin -y -ss 20.000000 -i /in/movie.mkv"),
+            "{joined}"
+        );
         assert!(joined.contains("-force_key_frames expr:gte(t+20.000000,(n_forced+10)*2)"));
         assert!(joined.contains("-start_number 6 "));
     }

@@ -67,7 +67,9 @@ fn find<'a>(boxes: &'a [Box4], kind: &[u8; 4]) -> impl Iterator<Item = &'a Box4>
 /// The first track's timescale, from an init segment's `mdhd`.
 pub fn timescale(init: &[u8]) -> Result<u32> {
     let top = children(init, 0, init.len())?;
-    let moov = find(&top, b"moov").next().ok_or(Fmp4Error::Malformed("no moov"))?;
+    let moov = find(&top, b"moov")
+        .next()
+        .ok_or(Fmp4Error::Malformed("no moov"))?;
     let moov_children = children(init, moov.body, moov.end)?;
     let trak = find(&moov_children, b"trak")
         .next()
@@ -81,7 +83,11 @@ pub fn timescale(init: &[u8]) -> Result<u32> {
         .next()
         .ok_or(Fmp4Error::Malformed("no mdhd"))?;
     // version 0: created(4) modified(4) timescale; version 1: created(8) modified(8) timescale.
-    let offset = if init.get(mdhd.body) == Some(&1) { 20 } else { 12 };
+    let offset = if init.get(mdhd.body) == Some(&1) {
+        20
+    } else {
+        12
+    };
     read_u32(init, mdhd.body + 4 + offset - 4)
 }
 
@@ -252,7 +258,11 @@ mod tests {
         let init = init();
         assert_eq!(timescale(&init), Ok(12_800));
         assert_eq!(end_ticks(&init, &segment(5_000, 3, true)), Ok(8_000));
-        assert_eq!(end_ticks(&init, &segment(0, 4, false)), Ok(2_048), "trex default");
+        assert_eq!(
+            end_ticks(&init, &segment(0, 4, false)),
+            Ok(2_048),
+            "trex default"
+        );
     }
 
     #[test]

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::command::{
-    AudioJob, LadderJob, Picture, Resume, audio_args, ladder_args, poster_args,
-};
+use super::command::{AudioJob, LadderJob, Picture, Resume, audio_args, ladder_args, poster_args};
 use super::ladder;
 use super::master;
 use super::probe::{self, Probe, ProbeError, Scan};
@@ -22,8 +20,8 @@ use crate::config::Config;
 use crate::media::{Media, MediaError};
 use crate::playlist::{Ladder, render_master};
 use crate::store::{
-    AudioRendition, Job, JobState, Movie, MovieId, Progress, Published, Sidecar, Store,
-    StoreError, SubtitleRendition, Tier, Timestamp,
+    AudioRendition, Job, JobState, Movie, MovieId, Progress, Published, Sidecar, Store, StoreError,
+    SubtitleRendition, Tier, Timestamp,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -550,7 +548,8 @@ impl Ingester {
             video_finished.store(true, Ordering::SeqCst);
             encodes.notify_all();
             let panicked = || Err(RunError::Failed("an ingest thread panicked".into()));
-            let audio_result = audio_run.map_or(Ok(()), |h| h.join().unwrap_or_else(|_| panicked()));
+            let audio_result =
+                audio_run.map_or(Ok(()), |h| h.join().unwrap_or_else(|_| panicked()));
             let published = publisher
                 .join()
                 .unwrap_or_else(|_| panicked().map_err(IngestError::from));
@@ -656,7 +655,10 @@ impl Ingester {
             .media
             .read_blocking(id, &format!("{}/{first}", first_rung.name))
             .ok()?;
-        let (init_path, segment_path) = (staging.join("probe-init.mp4"), staging.join("probe-seg.m4s"));
+        let (init_path, segment_path) = (
+            staging.join("probe-init.mp4"),
+            staging.join("probe-seg.m4s"),
+        );
         std::fs::write(&init_path, init).ok()?;
         std::fs::write(&segment_path, segment).ok()?;
         let out = master::first_pts(&tools.ffprobe, &init_path, &segment_path)?;

@@ -252,8 +252,7 @@ impl Movie {
 
     /// Whether viewers may open its stream: ready, or transcoding with its start published.
     pub fn is_playable(&self) -> bool {
-        self.status == MovieStatus::Ready
-            || (self.playable && self.status != MovieStatus::Failed)
+        self.status == MovieStatus::Ready || (self.playable && self.status != MovieStatus::Failed)
     }
 
     /// The names of every playlist a viewer may ask for: rungs, audio and subtitles.
