@@ -1,5 +1,5 @@
 //! The local-disk object store: objects are files under `<data_dir>/objects/<bucket>/<key>`.
-//! Publishing is one directory rename, so a reader sees a whole ladder or none of it.
+//! Every object appears by a rename of a flushed file, so a reader sees it whole or not at all.
 
 use std::fs;
 use std::io;
@@ -26,21 +26,6 @@ impl LocalMedia {
 
     pub fn movie_dir(&self, id: &MovieId) -> PathBuf {
         self.bucket_root.join(movie_prefix(id))
-    }
-
-    /// Moves a finished staging tree into place as `movies/{id}/`. Files are flushed first, so
-    /// a crash right after the rename cannot leave published names pointing at lost data.
-    pub fn publish(&self, staged: &Path, id: &MovieId) -> io::Result<()> {
-        sync_tree(staged)?;
-        let target = self.movie_dir(id);
-        let parent = target.parent().unwrap_or(&self.bucket_root).to_path_buf();
-        fs::create_dir_all(&parent)?;
-        if target.exists() {
-            // A re-run after a crash between rename and the database flip.
-            fs::remove_dir_all(&target)?;
-        }
-        fs::rename(staged, &target)?;
-        fs::File::open(&parent)?.sync_all()
     }
 
     /// Moves a staged rendition directory into place as `movies/{id}/{part}/` (a subtitle
@@ -126,20 +111,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn publish_moves_the_whole_tree_and_replaces_a_leftover() {
+    fn objects_appear_whole_and_go_with_their_movie() {
         let data = tempfile::tempdir().expect("tempdir");
         let media = LocalMedia::new(data.path(), "media");
         let id = MovieId::parse("m1").expect("id");
         for round in 0..2 {
-            let staged = data.path().join(format!("staging{round}"));
-            fs::create_dir_all(staged.join("480p")).expect("mkdir");
-            fs::write(staged.join("480p/index.m3u8"), format!("round {round}")).expect("write");
-            media.publish(&staged, &id).expect("publish");
+            let staged = data.path().join(format!("seg{round}"));
+            fs::write(&staged, format!("round {round}")).expect("write");
+            media
+                .move_in(&id, "480p/seg_00001.m4s", &staged)
+                .expect("move in");
             assert!(!staged.exists());
-            let text =
-                fs::read_to_string(media.movie_dir(&id).join("480p/index.m3u8")).expect("read");
-            assert_eq!(text, format!("round {round}"));
+            let text = fs::read_to_string(media.movie_dir(&id).join("480p/seg_00001.m4s"))
+                .expect("read");
+            assert_eq!(text, format!("round {round}"), "a leftover is replaced");
         }
+        media
+            .replace_object(&id, "480p/index.m3u8", b"#EXTM3U\n")
+            .expect("replace");
         assert!(
             media
                 .movie_dir(&id)

@@ -96,27 +96,6 @@ impl Media {
         })
     }
 
-    /// Publishes a finished staging tree as `movies/{id}/`: one rename on local disk, or an
-    /// upload to the external store (after which the staging copy goes). Blocking.
-    pub fn publish(&self, staged: &Path, id: &MovieId) -> Result<(), MediaError> {
-        match &self.external {
-            None => self
-                .local
-                .publish(staged, id)
-                .map_err(|e| MediaError::Io(e.to_string())),
-            Some(s3) => {
-                let prefix = movie_prefix(id);
-                let uploaded = on_own_runtime(s3.upload_dir(staged, &prefix));
-                if uploaded.is_err() {
-                    let _ = on_own_runtime(s3.delete_prefix(&prefix));
-                }
-                uploaded?;
-                let _ = std::fs::remove_dir_all(staged);
-                Ok(())
-            }
-        }
-    }
-
     /// Publishes one more rendition directory of an already published movie (a subtitle
     /// added later) as `movies/{id}/{part}/`. Blocking.
     pub fn publish_part(&self, staged: &Path, id: &MovieId, part: &str) -> Result<(), MediaError> {
