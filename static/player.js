@@ -229,7 +229,7 @@
     const whole = length > 0 ? length : end;
     bar.value = Math.min(end, whole);
     // Caught up with the encoder: the player waits for the next segment.
-    const waiting = !video.paused && video.readyState < 3 && video.currentTime >= end - 2;
+    const waiting = Boolean(held) || (!video.paused && video.readyState < 3 && video.currentTime >= end - 2);
     indicator.dataset.state = waiting ? 'waiting' : 'running';
     text.textContent = `Transcoding: ${clock(Math.min(end, whole))} of ${clock(whole)} ready`
       + (waiting ? ' · waiting for the next part…' : '');
@@ -247,25 +247,20 @@
   // just before it. Small moves (hls.js nudging the playhead over a gap) are left alone.
   let lastTime = 0;
   let notYet = 0;
-  // Where the current hls.js instance was asked to start, until its first seek.
-  let startAt = null;
   video.addEventListener('timeupdate', () => { if (!video.seeking) lastTime = video.currentTime; });
   video.addEventListener('seeking', () => {
     if (finished) { lastTime = video.currentTime; return; }
     const end = publishedEnd();
     const target = video.currentTime;
-    // When its first fragment fails (or is dropped by an early quality switch), hls.js starts a
-    // live stream over at its edge and seeks there once something is buffered: back to where
-    // this film was asked to start. (Its own start position, not the viewer's seek.)
-    if (hls && !playedHere && startAt !== null) {
-      const asked = startAt;
-      const own = hls.startPosition;
-      startAt = null;
-      if (own > asked + 2 && Math.abs(target - own) < 1 && asked <= end - 1) {
-        lastTime = asked;
-        video.currentTime = asked;
-        return;
-      }
+    // hls.js takes a position before a live playlist's first frame (which is a little after 0)
+    // for one that has slid out of its window, and goes to the live edge instead: the start of
+    // a growing film is that first frame. (currentTime keeps microseconds, hence the margin.)
+    const details = hls && hls.latestLevelDetails;
+    const first = details && details.live ? details.fragmentStart : 0;
+    if (target < first) {
+      lastTime = first + 0.01;
+      video.currentTime = first + 0.01;
+      return;
     }
     const limit = Math.max(0, end - 1);
     if (Number.isFinite(end) && target > limit && Math.abs(target - lastTime) >= 1) {
@@ -281,6 +276,54 @@
   if (growing) {
     video.addEventListener('waiting', updateTranscode);
     video.addEventListener('playing', updateTranscode);
+  }
+
+  // Caught up with the encoder. The audio is published well ahead of the picture, and Chrome
+  // plays on with the sound alone for a few seconds when the picture runs out, then jumps the
+  // picture to catch up. Hold the clock at the end of what is published instead (playback rate
+  // 0: hls.js keeps loading and reloading, and does not take it for a stall), until there is
+  // more to play.
+  let held = null; // { rate, since } while holding
+  function bufferedEnd() {
+    const b = video.buffered;
+    const t = video.currentTime;
+    for (let i = 0; i < b.length; i++) {
+      if (b.start(i) - 0.2 <= t && t <= b.end(i)) return b.end(i);
+    }
+    return t;
+  }
+  function release() {
+    if (!held) return;
+    video.playbackRate = held.rate;
+    held = null;
+    updateTranscode();
+  }
+  function holdAtEdge() {
+    const details = hls && hls.latestLevelDetails;
+    if (finished || !details || !details.live || video.seeking) return release();
+    const t = video.currentTime;
+    const ahead = bufferedEnd() - t;
+    if (held) {
+      // More was published and loaded (or the hold has lasted too long to be only that).
+      if (ahead >= 2 || performance.now() - held.since > 30000) release();
+      return;
+    }
+    // Everything published is buffered and the clock is about to reach its end.
+    if (!video.paused && ahead < 0.3 && bufferedEnd() >= details.edge - 0.5) {
+      held = { rate: video.playbackRate || 1, since: performance.now() };
+      video.playbackRate = 0;
+      updateTranscode();
+    }
+  }
+  if (growing) {
+    const timer = setInterval(() => {
+      if (finished) { release(); clearInterval(timer); return; }
+      holdAtEdge();
+    }, 150);
+    video.addEventListener('seeking', release);
+    video.addEventListener('pause', release);
+    // A speed the viewer picks while held is theirs to keep.
+    video.addEventListener('ratechange', () => { if (held && video.playbackRate !== 0) held = null; });
   }
 
   function updateStats() {
@@ -302,6 +345,30 @@
     updateTranscode();
   }
 
+  // The multivariant playlist with #EXT-X-START at `at` seconds: where hls.js starts a live
+  // stream, also when it has to start over before anything played (a first fragment lost, a
+  // quality switch before the first one buffered). A start position alone is not enough: hls.js
+  // drops one that falls before the playlist's first frame, and 0 does (the video's first frame
+  // is a little after 0), and goes to the edge instead.
+  function startingAt(at) {
+    const Base = window.Hls.DefaultConfig.loader;
+    return class extends Base {
+      load(context, config, callbacks) {
+        if (context.type !== 'manifest') return super.load(context, config, callbacks);
+        const { onSuccess } = callbacks;
+        return super.load(context, config, Object.assign({}, callbacks, {
+          onSuccess(response, stats, ctx, net) {
+            if (typeof response.data === 'string' && !response.data.includes('#EXT-X-START:')) {
+              response.data = response.data.replace(/^#EXTM3U[^\r\n]*(\r?\n|$)/,
+                (line) => `${line.trimEnd()}\n#EXT-X-START:TIME-OFFSET=${at.toFixed(3)}\n`);
+            }
+            onSuccess(response, stats, ctx, net);
+          },
+        }));
+      }
+    };
+  }
+
   // hls.js sees a growing movie's EVENT playlists as live, and a live stream starts near its
   // edge and is pulled back there when it falls behind. A growing film is a film: it starts
   // where asked (the beginning, or the resume point) and plays at its own pace however far
@@ -317,6 +384,7 @@
     const live = {
       ...base,
       startPosition: at > 0 ? at : 0,
+      pLoader: startingAt(at > 0 ? at : 0),
       // The film's published length as its duration (not Infinity): the seek bar stays usable.
       liveDurationInfinity: false,
       // Never seek to the edge, however far behind...
@@ -344,11 +412,11 @@
       if (hls) hls.destroy();
       // window.STREAMD_HLS_CONFIG lets an operator (or a test) tune hls.js, e.g. its buffer.
       hls = new window.Hls(hlsConfig(at));
-      startAt = growing && !finished ? Math.max(0, at) : null;
       window.streamdPlayer = {
         get hls() { return hls; }, video, errors,
         get growing() { return growing && !finished; },
         get publishedEnd() { return publishedEnd(); },
+        get holding() { return Boolean(held); },
       };
       const current = hls;
       hls.on(window.Hls.Events.MANIFEST_PARSED, (_e, data) => {

@@ -1,26 +1,31 @@
 // Watching while it transcodes, in a real browser: a movie ingested through the running server
 // becomes playable once the first segment of every rendition is published; the player starts
-// it at the beginning (not at the live edge of its growing EVENT playlists), shows how far the
-// transcode has got, keeps seeks inside what is published, waits for the encoder when it
-// catches up, and plays on through the moment the playlists get ENDLIST. Chromium (Debian)
-// under playwright-core.
+// it at the beginning or the resume point (not at the live edge of its growing EVENT
+// playlists), shows how far the transcode has got, keeps seeks inside what is published, waits
+// for the encoder when it catches up, and plays on through the moment the playlists get
+// ENDLIST. Chromium (Debian) under playwright-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { tempDir, addUser, cli, makeSource, startServer, browser, signIn, screenshot } from './harness.mjs';
 
-// Long enough that at the default preset (no STREAMD_TRANSCODE_PRESET here) the movie is
-// playable but still transcoding for a good while: the encoder runs a few times faster than
-// real time on a small machine, so this leaves tens of seconds of "playable, running".
-const SECONDS = 240;
-let dir; let server; let b; let src;
+// Long enough that at the default preset (no STREAMD_TRANSCODE_PRESET here) the movie stays
+// playable-but-transcoding for a good while: on a small machine the encoder runs only a few
+// times faster than real time, which leaves a minute or more of "playable, running".
+const SECONDS = 300;
+const LENGTH = '5:00';
+// A resume point well inside what is published when the tests begin, and well away from 0.
+const RESUME = 12;
+let dir; let server; let b; let movie;
 
 before(async () => {
   dir = tempDir();
   addUser(dir, 'viewer');
   addUser(dir, 'returning');
-  src = makeSource(dir, 'long.mp4', '1280x720', SECONDS);
+  const src = makeSource(dir, 'long.mp4', '1280x720', SECONDS);
   server = await startServer(dir);
   b = await browser();
+  // Through the running server: the CLI queues the movie and the server's worker transcodes it.
+  movie = JSON.parse(cli(dir, ['ingest', src, '--title', 'Growing', '--no-wait', '--json'])).id;
 });
 
 after(async () => {
@@ -29,17 +34,17 @@ after(async () => {
 });
 
 /** The movie as the API sees it, with the page's session. */
-async function movieState(page, id) {
-  const res = await page.request.get(`${server.url}/api/v1/movies/${id}`);
+async function movieState(page) {
+  const res = await page.request.get(`${server.url}/api/v1/movies/${movie}`);
   assert.equal(res.status(), 200);
   return res.json();
 }
 
 /** Polls the API until `ok(movie)`; fails if the movie fails to transcode. */
-async function waitMovie(page, id, ok, what, timeoutMs = 300000) {
+async function waitMovie(page, ok, what, timeoutMs = 300000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const m = await movieState(page, id);
+    const m = await movieState(page);
     assert.notEqual(m.status, 'failed', `the transcode failed: ${JSON.stringify(m)}`);
     if (ok(m)) return m;
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}: ${JSON.stringify(m)}`);
@@ -47,20 +52,33 @@ async function waitMovie(page, id, ok, what, timeoutMs = 300000) {
   }
 }
 
-/** What the player is doing. */
+/** Playable while still running, and a little more published: the beginning, the resume point
+ * and the live edge hls.js would pick (three target durations back) are then far apart. */
+async function waitGrowing(page) {
+  const playable = await waitMovie(page, (m) => m.playable || m.status === 'ready', 'playable');
+  assert.equal(playable.status, 'running', `playable while still transcoding: ${JSON.stringify(playable)}`);
+  const m = await waitMovie(page, (x) => x.status === 'ready' || (x.progress && x.progress.percent >= 12),
+    'an eighth or so is transcoded');
+  assert.equal(m.status, 'running', `still transcoding: ${JSON.stringify(m)}`);
+}
+
+/** What the player is doing; `end` is how far both the video and the audio playlists reach. */
 const state = (page) => page.evaluate(() => {
   const p = window.streamdPlayer;
   const v = document.getElementById('video');
   const details = p.hls && p.hls.latestLevelDetails;
+  const audio = p.hls && p.hls.audioTracks[p.hls.audioTrack];
+  const ends = [details, audio && audio.details].filter((d) => d && d.live).map((d) => d.edge);
   const indicator = document.getElementById('transcode');
   return {
     time: v.currentTime,
     paused: v.paused,
     duration: v.duration,
-    end: p.publishedEnd,
+    end: details && !details.live ? Infinity : Math.min(...ends),
     growing: p.growing,
     live: details ? details.live : null,
-    fatal: p.errors.filter((e) => e.fatal),
+    fatal: window.__fatal,
+    beyond: window.__beyond,
     indicator: indicator ? { hidden: indicator.hidden, state: indicator.dataset.state, text: indicator.innerText } : null,
     message: document.getElementById('player-message').textContent,
   };
@@ -75,61 +93,97 @@ async function keepsPlaying(page, seconds = 3, timeout = 60000) {
   }, from + seconds, { timeout, polling: 250 });
 }
 
-async function openPlayer(page, id) {
-  await page.goto(`${server.url}/watch/${id}`);
+/** Opens the player, and notes where playback really begins and how far (if ever) the clock
+ * runs past the end of the published picture while the playlist grows. */
+async function openPlayer(page) {
+  await page.goto(`${server.url}/watch/${movie}`);
   await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls
     && window.streamdPlayer.hls.levels.length > 0, null, { timeout: 30000 });
-  // Where playback really begins: the first 'playing' after play() is asked for.
   await page.evaluate(() => {
     const v = document.getElementById('video');
+    // Fatal hls.js errors, from this instance and any the player starts after it.
+    window.__fatal = [];
+    const watched = new Set();
+    const watch = () => {
+      const h = window.streamdPlayer.hls;
+      if (!h || watched.has(h)) return;
+      watched.add(h);
+      h.on(window.Hls.Events.ERROR, (_e, d) => { if (d.fatal) window.__fatal.push(d.details); });
+    };
+    watch();
+    setInterval(watch, 100);
     window.__began = null;
     v.addEventListener('playing', () => { if (window.__began === null) window.__began = v.currentTime; });
+    window.__beyond = 0;
+    setInterval(() => {
+      const d = window.streamdPlayer.hls && window.streamdPlayer.hls.latestLevelDetails;
+      if (d && d.live && !v.paused && !v.seeking) window.__beyond = Math.max(window.__beyond, v.currentTime - d.edge);
+    }, 100);
   });
 }
+
+async function play(page) {
+  await page.evaluate(() => { document.getElementById('video').play().catch(() => {}); });
+  await page.waitForFunction(() => window.__began !== null, null, { timeout: 60000 });
+}
+
+test('a movie still transcoding is watchable, and a viewer coming back starts at the resume point', async () => {
+  const page = await b.context.newPage();
+  await signIn(page, server.url, 'returning');
+  await waitGrowing(page);
+
+  // The catalog links it already.
+  await page.goto(`${server.url}/`);
+  assert.equal(await page.locator(`.tile[data-movie="${movie}"] a[href="/watch/${movie}"]`).count() > 0, true,
+    'the catalog links the movie while it transcodes');
+
+  const saved = await page.request.post(`${server.url}/api/v1/movies/${movie}/position`, { data: { seconds: RESUME } });
+  assert.ok(saved.ok(), `position saved: ${saved.status()}`);
+  await openPlayer(page);
+  const player = page.locator('#player');
+  assert.equal(await player.getAttribute('data-growing'), 'true');
+  assert.equal(Number(await player.getAttribute('data-resume')), RESUME);
+  await play(page);
+  const began = await page.evaluate(() => window.__began);
+  assert.ok(Math.abs(began - RESUME) < 1.5, `playback began at ${began}, the resume point is ${RESUME}`);
+  await keepsPlaying(page, 2);
+  const s = await state(page);
+  assert.equal(s.live, true, 'the playlist is still growing');
+  assert.deepEqual(s.fatal, [], 'no fatal hls.js error');
+  await page.close();
+});
 
 test('a movie still transcoding plays from the start, stays inside what is published, and plays on once ready', async () => {
   const page = await b.context.newPage();
   await signIn(page, server.url, 'viewer');
-  // Through the running server: it queues the movie and its worker transcodes it.
-  const id = JSON.parse(cli(dir, ['ingest', src, '--title', 'Growing', '--no-wait', '--json'])).id;
+  await waitGrowing(page);
 
-  // Playable while still running; then a little more published, so that the beginning and
-  // the live edge hls.js would pick (three target durations back) are far apart.
-  const playable = await waitMovie(page, id, (m) => m.playable || m.status === 'ready', 'playable');
-  assert.equal(playable.status, 'running', `playable while still transcoding: ${JSON.stringify(playable)}`);
-  const running = await waitMovie(page, id, (m) => m.status === 'ready' || (m.progress && m.progress.percent >= 12),
-    'a sixth or so is transcoded');
-  assert.equal(running.status, 'running', `still transcoding: ${JSON.stringify(running)}`);
-
-  // The catalog links it already.
-  await page.goto(`${server.url}/`);
-  assert.equal(await page.locator(`.tile[data-movie="${id}"] a[href="/watch/${id}"]`).count() > 0, true);
-
-  await openPlayer(page, id);
+  await openPlayer(page);
   const player = page.locator('#player');
   assert.equal(await player.getAttribute('data-growing'), 'true');
   assert.ok(Math.abs(Number(await player.getAttribute('data-duration')) - SECONDS) < 1);
   assert.equal(await player.getAttribute('data-resume'), '0');
   assert.equal(await page.locator('#video').getAttribute('poster'), null, 'no poster before the end');
-  await page.evaluate(() => { document.getElementById('video').play().catch(() => {}); });
-  await page.waitForFunction(() => window.__began !== null && document.getElementById('video').currentTime > 1, null, { timeout: 60000 });
+  await play(page);
+  await page.waitForFunction(() => document.getElementById('video').currentTime > 1, null, { timeout: 60000 });
 
   // From the beginning, not the edge.
   const began = await page.evaluate(() => window.__began);
   let s = await state(page);
-  assert.ok(began < 2, `playback began at ${began}`);
+  assert.ok(began < 1, `playback began at ${began}`);
   assert.ok(s.time < 5, `playing from the beginning, at ${s.time}`);
   assert.ok(s.end > 20 && s.end - s.time > 12, `far behind the published end ${s.end} at ${s.time}: not at the live edge`);
   assert.equal(s.live, true, 'the playlist is still growing');
   assert.equal(s.growing, true);
 
   // The indicator: how much of the whole film is ready.
-  await page.waitForFunction(() => /Transcoding: \d+:\d\d of 4:00 ready/.test(document.getElementById('transcode').innerText), null, { timeout: 10000 });
+  await page.waitForFunction((whole) => new RegExp(`Transcoding: \\d+:\\d\\d of ${whole} ready`)
+    .test(document.getElementById('transcode').innerText), LENGTH, { timeout: 10000 });
   assert.ok(await page.locator('#transcode').isVisible());
   assert.ok(await page.locator('#transcode progress').isVisible());
   await screenshot(page, 'player-growing');
 
-  // A seek far ahead, past anything transcoded, ends up before the published end.
+  // A seek far ahead, past anything transcoded, ends up just before the published end.
   await page.evaluate(() => {
     const v = document.getElementById('video');
     v.currentTime = Number(document.getElementById('player').dataset.duration) - 5;
@@ -149,7 +203,7 @@ test('a movie still transcoding plays from the start, stays inside what is publi
   assert.deepEqual(s.fatal, [], 'no fatal hls.js error');
 
   // The transcode finishes while the film plays.
-  await waitMovie(page, id, (m) => m.status === 'ready', 'ready');
+  await waitMovie(page, (m) => m.status === 'ready', 'ready');
   const atReady = (await state(page)).time;
   // hls.js gets ENDLIST on its next reload; the indicator says so, then goes.
   await page.waitForFunction(() => {
@@ -164,6 +218,8 @@ test('a movie still transcoding plays from the start, stays inside what is publi
   assert.ok(Math.abs(s.duration - SECONDS) < 2, `the whole film's length now: ${s.duration}`);
   assert.ok(s.indicator.hidden || /ready/i.test(s.indicator.text), `indicator: ${JSON.stringify(s.indicator)}`);
   assert.deepEqual(s.fatal, [], 'no fatal hls.js error');
+  // While it grew, the clock never ran on past the published picture (with the sound alone).
+  assert.ok(s.beyond < 0.5, `ran ${s.beyond.toFixed(2)} s past the end of the published video`);
   await page.waitForFunction(() => document.getElementById('transcode').hidden, null, { timeout: 15000 });
   await page.close();
 });
