@@ -122,8 +122,8 @@ mod tests {
                 .move_in(&id, "480p/seg_00001.m4s", &staged)
                 .expect("move in");
             assert!(!staged.exists());
-            let text = fs::read_to_string(media.movie_dir(&id).join("480p/seg_00001.m4s"))
-                .expect("read");
+            let text =
+                fs::read_to_string(media.movie_dir(&id).join("480p/seg_00001.m4s")).expect("read");
             assert_eq!(text, format!("round {round}"), "a leftover is replaced");
         }
         media
