@@ -387,7 +387,7 @@
       pLoader: startingAt(at > 0 ? at : 0),
       // The film's published length as its duration (not Infinity): the seek bar stays usable.
       liveDurationInfinity: false,
-      // Never seek to the edge, however far behind...
+      // Never seek to the edge, however far behind (hls.js wants the sync count given with it)...
       liveMaxLatencyDurationCount: Infinity,
       liveSyncDurationCount: 3,
       // ...nor speed up to close the distance.
@@ -446,7 +446,7 @@
       hls.on(window.Hls.Events.FRAG_LOADED, updateStats);
       hls.on(window.Hls.Events.LEVEL_UPDATED, onDetails);
       hls.on(window.Hls.Events.AUDIO_TRACK_LOADED, onDetails);
-      hls.on(window.Hls.Events.FRAG_BUFFERED, () => { retries = 0; });
+      hls.on(window.Hls.Events.FRAG_BUFFERED, reconnected);
       hls.on(window.Hls.Events.ERROR, onError);
       hls.loadSource(source);
       hls.attachMedia(video);
@@ -454,6 +454,16 @@
       video.src = source;
       // A growing (EVENT) playlist would start at its live edge: start it where asked.
       if (at > 0 || growing) video.addEventListener('loadedmetadata', () => { video.currentTime = at; }, { once: true });
+      // Finished when the duration Safari gives is the whole film's (a live playlist has an
+      // infinite or a growing one, depending on the version).
+      if (growing) {
+        video.addEventListener('durationchange', () => {
+          if (!finished && length > 0 && Math.abs(video.duration - length) < 2) {
+            finished = true;
+            updateTranscode();
+          }
+        });
+      }
       quality.disabled = true;
       // Safari lists the renditions as the element's own tracks, some only after the metadata;
       // browsers without these lists leave both menus hidden and disabled.
@@ -469,9 +479,17 @@
     }
   }
 
-  // Reloading a growing playlist can fail while the server is busy: start again from the same
-  // spot, a few times, rather than stop.
+  // Reloading a growing playlist can fail while the server is busy or the network drops: try
+  // again a few times, further apart each time, rather than stop. `resumeFrom` is where the
+  // film was when it first failed (a restarted player is back at 0 until it loads).
   let retries = 0;
+  let resumeFrom = null;
+  function reconnected() {
+    if (!retries) return;
+    retries = 0;
+    resumeFrom = null;
+    say('');
+  }
   function onError(_event, data) {
     errors.push({ details: data.details, fatal: Boolean(data.fatal), at: video.currentTime });
     // Fatal ones are kept: they are what went wrong.
@@ -500,13 +518,15 @@
       else if (growing && !finished && retries < 5) {
         retries += 1;
         say('Reconnecting…');
-        const wasPlaying = !video.paused;
-        const at = video.currentTime;
+        if (!resumeFrom) resumeFrom = { at: video.currentTime, play: !video.paused };
         const failed = hls;
         setTimeout(() => {
           if (hls !== failed) return;
-          start(at, wasPlaying);
-          say('');
+          // With its playlists known and the video still attached, hls.js takes up loading
+          // where it stopped, keeping what is buffered; without them, a new player.
+          // (-1 before anything played: the start of the playlist, as at first.)
+          if (hls.levels && hls.levels.length) hls.startLoad(video.currentTime > 0 ? video.currentTime : -1);
+          else start(resumeFrom.at, resumeFrom.play);
         }, 2000 * retries);
       } else say('Playback stopped: the stream could not be loaded.');
     }

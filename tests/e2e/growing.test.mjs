@@ -6,6 +6,7 @@
 // ENDLIST. Chromium (Debian) under playwright-core.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { tempDir, addUser, cli, makeSource, startServer, browser, signIn, screenshot } from './harness.mjs';
 
 // Long enough that at the default preset (no STREAMD_TRANSCODE_PRESET here) the movie stays
@@ -31,6 +32,8 @@ before(async () => {
 after(async () => {
   if (b) await b.close();
   if (server) await server.stop();
+  // Five minutes of 720p and its ladder: not worth keeping.
+  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** The movie as the API sees it, with the page's session. */
