@@ -9,13 +9,6 @@ use crate::store::RenditionInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MasterError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("ffmpeg wrote an unreadable playlist {0}")]
-    Parse(String),
     #[error("rung {0} has no segments")]
     Empty(String),
     #[error("rungs are not aligned: {0}")]

@@ -32,6 +32,17 @@ fn write_job(txn: &WriteTransaction, job: &Job) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What an ingest measured, onto its movie (playable from then on).
+fn take_published(movie: &mut Movie, published: Published) {
+    movie.duration_s = Some(published.duration_s);
+    movie.renditions = published.renditions;
+    movie.audio = published.audio;
+    movie.subtitles = published.subtitles;
+    movie.video_start_s = published.video_start_s;
+    movie.notes = published.notes;
+    movie.playable = true;
+}
+
 impl Store {
     pub fn put_movie(&self, movie: &Movie) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
@@ -137,13 +148,7 @@ impl Store {
         let done = match (read_movie(&txn, id)?, read_job(&txn, id)?) {
             (Some(mut movie), Some(mut job)) => {
                 movie.status = MovieStatus::Ready;
-                movie.duration_s = Some(published.duration_s);
-                movie.renditions = published.renditions;
-                movie.audio = published.audio;
-                movie.subtitles = published.subtitles;
-                movie.video_start_s = published.video_start_s;
-                movie.notes = published.notes;
-                movie.playable = true;
+                take_published(&mut movie, published);
                 movie.progress = None;
                 movie.error = None;
                 job.state = JobState::Done;
@@ -165,13 +170,7 @@ impl Store {
         let txn = self.db.begin_write()?;
         let done = match read_movie(&txn, id)? {
             Some(mut movie) if movie.status == MovieStatus::Running => {
-                movie.duration_s = Some(published.duration_s);
-                movie.renditions = published.renditions;
-                movie.audio = published.audio;
-                movie.subtitles = published.subtitles;
-                movie.video_start_s = published.video_start_s;
-                movie.notes = published.notes;
-                movie.playable = true;
+                take_published(&mut movie, published);
                 write_movie(&txn, &movie)?;
                 true
             }
@@ -179,17 +178,6 @@ impl Store {
         };
         txn.commit()?;
         Ok(done)
-    }
-
-    /// Adds a line to a movie's ingest notes (a resumed job says from where).
-    pub fn add_note(&self, id: &MovieId, note: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        if let Some(mut movie) = read_movie(&txn, id)? {
-            movie.notes.push(note.to_string());
-            write_movie(&txn, &movie)?;
-        }
-        txn.commit()?;
-        Ok(())
     }
 
     /// Replaces a movie's subtitle renditions (added or removed after the ingest); `None` when
