@@ -10,7 +10,16 @@ use serde::Deserialize;
 /// Every key the config file understands, by section. `example.toml` must document each one
 /// (a unit test holds it to that), and `STREAMD_<SECTION>_<KEY>` overrides each one.
 pub const KEYS: &[(&str, &[&str])] = &[
-    ("server", &["listen", "public_url", "data_dir"]),
+    (
+        "server",
+        &[
+            "listen",
+            "public_url",
+            "data_dir",
+            "request_timeout",
+            "keep_alive",
+        ],
+    ),
     (
         "storage",
         &[
@@ -91,6 +100,13 @@ pub struct ServerConfig {
     /// The base URL browsers and external players use, without a trailing slash.
     pub public_url: Option<String>,
     pub data_dir: PathBuf,
+    /// How long a client may take to send a request's head: a slow (or Slowloris) client is
+    /// answered 408 and dropped after it.
+    pub request_timeout: Duration,
+    /// How long an idle connection stays open for its next request. Players fetch a segment
+    /// every few seconds, and a reader still draining a big socket buffer must find its
+    /// connection open (over TLS, a new one costs a handshake).
+    pub keep_alive: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -156,6 +172,8 @@ struct RawServer {
     listen: String,
     public_url: Option<String>,
     data_dir: PathBuf,
+    request_timeout: String,
+    keep_alive: String,
 }
 
 impl Default for RawServer {
@@ -164,6 +182,8 @@ impl Default for RawServer {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             data_dir: PathBuf::from("./streamd-data"),
+            request_timeout: "10s".into(),
+            keep_alive: "60s".into(),
         }
     }
 }
@@ -399,6 +419,25 @@ fn env_value(var: &str, value: &str) -> Result<toml::Value, ConfigError> {
     }
 }
 
+fn bounded_duration(
+    key: &'static str,
+    text: &str,
+    range: std::ops::RangeInclusive<Duration>,
+) -> Result<Duration, ConfigError> {
+    let d = duration(key, text)?;
+    if !range.contains(&d) {
+        return Err(ConfigError::Invalid {
+            key,
+            message: format!(
+                "{text:?} is outside {}..={}",
+                humantime::format_duration(*range.start()),
+                humantime::format_duration(*range.end())
+            ),
+        });
+    }
+    Ok(d)
+}
+
 fn duration(key: &'static str, text: &str) -> Result<Duration, ConfigError> {
     let d = humantime::parse_duration(text).map_err(|e| ConfigError::Invalid {
         key,
@@ -548,6 +587,16 @@ impl RawConfig {
                 listen,
                 public_url,
                 data_dir: self.server.data_dir,
+                request_timeout: bounded_duration(
+                    "server.request_timeout",
+                    &self.server.request_timeout,
+                    Duration::from_secs(1)..=Duration::from_secs(300),
+                )?,
+                keep_alive: bounded_duration(
+                    "server.keep_alive",
+                    &self.server.keep_alive,
+                    Duration::from_secs(1)..=Duration::from_secs(3600),
+                )?,
             },
             storage: StorageConfig {
                 backend: s.backend,

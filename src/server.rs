@@ -83,6 +83,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 
     let app_state = state.clone();
     let server = HttpServer::new(move || crate::web::app(app_state.clone()))
+        .client_request_timeout(config.server.request_timeout)
+        .keep_alive(config.server.keep_alive)
         .listen(listener)
         .map_err(ServeError::Run)?
         .shutdown_timeout(10)

@@ -39,6 +39,18 @@ fn get(url: &str, method: &str) -> (u16, Vec<u8>) {
     (res.status().as_u16(), body)
 }
 
+fn head_headers(url: &str) -> std::collections::HashMap<String, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let res = agent.head(url).call().expect("HEAD");
+    res.headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect()
+}
+
 /// Peers installed by tests/run.sh. Run through it they must be there; run by hand without
 /// them, the test says so and passes.
 fn peer(name: &str) -> Option<PathBuf> {
@@ -136,6 +148,16 @@ print(s3.generate_presigned_url("get_object", Params={"Bucket": "media", "Key": 
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(body, on_disk);
     assert_eq!(get(&urls[1], "HEAD").0, 200);
+    // HEAD answers with what GET would send, as S3 does: the length above all.
+    let head = head_headers(&urls[1]);
+    assert_eq!(
+        head.get("content-length").map(String::as_str),
+        Some(on_disk.len().to_string().as_str()),
+        "{head:?}"
+    );
+    for name in ["etag", "last-modified", "content-type", "accept-ranges"] {
+        assert!(head.contains_key(name), "HEAD lacks {name}: {head:?}");
+    }
     let (status, body) = get(&urls[2], "GET");
     assert_eq!(status, 404);
     assert!(String::from_utf8_lossy(&body).contains("NoSuchKey"));

@@ -12,6 +12,8 @@ pub enum LoginError {
     BadCredentials,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Busy(#[from] password::PasswordError),
 }
 
 /// Checks the credentials and opens a session; returns the cookie token and the user.
@@ -27,7 +29,7 @@ pub fn login(
         Err(_) => None,
     };
     // Always one full argon2 verification, against a fixed hash when there is no such user.
-    if !password::verify(password, user.as_ref().map(|u| u.password_hash.as_str())) {
+    if !password::check(password, user.as_ref().map(|u| u.password_hash.as_str()))? {
         return Err(LoginError::BadCredentials);
     }
     let user = user.ok_or(LoginError::BadCredentials)?;

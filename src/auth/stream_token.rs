@@ -109,7 +109,7 @@ impl StreamTokens {
         now: Timestamp,
     ) -> Result<Username, TokenError> {
         let mut parts = token.split('.');
-        let (Some(kid), Some(exp), Some(user), Some(sig), None) = (
+        let (Some(kid), Some(exp), Some(user_b64), Some(sig_b64), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -118,16 +118,21 @@ impl StreamTokens {
         ) else {
             return Err(TokenError::Malformed);
         };
-        let expires: i64 = exp.parse().map_err(|_| TokenError::Malformed)?;
+        let expires = canonical_expiry(exp).ok_or(TokenError::Malformed)?;
         let user = URL_SAFE_NO_PAD
-            .decode(user)
+            .decode(user_b64)
             .ok()
             .and_then(|b| String::from_utf8(b).ok())
             .and_then(|u| Username::parse(&u).ok())
             .ok_or(TokenError::Malformed)?;
         let sig = URL_SAFE_NO_PAD
-            .decode(sig)
+            .decode(sig_b64)
             .map_err(|_| TokenError::Malformed)?;
+        // One grant, one spelling: the name must come back exactly as `sign` wrote it (user
+        // names are stored lower-case), and the signature must be a whole HMAC-SHA256.
+        if URL_SAFE_NO_PAD.encode(user.as_str()) != user_b64 || sig.len() != 32 {
+            return Err(TokenError::Malformed);
+        }
         let key = self
             .keys
             .iter()
@@ -147,6 +152,16 @@ impl StreamTokens {
         }
         Ok(user)
     }
+}
+
+/// The expiry as `sign` writes it: decimal digits, no sign, no leading zero. Anything else
+/// (`+2000`, `02000`, ` 2000`) would be a second spelling of the same token.
+fn canonical_expiry(text: &str) -> Option<i64> {
+    let digits_only = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits_only || (text.len() > 1 && text.starts_with('0')) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -224,6 +239,35 @@ mod tests {
                 tokens.verify(junk, &m1, Scope::Master, now),
                 Err(TokenError::Malformed),
                 "{junk}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_has_exactly_one_spelling() {
+        let tokens = StreamTokens::new(vec![key("k1", 1)]);
+        let (ann, m1, _) = ids();
+        let t = tokens.sign(&ann, &m1, Scope::Master, Timestamp(2000));
+        let now = Timestamp(1000);
+        assert_eq!(tokens.verify(&t, &m1, Scope::Master, now), Ok(ann));
+        let parts: Vec<&str> = t.split('.').collect();
+        let respell = |exp: &str, user: &str, sig: &str| format!("{}.{exp}.{user}.{sig}", parts[0]);
+        let sig_padded = format!("{}=", parts[3]);
+        let variants = [
+            respell("+2000", parts[2], parts[3]),
+            respell("02000", parts[2], parts[3]),
+            respell(" 2000", parts[2], parts[3]),
+            respell("2000", &URL_SAFE_NO_PAD.encode("ANN"), parts[3]),
+            respell("2000", &URL_SAFE_NO_PAD.encode("Ann"), parts[3]),
+            respell("2000", parts[2], &sig_padded),
+            respell("2000", parts[2], &parts[3][..parts[3].len() - 4]),
+        ];
+        for v in variants {
+            assert_ne!(v, t);
+            assert_eq!(
+                tokens.verify(&v, &m1, Scope::Master, now),
+                Err(TokenError::Malformed),
+                "{v}"
             );
         }
     }

@@ -225,13 +225,29 @@ impl Ingester {
     }
 
     /// At start-up: jobs that were running when the last process died go back in the queue,
-    /// and their half-written staging output is removed.
+    /// their half-written staging output is removed, and so are uploads that no job owns
+    /// (a process killed mid-upload leaves `uploads/<id>.upload` behind otherwise).
     pub fn recover(&self) -> Result<Vec<MovieId>, StoreError> {
         let requeued = self.store.requeue_running(None)?;
         if let Ok(entries) = std::fs::read_dir(&self.staging_root) {
             for entry in entries.flatten() {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
+        }
+        let owned = self.store.job_files()?;
+        let uploads = self.config.server.data_dir.join("uploads");
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&uploads).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if !owned.contains(&path) && std::fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                count = removed,
+                "removed partial uploads left by the last run"
+            );
         }
         if !requeued.is_empty() {
             tracing::info!(count = requeued.len(), "re-queued interrupted ingest jobs");

@@ -230,6 +230,19 @@ impl Signer {
             };
             params.push((k, v));
         }
+        // Two values for one authentication parameter would let a URL mean two things (which
+        // signature counts?): S3 refuses the request rather than pick one.
+        let mut auth_names: Vec<&str> = params
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| k.starts_with("X-Amz-"))
+            .collect();
+        auth_names.sort_unstable();
+        if auth_names.windows(2).any(|w| w[0] == w[1]) {
+            return Err(S3Error::AuthorizationQueryParametersError(
+                "each X-Amz-* query parameter may appear only once",
+            ));
+        }
         let get = |name: &str| {
             params
                 .iter()
@@ -283,12 +296,19 @@ impl Signer {
         let signed_at = parse_amz_date(date).ok_or(S3Error::AuthorizationQueryParametersError(
             "X-Amz-Date must be in the ISO8601 Long Format",
         ))?;
-        let expires: u64 = expires.parse().map_err(|_| {
-            S3Error::AuthorizationQueryParametersError("X-Amz-Expires must be a number")
+        // S3's own wording for each way X-Amz-Expires can be wrong.
+        let expires: i64 = expires.parse().map_err(|_| {
+            S3Error::AuthorizationQueryParametersError("X-Amz-Expires should be a number")
         })?;
-        if expires == 0 || expires > MAX_EXPIRES {
+        if expires < 0 {
             return Err(S3Error::AuthorizationQueryParametersError(
-                "X-Amz-Expires must be between 1 and 604800 seconds",
+                "X-Amz-Expires must be non-negative",
+            ));
+        }
+        let expires = expires.unsigned_abs();
+        if expires > MAX_EXPIRES {
+            return Err(S3Error::AuthorizationQueryParametersError(
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800",
             ));
         }
         if signed_at > now + CLOCK_SKEW {
@@ -519,6 +539,46 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    #[test]
+    fn duplicated_authentication_parameters_are_refused() {
+        let signer = Signer::new("AK", "SECRET", "us-east-1");
+        let now = at(1_800_000_000);
+        let url = signer
+            .batch("GET", "h", now, Duration::from_secs(60))
+            .signed("/s3/b/k");
+        let (path, query) = split(&url);
+        assert_eq!(signer.verify("GET", path, query, "h", now), Ok(()));
+        let signature = query.rsplit_once("X-Amz-Signature=").expect("sig").1;
+        for extra in [
+            format!("X-Amz-Signature={signature}"),
+            format!("X-Amz-Signature={}", "0".repeat(64)),
+            "X-Amz-Expires=60".to_string(),
+            "X-Amz-Date=20270115T080000Z".to_string(),
+        ] {
+            for q in [format!("{query}&{extra}"), format!("{extra}&{query}")] {
+                let err = signer.verify("GET", path, &q, "h", now).expect_err(&q);
+                assert_eq!(err.code(), "AuthorizationQueryParametersError", "{q}");
+                assert_eq!(err.status(), 400);
+            }
+        }
+        // A lower-case look-alike is just another (unsigned) parameter: the signature fails.
+        let q = format!("{query}&x-amz-signature={signature}");
+        assert_eq!(
+            signer.verify("GET", path, &q, "h", now),
+            Err(S3Error::SignatureDoesNotMatch)
+        );
+        for (expires, message) in [
+            ("604801", "less than a week"),
+            ("-5", "non-negative"),
+            ("soon", "should be a number"),
+        ] {
+            let q = query.replace("X-Amz-Expires=60", &format!("X-Amz-Expires={expires}"));
+            let err = signer.verify("GET", path, &q, "h", now).expect_err(expires);
+            assert_eq!(err.status(), 400, "{expires}");
+            assert!(err.to_string().contains(message), "{err}");
+        }
     }
 
     #[test]

@@ -73,6 +73,20 @@ impl Store {
         Ok(out)
     }
 
+    /// Every file a job still refers to (sources and subtitle sidecars), so start-up clean-up
+    /// can tell a queued upload from one a killed process left half-written.
+    pub fn job_files(&self) -> Result<std::collections::HashSet<std::path::PathBuf>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut files = std::collections::HashSet::new();
+        for row in txn.open_table(JOBS)?.iter()? {
+            let (_, bytes) = row?;
+            let job: Job = decode("jobs", bytes.value())?;
+            files.extend(job.sidecars.into_iter().map(|s| s.path));
+            files.insert(job.source);
+        }
+        Ok(files)
+    }
+
     pub fn job(&self, id: &MovieId) -> Result<Option<Job>, StoreError> {
         let txn = self.db.begin_read()?;
         let jobs = txn.open_table(JOBS)?;

@@ -76,6 +76,7 @@ impl From<LoginError> for ApiError {
         match e {
             LoginError::BadCredentials => ApiError::BadCredentials,
             LoginError::Store(e) => e.into(),
+            LoginError::Busy(_) => ApiError::RateLimited(Duration::from_secs(1)),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod api;
 mod assets;
 mod error;
+mod limits;
 pub mod local;
 pub mod metrics;
 mod object_file;
@@ -17,8 +18,10 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, web};
+use futures_util::future::Either;
 
 use crate::auth::csrf::Csrf;
 use crate::auth::ratelimit::LoginLimiter;
@@ -49,6 +52,8 @@ pub struct AppState {
     pub media: Arc<Media>,
     pub tokens: StreamTokens,
     pub variants: VariantCache,
+    /// One permit per argon2 memory buffer (`auth::password::pool_size`).
+    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -67,6 +72,7 @@ impl AppState {
             media,
             tokens,
             variants: VariantCache::default(),
+            password_checks: tokio::sync::Semaphore::new(crate::auth::password::pool_size()),
             config,
             store,
             secrets,
@@ -139,10 +145,22 @@ pub fn app(
         .wrap(headers)
         .wrap_fn(move |req, srv| {
             let started = std::time::Instant::now();
-            let call = actix_web::dev::Service::call(srv, req);
+            let refused = limits::refuse_oversized(&req);
+            let sent_body = limits::declares_body(req.headers());
+            let call = match refused {
+                Some(answer) => Either::Left(std::future::ready(Ok(req.into_response(answer)))),
+                None => Either::Right(actix_web::dev::Service::call(srv, req)),
+            };
             let state = state.clone();
             async move {
-                let res = call.await?;
+                let mut res = call.await?;
+                if sent_body && res.status().as_u16() >= 400 {
+                    // A refused body may be unread: say the connection ends here, or a
+                    // keep-alive client sends its next request into a closed socket.
+                    res.response_mut()
+                        .head_mut()
+                        .set_connection_type(ConnectionType::Close);
+                }
                 state.metrics.observe(&res, started.elapsed());
                 Ok(res)
             }

@@ -110,10 +110,29 @@ pub fn respond(
         }
     }
     if req.method() == Method::HEAD {
-        res.insert_header((header::CONTENT_LENGTH, body.len().to_string()));
-        return res.body(actix_web::body::None::new());
+        return res.body(HeadOnly(body.len() as u64));
     }
     res.body(Slices(body))
+}
+
+/// The answer to a HEAD: the length GET would send and no bytes. actix writes `Content-Length`
+/// from the body's size and drops any header set by hand on an empty body, so S3 clients
+/// (boto3's `head_object`) would see no length at all.
+struct HeadOnly(u64);
+
+impl actix_web::body::MessageBody for HeadOnly {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.0)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Self::Error>>> {
+        std::task::Poll::Ready(None)
+    }
 }
 
 /// A mapped object handed to actix in slices rather than as one piece. actix copies whatever a

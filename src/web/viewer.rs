@@ -106,6 +106,17 @@ pub async fn attempt_login(
             "user name or password is too long".into(),
         ));
     }
+    // Wait here, not on a blocking thread, for one of the argon2 slots: a storm of logins
+    // then holds sockets, not threads or CPU, and segment serving goes on.
+    let slot = actix_web::rt::time::timeout(
+        crate::auth::password::MAX_WAIT,
+        state.password_checks.acquire(),
+    )
+    .await;
+    let Ok(Ok(_slot)) = slot else {
+        state.metrics.logins.with_label_values(&["busy"]).inc();
+        return Err(ApiError::RateLimited(std::time::Duration::from_secs(1)));
+    };
     let store = state.store.clone();
     let ttl = state.config.auth.session_ttl;
     let result =
