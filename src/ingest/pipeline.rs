@@ -238,7 +238,8 @@ impl Ingester {
         let uploads = self.config.server.data_dir.join("uploads");
         let mut removed = 0;
         for entry in std::fs::read_dir(&uploads).into_iter().flatten().flatten() {
-            let path = entry.path();
+            // Jobs hold canonical paths (the data dir may be relative or behind a symlink).
+            let path = entry.path().canonicalize().unwrap_or_else(|_| entry.path());
             if !owned.contains(&path) && std::fs::remove_file(&path).is_ok() {
                 removed += 1;
             }
@@ -303,6 +304,15 @@ impl Ingester {
         }
         tracing::info!(movie_id = %id, outcome = ?outcome, secs = started.elapsed().as_secs_f64(), "ingest ended");
         outcome
+    }
+
+    /// Checks that ffprobe reads `source` as a video streamd can transcode, so an upload of
+    /// something else is refused at once with ffprobe's reason instead of failing later.
+    /// Blocking (runs ffprobe).
+    pub fn check_source(&self, source: &Path) -> Result<(), IngestError> {
+        let tools = Tools::locate(&self.config.transcode)?;
+        probe::probe(&tools.ffprobe, source)?;
+        Ok(())
     }
 
     /// The pipeline. `Ok(false)`: finished, but the movie was deleted meanwhile.

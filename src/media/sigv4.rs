@@ -345,6 +345,14 @@ impl Signer {
             "AWS4-HMAC-SHA256\n{date}\n{day}/{region}/s3/aws4_request\n{}",
             hex::encode(Sha256::digest(canonical.as_bytes()))
         );
+        // Lower-case hex only, as signed: an upper-cased copy would be a second spelling of
+        // the same URL (and a second cache key in front of it).
+        let lower_hex = signature
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if signature.len() != 64 || !lower_hex {
+            return Err(S3Error::SignatureDoesNotMatch);
+        }
         let expected = hex::decode(signature).map_err(|_| S3Error::SignatureDoesNotMatch)?;
         let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.signing_key(day))
             .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));

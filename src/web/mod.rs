@@ -127,10 +127,28 @@ pub fn app(
         .add(("Referrer-Policy", "same-origin"));
     let json = web::JsonConfig::default()
         .limit(SMALL_BODY_LIMIT)
-        .error_handler(|err, _| ApiError::BadRequest(format!("bad JSON body: {err}")).into());
+        .error_handler(|err, _| {
+            use actix_web::error::JsonPayloadError as E;
+            match err {
+                E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::TooLarge(format!(
+                    "the JSON body is larger than {SMALL_BODY_LIMIT} bytes"
+                )),
+                other => ApiError::BadRequest(format!("bad JSON body: {other}")),
+            }
+            .into()
+        });
     let form = web::FormConfig::default()
         .limit(SMALL_BODY_LIMIT)
-        .error_handler(|err, _| PageError(ApiError::BadRequest(format!("bad form: {err}"))).into());
+        .error_handler(|err, _| {
+            use actix_web::error::UrlencodedError as E;
+            let e = match err {
+                E::Overflow { .. } => {
+                    ApiError::TooLarge(format!("the form is larger than {SMALL_BODY_LIMIT} bytes"))
+                }
+                other => ApiError::BadRequest(format!("bad form: {other}")),
+            };
+            PageError(e).into()
+        });
     let path = web::PathConfig::default()
         .error_handler(|err, _| ApiError::NotFound(format!("no such resource: {err}")).into());
     let query = web::QueryConfig::default()

@@ -1,0 +1,723 @@
+//! Hostile and careless clients against the real server: refused bodies on keep-alive
+//! connections, upload abuse, oversized requests, Slowloris, thousands of idle connections,
+//! mutated presigned URLs and stream tokens, and a login storm. Each answer must be a clear
+//! 4xx (never a 5xx, a hang or a panic), nothing may be published or left behind, and the
+//! server must go on serving.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Client, Server, add_user, cli_env, make_source, multipart, stderr, stdout};
+
+const PW: &str = "correct horse battery";
+
+/// A tiny deterministic PRNG (xorshift64*), so a failure can be replayed from its seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// One HTTP/1.1 response read off a raw socket: status, lower-cased headers, body.
+struct Raw {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response (Content-Length framed, or to EOF) from `s`.
+fn read_response(s: &mut TcpStream) -> std::io::Result<Raw> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "closed before a response",
+            ));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[head_end..].to_vec();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    match length {
+        Some(n) => {
+            while body.len() < n {
+                let got = s.read(&mut chunk)?;
+                if got == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..got]);
+            }
+        }
+        None => {
+            let _ = s.read_to_end(&mut body);
+        }
+    }
+    Ok(Raw {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    s
+}
+
+/// Sends raw bytes on a fresh connection and reads one response.
+fn raw_request(addr: SocketAddr, bytes: &[u8]) -> Raw {
+    let mut s = connect(addr);
+    s.write_all(bytes).expect("write");
+    read_response(&mut s).expect("response")
+}
+
+fn admin(s: &Server) -> Client {
+    let mut c = s.client();
+    assert_eq!(c.login("root", PW).status, 200);
+    c
+}
+
+fn cookie_of(c: &Client) -> String {
+    c.cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A multipart form field: name, file name (for the file), content.
+type Field<'a> = (&'a str, Option<&'a str>, &'a [u8]);
+
+fn upload_request(
+    addr: SocketAddr,
+    cookie: &str,
+    fields: &[(&str, Option<&str>, &[u8])],
+) -> Vec<u8> {
+    let (content_type, body) = multipart(fields);
+    let mut req = format!(
+        "POST /api/v1/movies HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    req
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir.join("uploads"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn published(dir: &Path) -> usize {
+    std::fs::read_dir(dir.join("objects/media/movies"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn refused_uploads_leave_keep_alive_clients_a_usable_or_announced_connection() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    let s = Server::start_in(d, &[]);
+    let cookie = cookie_of(&admin(&s));
+    let big = vec![7u8; 2 * 1024 * 1024];
+    let cases: Vec<(&str, Vec<Field>)> = vec![
+        (
+            "tier=gold before the file",
+            vec![
+                ("title", None, b"Gold"),
+                ("tier", None, b"gold"),
+                ("file", Some("a.mp4"), &big),
+            ],
+        ),
+        ("no title", vec![("file", Some("a.mp4"), &big)]),
+        ("no file", vec![("title", None, b"Nothing")]),
+    ];
+    for (what, fields) in cases {
+        let mut sock = connect(s.addr);
+        sock.write_all(&upload_request(s.addr, &cookie, &fields))
+            .expect("write");
+        let first = read_response(&mut sock).expect(what);
+        assert_eq!(
+            first.status,
+            400,
+            "{what}: {}",
+            String::from_utf8_lossy(&first.body)
+        );
+        if first.header("connection") == Some("close") {
+            // Announced: the client opens a new connection, as it should.
+            continue;
+        }
+        // Not announced: the connection must still answer the next request.
+        let next = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr);
+        let reused = sock
+            .write_all(next.as_bytes())
+            .and_then(|_| read_response(&mut sock));
+        match reused {
+            Ok(r) => assert_eq!(r.status, 200, "{what}"),
+            Err(e) => {
+                panic!("{what}: 400 without Connection: close, then the next request failed: {e}")
+            }
+        }
+    }
+    assert!(leftovers(d).is_empty(), "{:?}", leftovers(d));
+}
+
+#[test]
+fn upload_abuse_gets_a_clear_4xx_and_leaves_nothing_behind() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    let good = make_source(d, "good.mp4", "testsrc2=size=320x240:rate=25", 2, true, &[]);
+    let bytes = std::fs::read(&good).expect("read");
+    std::fs::remove_file(&good).expect("rm");
+    let s = Server::start_in(d, &[("STREAMD_TRANSCODE_MAX_UPLOAD", "1MiB")]);
+    let cookie = cookie_of(&admin(&s));
+    let mut rng = Rng(0x5eed_0001);
+    let random: Vec<u8> = (0..300_000).map(|_| rng.next() as u8).collect();
+    let over = vec![0u8; 1536 * 1024];
+    let long_title = "T".repeat(5000);
+    let truncated = &bytes[..bytes.len() / 3];
+    let cases: Vec<(&str, u16, &str, Vec<Field>)> = vec![
+        (
+            "zero bytes",
+            400,
+            "empty",
+            vec![("title", None, b"Zero"), ("file", Some("z.mp4"), b"")],
+        ),
+        (
+            "random bytes",
+            400,
+            "ffprobe could not read",
+            vec![("title", None, b"Noise"), ("file", Some("n.mp4"), &random)],
+        ),
+        (
+            "truncated",
+            400,
+            "ffprobe could not read",
+            vec![("title", None, b"Cut"), ("file", Some("t.mp4"), truncated)],
+        ),
+        ("no file", 400, "file", vec![("title", None, b"Nothing")]),
+        (
+            "no title",
+            400,
+            "title",
+            vec![("file", Some("a.mp4"), &bytes)],
+        ),
+        (
+            "huge title",
+            400,
+            "",
+            vec![
+                ("title", None, long_title.as_bytes()),
+                ("file", Some("a.mp4"), &bytes),
+            ],
+        ),
+        (
+            "over max_upload",
+            413,
+            "upload limit",
+            vec![("title", None, b"Big"), ("file", Some("b.mp4"), &over)],
+        ),
+        (
+            "bad tier",
+            400,
+            "",
+            vec![("title", None, b"T"), ("tier", None, b"gold")],
+        ),
+    ];
+    for (what, status, says, fields) in cases {
+        let r = raw_request(s.addr, &upload_request(s.addr, &cookie, &fields));
+        let body = String::from_utf8_lossy(&r.body).to_string();
+        assert_eq!(r.status, status, "{what}: {body}");
+        let v: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|_| panic!("{what}: {body}"));
+        let message = v["error"]["message"].as_str().unwrap_or("");
+        assert!(message.contains(says), "{what}: {message}");
+        assert!(leftovers(d).is_empty(), "{what} left {:?}", leftovers(d));
+    }
+    // A body cut off mid-stream (the client goes away): nothing kept either.
+    let full = upload_request(
+        s.addr,
+        &cookie,
+        &[("title", None, b"Gone"), ("file", Some("g.mp4"), &bytes)],
+    );
+    {
+        let mut sock = connect(s.addr);
+        sock.write_all(&full[..full.len() / 2]).expect("write");
+    }
+    common::wait_for(20, "the cut-off upload's file to go", || {
+        leftovers(d).is_empty().then_some(())
+    });
+    let movies = admin(&s).get("/api/v1/movies").json();
+    assert_eq!(movies.as_array().map(Vec::len), Some(0), "{movies}");
+    assert_eq!(published(d), 0);
+    let (_, log) = {
+        let mut s = s;
+        s.stop_with_stderr()
+    };
+    assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn oversized_uris_headers_and_bodies_get_414_431_and_413() {
+    let s = Server::start();
+    let long_query = "a".repeat(12 * 1024);
+    for (path, s3) in [
+        (
+            format!("/s3/media/movies/x/seg.m4s?X-Amz-Date={long_query}"),
+            true,
+        ),
+        (format!("/api/v1/movies?q={long_query}"), false),
+        (format!("/stream/abc?token={long_query}"), false),
+    ] {
+        let r = raw_request(
+            s.addr,
+            format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes(),
+        );
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.status, 414, "{}", &path[..30]);
+        assert_eq!(r.header("connection"), Some("close"));
+        if s3 {
+            assert!(body.contains("<Code>RequestURITooLong</Code>"), "{body}");
+        } else {
+            assert!(body.contains("uri_too_long"), "{body}");
+        }
+    }
+    let big_header = "b".repeat(20 * 1024);
+    for path in ["/s3/media/k", "/healthz"] {
+        let r = raw_request(
+            s.addr,
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-Filler: {big_header}\r\n\r\n",
+                s.addr
+            )
+            .as_bytes(),
+        );
+        assert_eq!(r.status, 431, "{path}");
+    }
+    // Far past what actix reads at all: still a 4xx, never a 5xx or a hang.
+    for size in [100 * 1024, 200 * 1024] {
+        let target = format!("/s3/media/k?x={}", "c".repeat(size));
+        let r = raw_request(
+            s.addr,
+            format!("GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes(),
+        );
+        assert!((400..500).contains(&r.status), "{size}: {}", r.status);
+    }
+    // Bodies over the JSON and form limits.
+    let mut c = s.client();
+    let huge = serde_json::json!({"username": "x".repeat(40_000), "password": "y"});
+    assert_eq!(c.post_json("/api/v1/login", &huge).status, 413);
+    let form = vec![("username", "u"), ("password", "p")];
+    let mut fields: Vec<(&str, &str)> = form.clone();
+    let filler = "z".repeat(40_000);
+    fields.push(("filler", &filler));
+    assert_eq!(c.post_form("/login", &fields).status, 413);
+    assert_eq!(s.client().get("/healthz").status, 200);
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS")
+}
+
+fn server_pid(dir: &Path) -> u32 {
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("server.json")).expect("server.json"),
+    )
+    .expect("json");
+    v["pid"].as_u64().expect("pid") as u32
+}
+
+#[test]
+fn slowloris_sockets_are_closed_after_the_request_timeout_and_others_are_served() {
+    let dir = Server::temp_dir();
+    let s = Server::start_in(dir.path(), &[("STREAMD_SERVER_REQUEST_TIMEOUT", "2s")]);
+    let sockets: Vec<TcpStream> = (0..300)
+        .map(|_| {
+            let mut t = connect(s.addr);
+            t.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .expect("write");
+            t.set_nonblocking(true).expect("nonblocking");
+            t
+        })
+        .collect();
+    let mut open: Vec<Option<TcpStream>> = sockets.into_iter().map(Some).collect();
+    let started = Instant::now();
+    let mut served_meanwhile = 0;
+    // Trickle a header line every 300 ms on every socket for as long as it stays open,
+    // well past the timeout; count the ones the server ends.
+    while open.iter().any(Option::is_some) && started.elapsed() < Duration::from_secs(30) {
+        for slot in open.iter_mut() {
+            let Some(sock) = slot else { continue };
+            let mut buf = [0u8; 512];
+            let closed = match sock.read(&mut buf) {
+                Ok(_) => true, // 408, or EOF
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+                Err(_) => true,
+            };
+            if closed || sock.write_all(b"X-Slow: 1\r\n").is_err() {
+                *slot = None;
+            }
+        }
+        if s.client().get("/healthz").status == 200 {
+            served_meanwhile += 1;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let still_open = open.iter().filter(|o| o.is_some()).count();
+    assert_eq!(
+        still_open, 0,
+        "{still_open} of 300 trickling sockets still open after 30 s"
+    );
+    assert!(served_meanwhile > 0, "the server stopped answering others");
+}
+
+#[test]
+fn two_thousand_idle_keep_alive_connections_cost_bounded_memory() {
+    let dir = Server::temp_dir();
+    let s = Server::start_in(dir.path(), &[]);
+    let pid = server_pid(dir.path());
+    for _ in 0..20 {
+        assert_eq!(s.client().get("/healthz").status, 200);
+    }
+    let before = rss_kb(pid);
+    let mut idle = Vec::new();
+    for _ in 0..2000 {
+        let mut t = connect(s.addr);
+        t.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes())
+            .expect("write");
+        assert_eq!(read_response(&mut t).expect("response").status, 200);
+        idle.push(t);
+    }
+    let during = rss_kb(pid);
+    assert_eq!(s.client().get("/healthz").status, 200, "still serving");
+    // They are still open (keep-alive), and each costs little.
+    let mut probe = idle.pop().expect("one");
+    probe
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes())
+        .expect("write");
+    assert_eq!(read_response(&mut probe).expect("reused").status, 200);
+    let grown_mb = during.saturating_sub(before) as f64 / 1024.0;
+    eprintln!(
+        "RSS {before} kB idle, {during} kB with 2,000 idle keep-alive connections (+{grown_mb:.1} MB)"
+    );
+    assert!(
+        grown_mb < 64.0,
+        "2,000 idle connections grew RSS by {grown_mb:.1} MB"
+    );
+}
+
+fn ingest(dir: &Path) -> String {
+    let src = make_source(
+        dir,
+        "src.mp4",
+        "testsrc2=size=640x360:rate=25",
+        4,
+        true,
+        &[],
+    );
+    let out = cli_env(
+        dir,
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            "Target",
+            "--json",
+        ],
+        &[
+            ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
+            ("STREAMD_TRANSCODE_RENDITIONS", "[\"480p\"]"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    v["id"].as_str().expect("id").to_string()
+}
+
+/// One mutation of `text`: flip, insert, delete, duplicate a parameter, change case,
+/// percent-encode, or splice in something hostile.
+fn mutate(text: &str, rng: &mut Rng) -> String {
+    const NASTY: &[&str] = &[
+        "%00",
+        "%2e%2e/",
+        "../",
+        "%",
+        "%zz",
+        "&",
+        "=",
+        "+",
+        " ",
+        "\u{e9}",
+        "%C3%A9",
+        "//",
+        "?",
+        "#",
+        "X-Amz-Signature=",
+        "X-Amz-Expires=604801",
+        "X-Amz-Expires=-1",
+        "99999999999999999999",
+        "\\",
+        ";",
+        "%252e",
+    ];
+    let mut bytes: Vec<char> = text.chars().collect();
+    match rng.below(8) {
+        0 => {
+            let i = rng.below(bytes.len());
+            let c = b"0123456789abcdefABCDEF-_.~XZ"[rng.below(28)] as char;
+            bytes[i] = c;
+        }
+        1 => {
+            let i = rng.below(bytes.len());
+            bytes.remove(i);
+        }
+        2 => {
+            let i = rng.below(bytes.len() + 1);
+            for c in NASTY[rng.below(NASTY.len())].chars().rev() {
+                bytes.insert(i, c);
+            }
+        }
+        3 => {
+            let i = rng.below(bytes.len());
+            bytes.truncate(i);
+        }
+        4 => {
+            let i = rng.below(bytes.len());
+            bytes[i] = if bytes[i].is_ascii_uppercase() {
+                bytes[i].to_ascii_lowercase()
+            } else {
+                bytes[i].to_ascii_uppercase()
+            };
+        }
+        5 => {
+            // Duplicate one `&`-separated piece of the query.
+            let s: String = bytes.iter().collect();
+            if let Some((head, query)) = s.split_once('?') {
+                let parts: Vec<&str> = query.split('&').collect();
+                let dup = parts[rng.below(parts.len())];
+                return format!("{head}?{query}&{dup}");
+            }
+        }
+        6 => {
+            let i = rng.below(bytes.len());
+            let c = bytes[i];
+            if c.is_ascii() {
+                let enc: Vec<char> = format!("%{:02X}", c as u32).chars().collect();
+                bytes.splice(i..=i, enc);
+            }
+        }
+        _ => {
+            let a = rng.below(bytes.len());
+            let b = rng.below(bytes.len());
+            bytes.swap(a, b);
+        }
+    }
+    bytes.into_iter().collect()
+}
+
+fn status_of(agent: &ureq::Agent, url: &str) -> (u16, Vec<u8>) {
+    let result = agent.get(url).call();
+    let previous = LAST.with(|l| l.replace(url.to_string()));
+    match result {
+        Ok(mut r) => {
+            let status = r.status().as_u16();
+            let mut body = Vec::new();
+            let _ = r.body_mut().as_reader().read_to_end(&mut body);
+            (status, body)
+        }
+        // URLs ureq itself refuses to send (not valid URIs) never reach the server.
+        Err(ureq::Error::Http(_)) | Err(ureq::Error::BadUri(_)) => (0, Vec::new()),
+        Err(e) => panic!("{url}: {e} (after {previous})"),
+    }
+}
+
+thread_local! {
+    static LAST: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+#[test]
+fn mutated_presigned_urls_and_stream_tokens_get_only_4xx() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    let id = ingest(d);
+    let s = Server::start_in(d, &[]);
+    let mut c = admin(&s);
+    let master = c.get(&format!("/stream/{id}")).body;
+    let variant_uri = master
+        .lines()
+        .find(|l| l.starts_with("/stream/"))
+        .unwrap_or_else(|| panic!("no variant in {master}"))
+        .to_string();
+    let variant = c.get(&variant_uri).body;
+    let segment = variant
+        .lines()
+        .find(|l| l.starts_with("http") && l.contains("seg_"))
+        .expect("segment")
+        .to_string();
+    // A connection per request: actix answers a request line it cannot parse (raw non-ASCII
+    // bytes, say) with 400 and closes without `Connection: close`, so a pooled connection
+    // would fail the *next* mutation instead of this one.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_idle_connections(0)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into();
+    let (status, original) = status_of(&agent, &segment);
+    assert_eq!(status, 200);
+
+    let mut rng = Rng(0x5eed_0002);
+    let mut counts = std::collections::BTreeMap::new();
+    let origin = format!("http://{}", s.addr);
+    let target = segment.strip_prefix(&origin).expect("our store");
+    for _ in 0..3000 {
+        let mutated = mutate(target, &mut rng);
+        let slash = if mutated.starts_with('/') { "" } else { "/" };
+        let url = format!("{origin}{slash}{mutated}");
+        let (status, body) = status_of(&agent, &url);
+        *counts.entry(status).or_insert(0) += 1;
+        let in_store = mutated.starts_with("/s3/");
+        match status {
+            0 | 400 | 403 | 404 | 405 => {}
+            // Only a spelling of the same request may open it (a percent-encoded unreserved
+            // character in the path, say), and then only the same object.
+            200 | 206 if in_store => assert!(body == original, "{url} opened something else"),
+            // A mutation that left the store (`/s3/` -> `/?3/`) reached a page: fine, not 5xx.
+            other if !in_store && other < 500 => {}
+            other => panic!("{url}: {other}"),
+        }
+    }
+    eprintln!("3,000 mutated presigned URLs: {counts:?}");
+
+    let (path, token) = variant_uri.split_once("?token=").expect("token");
+    let base = format!("http://{}{path}", s.addr);
+    let mut counts = std::collections::BTreeMap::new();
+    for _ in 0..500 {
+        let t = mutate(token, &mut rng);
+        let url = format!("{base}?token={t}");
+        let (status, _) = status_of(&agent, &url);
+        *counts.entry(status).or_insert(0) += 1;
+        match status {
+            0 | 400 | 401 | 403 | 404 => {}
+            // Percent-encoding in the URL is the URL's business: what reaches the token
+            // parser must be the token, byte for byte.
+            200 => {
+                let decoded = streamd::media::sigv4::percent_decode(&t)
+                    .map(|b| String::from_utf8_lossy(&b).to_string());
+                assert_eq!(
+                    decoded.as_deref(),
+                    Some(token),
+                    "a second spelling of the token was accepted: {t}"
+                );
+            }
+            other => panic!("{url}: {other}"),
+        }
+    }
+    eprintln!("500 mutated stream tokens: {counts:?}");
+    assert_eq!(s.client().get("/healthz").status, 200);
+}
+
+#[test]
+fn a_login_storm_gets_only_401_or_429_and_leaves_memory_where_it_was() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    let s = Server::start_in(d, &[("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "100000")]);
+    let pid = server_pid(d);
+    assert_eq!(s.client().get("/healthz").status, 200);
+    let idle = rss_kb(pid);
+    let addr = s.addr;
+    let storm = |round: usize| {
+        let threads: Vec<_> = (0..50)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let mut c = Client::new(addr);
+                    c.login(&format!("user{round}x{i}"), "wrong password!")
+                        .status
+                })
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect::<Vec<u16>>()
+    };
+    let mut statuses = Vec::new();
+    for round in 0..2 {
+        statuses.extend(storm(round));
+    }
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&401));
+    // The right password still works after the storm.
+    assert_eq!(s.client().login("root", PW).status, 200);
+    let after = rss_kb(pid);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 8)) as u64;
+    let bound = idle + cores * 19 * 1024 + 8 * 1024;
+    eprintln!("RSS idle {idle} kB, after 101 sign-ins {after} kB (bound {bound} kB)");
+    assert!(
+        after <= bound,
+        "RSS {after} kB after the storm, idle {idle} kB"
+    );
+}
