@@ -306,15 +306,6 @@ impl Ingester {
         outcome
     }
 
-    /// Checks that ffprobe reads `source` as a video streamd can transcode, so an upload of
-    /// something else is refused at once with ffprobe's reason instead of failing later.
-    /// Blocking (runs ffprobe).
-    pub fn check_source(&self, source: &Path) -> Result<(), IngestError> {
-        let tools = Tools::locate(&self.config.transcode)?;
-        probe::probe(&tools.ffprobe, source)?;
-        Ok(())
-    }
-
     /// The pipeline. `Ok(false)`: finished, but the movie was deleted meanwhile.
     fn run(
         &self,

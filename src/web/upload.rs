@@ -154,16 +154,6 @@ async fn upload(
     }
     let title =
         title.ok_or_else(|| ApiError::BadRequest("no `title` field in the upload".into()))?;
-    let ingester = state.ingester.clone();
-    let source = path.clone();
-    web::block(move || ingester.check_source(&source))
-        .await?
-        .map_err(|e| match e {
-            crate::ingest::IngestError::Probe(e) => {
-                ApiError::BadRequest(format!("not a movie streamd can read: {e}"))
-            }
-            other => ApiError::internal(other),
-        })?;
     let store = state.store.clone();
     let source = path.clone();
     let movie =
