@@ -4,7 +4,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{HttpServer, web};
+use actix_service::{ServiceFactoryExt, fn_service, map_config};
+use actix_web::web;
+
+use crate::web::FirstLineGuard;
 
 use crate::config::Config;
 use crate::ingest::{Ingester, Workers};
@@ -81,14 +84,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     ));
     let has_admin = store.has_admin().map_err(ServeError::Store)?;
 
-    let app_state = state.clone();
-    let server = HttpServer::new(move || crate::web::app(app_state.clone()))
-        .client_request_timeout(config.server.request_timeout)
-        .keep_alive(config.server.keep_alive)
-        .listen(listener)
-        .map_err(ServeError::Run)?
-        .shutdown_timeout(10)
-        .run();
+    let server = http_server(listener, state.clone(), &config.server).map_err(ServeError::Run)?;
 
     RunningServer {
         pid: std::process::id(),
@@ -118,6 +114,37 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     RunningServer::remove(&data_dir);
     tracing::info!("streamd stopped");
     result.map_err(ServeError::Run)
+}
+
+/// The HTTP/1.1 service on `listener`, built by hand rather than by `HttpServer` so that each
+/// connection passes through [`FirstLineGuard`] (414 for request lines actix cannot parse).
+/// Otherwise as `HttpServer::listen` builds it: one app per worker, TCP_NODELAY, the peer
+/// address for rate limiting, graceful shutdown on SIGTERM/Ctrl-C.
+fn http_server(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    server: &crate::config::ServerConfig,
+) -> std::io::Result<actix_web::dev::Server> {
+    let (keep_alive, request_timeout) = (server.keep_alive, server.request_timeout);
+    Ok(actix_server::Server::build()
+        .shutdown_timeout(10)
+        .listen("streamd", listener, move || {
+            let app = crate::web::app(state.clone());
+            let http = actix_http::HttpService::build()
+                .keep_alive(keep_alive)
+                .client_request_timeout(request_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                // The host and address given to the app only stand in for requests without a
+                // Host header; nothing of ours reads them.
+                .h1(map_config(app, |_| actix_web::dev::AppConfig::default()));
+            fn_service(|io: actix_rt::net::TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                let _ = io.set_nodelay(true);
+                Ok::<_, ()>((FirstLineGuard::new(io), peer))
+            })
+            .and_then(http.map_err(|_| ()).map_init_err(|_| ()))
+        })?
+        .run())
 }
 
 /// Housekeeping: drop expired sessions and idle rate-limit entries.

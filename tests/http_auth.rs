@@ -260,7 +260,8 @@ fn bad_input_gets_a_clear_4xx() {
     let r = c.login(&huge, PW);
     assert_eq!(r.status, 400);
     let r = c.post_raw("/api/v1/login", "application/json", &vec![b' '; 100_000]);
-    assert_eq!(r.status, 400, "an over-limit body is refused");
+    assert_eq!(r.status, 413, "an over-limit body is refused as too large");
+    assert_eq!(r.json()["error"]["code"], "too_large");
     // The server is still fine.
     assert_eq!(c.login("viewer", PW).status, 200);
 }

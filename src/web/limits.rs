@@ -3,8 +3,9 @@
 //! clients parse it) and the API's JSON elsewhere. nginx draws the same lines (8 KB for a
 //! request line by default); our own URLs, presigned ones included, stay under 1 KB.
 //!
-//! actix refuses larger ones itself, before this code sees them: a URI over 64 KiB (the `http`
-//! crate's limit) with 400 and a head over 128 KiB with 431.
+//! actix refuses larger heads itself, before this code sees them: a URI over 64 KiB (the `http`
+//! crate's limit) with 400 and a head over 128 KiB with 431; `first_line` catches those on a
+//! connection's first request and answers 414 instead.
 
 use actix_web::HttpResponse;
 use actix_web::dev::ServiceRequest;
@@ -38,25 +39,51 @@ pub fn refuse_oversized(req: &ServiceRequest) -> Option<HttpResponse> {
     } else {
         return None;
     };
+    let (content_type, body) = refusal_body(status, code, &message, uri.path().starts_with("/s3/"));
     let mut res = HttpResponse::build(status);
-    res.insert_header((header::CACHE_CONTROL, "no-store"));
+    res.insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type(content_type);
     // What follows an oversized head is not worth reading.
     res.force_close();
-    let body = if uri.path().starts_with("/s3/") {
+    Some(res.body(body))
+}
+
+/// S3's XML under `/s3/` (S3 clients parse it), the API's JSON elsewhere.
+fn refusal_body(status: StatusCode, code: &str, message: &str, s3: bool) -> (&'static str, String) {
+    if s3 {
         let s3_code = if status == StatusCode::URI_TOO_LONG {
             "RequestURITooLong"
         } else {
             "RequestHeaderSectionTooLarge"
         };
-        res.content_type("application/xml");
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{s3_code}</Code><Message>{message}</Message></Error>"
+        (
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{s3_code}</Code><Message>{message}</Message></Error>"
+            ),
         )
     } else {
-        res.content_type("application/json");
-        serde_json::json!({ "error": { "code": code, "message": message } }).to_string()
-    };
-    Some(res.body(body))
+        (
+            "application/json",
+            serde_json::json!({ "error": { "code": code, "message": message } }).to_string(),
+        )
+    }
+}
+
+/// The whole 414 response, as bytes for the socket: for a first request line too long for
+/// actix to parse at all (see `first_line`).
+pub fn uri_too_long_response(s3: bool) -> Vec<u8> {
+    let (content_type, body) = refusal_body(
+        StatusCode::URI_TOO_LONG,
+        "uri_too_long",
+        &format!("the request URI is longer than {MAX_URI_BYTES} bytes"),
+        s3,
+    );
+    format!(
+        "HTTP/1.1 414 URI Too Long\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 /// Whether the client sent (or is sending) a request body.

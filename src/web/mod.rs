@@ -4,6 +4,7 @@
 mod api;
 mod assets;
 mod error;
+mod first_line;
 mod limits;
 pub mod local;
 pub mod metrics;
@@ -34,6 +35,7 @@ use crate::secrets::Secrets;
 use crate::store::Store;
 
 pub use error::{ApiError, PageError};
+pub use first_line::FirstLineGuard;
 pub use metrics::Metrics;
 
 /// Largest JSON or form body accepted (logins, admin forms): generous for the purpose, small
