@@ -752,3 +752,61 @@ fn a_login_storm_gets_only_401_or_429_and_leaves_memory_where_it_was() {
         "RSS {after} kB after the storm, idle {idle} kB"
     );
 }
+
+#[test]
+fn a_slow_reader_keeps_its_connection_for_the_next_segment() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    let id = ingest(d);
+    let s = Server::start_in(d, &[]);
+    let mut c = admin(&s);
+    let master = c.get(&format!("/stream/{id}")).body;
+    let variant_uri = master
+        .lines()
+        .find(|l| l.starts_with("/stream/"))
+        .expect("variant")
+        .to_string();
+    let variant = c.get(&variant_uri).body;
+    let origin = format!("http://{}", s.addr);
+    let targets: Vec<String> = variant
+        .lines()
+        .filter(|l| l.starts_with(&origin) && l.contains("seg_"))
+        .map(|l| l[origin.len()..].to_string())
+        .collect();
+    assert!(!targets.is_empty(), "{variant}");
+    let mut sock = connect(s.addr);
+    sock.write_all(format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", targets[0], s.addr).as_bytes())
+        .expect("write");
+    // A player on a slow link: a little now, the rest much later (past actix's default 5 s
+    // keep-alive, well inside streamd's minute).
+    let mut first = [0u8; 1024];
+    let n = sock.read(&mut first).expect("first bytes");
+    assert!(n > 0);
+    std::thread::sleep(Duration::from_secs(7));
+    let mut rest = Vec::new();
+    let head_end = first[..n]
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("head in the first read")
+        + 4;
+    let head = String::from_utf8_lossy(&first[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("content-length");
+    rest.extend_from_slice(&first[head_end..n]);
+    let mut chunk = [0u8; 65536];
+    while rest.len() < length {
+        let got = sock.read(&mut chunk).expect("body");
+        assert!(got > 0, "closed mid-body");
+        rest.extend_from_slice(&chunk[..got]);
+    }
+    // The next request (the same segment will do), on the same connection.
+    sock.write_all(format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", targets[0], s.addr).as_bytes())
+        .expect("write the next request");
+    let next = read_response(&mut sock).expect("the connection was kept for the next segment");
+    assert_eq!(next.status, 200);
+    assert!(!next.body.is_empty());
+}

@@ -199,11 +199,39 @@ fn a_premium_user_streams_the_whole_ladder_from_the_built_in_store() {
     let first = fetch(&urls[0], &[]);
     assert_eq!(first.header("content-type"), Some("video/iso.segment"));
     assert!(first.header("etag").is_some() && first.header("last-modified").is_some());
+    // Cached no longer than the presented link lives (X-Amz-Date + X-Amz-Expires - now).
+    let cache = first.header("cache-control").unwrap_or("").to_string();
     assert!(
-        first
-            .header("cache-control")
-            .unwrap_or("")
-            .contains("immutable")
+        cache.contains("public") && cache.contains("immutable"),
+        "{cache}"
+    );
+    let max_age: u64 = cache
+        .split(',')
+        .find_map(|d| d.trim().strip_prefix("max-age="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no max-age in {cache}"));
+    let param = |name: &str| {
+        urls[0]
+            .split(['?', '&'])
+            .find_map(|p| p.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name}"))
+            .to_string()
+    };
+    let signed = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", param("X-Amz-Date"))
+        .expect("date")
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .expect("utc")
+        .timestamp()
+        .as_second() as u64;
+    let expires: u64 = param("X-Amz-Expires").parse().expect("expires");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let left = (signed + expires).saturating_sub(now);
+    assert!(
+        max_age <= left + 1 && max_age + 60 >= left,
+        "max-age {max_age} for a link with {left} s left"
     );
     let range = fetch(&urls[0], &[("Range", "bytes=0-187")]);
     assert_eq!(range.status, 206);

@@ -215,6 +215,20 @@ impl Signer {
         host: &str,
         now: SystemTime,
     ) -> Result<(), S3Error> {
+        self.verify_until(method, raw_path, raw_query, host, now)
+            .map(|_| ())
+    }
+
+    /// [`Signer::verify`], returning when the presented URL stops being valid
+    /// (`X-Amz-Date + X-Amz-Expires`): nothing may cache its answer for longer.
+    pub fn verify_until(
+        &self,
+        method: &str,
+        raw_path: &str,
+        raw_query: &str,
+        host: &str,
+        now: SystemTime,
+    ) -> Result<SystemTime, S3Error> {
         let mut params: Vec<(String, String)> = Vec::new();
         for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -314,7 +328,8 @@ impl Signer {
         if signed_at > now + CLOCK_SKEW {
             return Err(S3Error::AccessDenied("Request is not valid yet"));
         }
-        if now >= signed_at + Duration::from_secs(expires) {
+        let valid_until = signed_at + Duration::from_secs(expires);
+        if now >= valid_until {
             return Err(S3Error::AccessDenied("Request has expired"));
         }
         let headers: Vec<&str> = signed_headers.split(';').collect();
@@ -359,7 +374,8 @@ impl Signer {
         mac.update(string_to_sign.as_bytes());
         // verify_slice compares in constant time.
         mac.verify_slice(&expected)
-            .map_err(|_| S3Error::SignatureDoesNotMatch)
+            .map_err(|_| S3Error::SignatureDoesNotMatch)?;
+        Ok(valid_until)
     }
 }
 

@@ -62,7 +62,7 @@ pub fn respond(
     etag: &str,
     modified: std::time::SystemTime,
     content_type: &str,
-    cache_control: &'static str,
+    cache_control: &str,
 ) -> HttpResponse {
     let last_modified = httpdate::fmt_http_date(modified);
     let not_modified = match header_str(req, header::IF_NONE_MATCH) {

@@ -57,6 +57,21 @@ fn content_type(key: &str) -> &'static str {
     }
 }
 
+/// Playlists are private. Everything else never changes (a new ingest is a new movie id), but
+/// a cache (a CDN, the browser) may keep an answer only while the URL that fetched it is valid:
+/// a week's `max-age` on a link that expires in two hours would let anyone holding it go on
+/// fetching from the cache after the link (and perhaps the viewer's entitlement) is gone.
+fn cache_control(mime: &str, valid_until: SystemTime, now: SystemTime) -> String {
+    if mime == "application/vnd.apple.mpegurl" {
+        return "private, no-store".to_string();
+    }
+    let left = valid_until
+        .duration_since(now)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    format!("public, max-age={left}, immutable")
+}
+
 /// Splits `/s3/{bucket}/{key}` (raw, as received) into a bucket name and a safe relative key.
 /// Anything that could step outside the bucket is refused before any file is touched.
 fn bucket_and_key(raw_path: &str) -> Result<(String, String), S3Error> {
@@ -117,12 +132,13 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Er
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .ok_or(S3Error::AuthorizationQueryParametersError("no Host header"))?;
-    state.media.signer().verify(
+    let now = SystemTime::now();
+    let valid_until = state.media.signer().verify_until(
         req.method().as_str(),
         raw_path,
         req.uri().query().unwrap_or(""),
         host,
-        SystemTime::now(),
+        now,
     )?;
 
     let path = state.media.local.bucket_root().join(&key);
@@ -140,13 +156,8 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Er
         Err(_) => return Err(S3Error::NoSuchKey),
     };
     let mime = content_type(&key);
-    let cache = if mime == "application/vnd.apple.mpegurl" {
-        "private, no-store"
-    } else {
-        // Published objects never change: a new ingest is a new movie id.
-        "public, max-age=604800, immutable"
-    };
-    let res = object_file::respond(req, body, &etag, modified, mime, cache);
+    let cache = cache_control(mime, valid_until, now);
+    let res = object_file::respond(req, body, &etag, modified, mime, &cache);
     if req.method() == Method::GET && (mime == "video/mp2t" || mime == "video/iso.segment") {
         let sent = match res.body().size() {
             actix_web::body::BodySize::Sized(n) => n,
@@ -160,6 +171,24 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Er
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_no_longer_than_the_link_lives() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        let later = now + std::time::Duration::from_secs(7200);
+        assert_eq!(
+            cache_control("video/iso.segment", later, now),
+            "public, max-age=7200, immutable"
+        );
+        assert_eq!(
+            cache_control("video/iso.segment", now, later),
+            "public, max-age=0, immutable"
+        );
+        assert_eq!(
+            cache_control("application/vnd.apple.mpegurl", later, now),
+            "private, no-store"
+        );
+    }
 
     #[test]
     fn keys_that_leave_the_bucket_are_refused() {
