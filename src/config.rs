@@ -32,7 +32,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "public_endpoint",
         ],
     ),
-    ("tokens", &["playback_ttl", "segment_grace"]),
+    ("tokens", &["playback_ttl", "segment_grace", "url_window"]),
     (
         "transcode",
         &[
@@ -124,6 +124,9 @@ pub struct StorageConfig {
 pub struct TokensConfig {
     pub playback_ttl: Duration,
     pub segment_grace: Duration,
+    /// Segment (and poster, subtitle) URLs signed within one window are identical for every
+    /// viewer, so a CDN keyed by the URL fetches each object once per window.
+    pub url_window: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -219,6 +222,7 @@ impl Default for RawStorage {
 struct RawTokens {
     playback_ttl: String,
     segment_grace: String,
+    url_window: String,
 }
 
 impl Default for RawTokens {
@@ -226,6 +230,7 @@ impl Default for RawTokens {
         Self {
             playback_ttl: "6h".into(),
             segment_grace: "2h".into(),
+            url_window: "15m".into(),
         }
     }
 }
@@ -610,6 +615,11 @@ impl RawConfig {
             tokens: TokensConfig {
                 playback_ttl: duration("tokens.playback_ttl", &self.tokens.playback_ttl)?,
                 segment_grace: duration("tokens.segment_grace", &self.tokens.segment_grace)?,
+                url_window: bounded_duration(
+                    "tokens.url_window",
+                    &self.tokens.url_window,
+                    Duration::from_secs(1)..=Duration::from_secs(24 * 3600),
+                )?,
             },
             transcode: TranscodeConfig {
                 max_upload,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian machine or a developer's. Installs what cargo does not
 # (ffmpeg, chromium and playwright-core for the browser tests, boto3 and the s3s-fs S3 server for
-# the interop tests, rustfmt/clippy), then checks formatting and lints and runs every test.
+# the interop tests, nginx as the CDN of the CDN test, rustfmt/clippy), then checks formatting
+# and lints and runs every test.
 # Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ command -v ffmpeg >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || apt_m
 command -v python3 >/dev/null 2>&1 || apt_missing+=(python3 python3-pip)
 [ -x /usr/bin/chromium ] || apt_missing+=(chromium)
 command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
+# nginx stands in for a CDN (proxy_cache) in tests/cdn.rs.
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]} (Debian packages)"
   as_root apt-get update -qq

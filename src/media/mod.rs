@@ -52,6 +52,22 @@ impl Endpoint {
     }
 }
 
+/// The signing time and `X-Amz-Expires` for a link handed out at `now`: signed at the start of
+/// the `window` it falls in, valid for the window plus `lifetime`, so a link handed out at the
+/// window's last second still lives `lifetime`, and every link to one object within a window
+/// is the same string: a CDN keyed by the URL fetches the object once per window, not once per
+/// viewer (S3 accepts a signing time in the past while within the expiry).
+pub fn shared_window(
+    now: SystemTime,
+    window: Duration,
+    lifetime: Duration,
+) -> (SystemTime, Duration) {
+    let step = window.as_secs().max(1);
+    let t = sigv4::unix(now);
+    let start = std::time::UNIX_EPOCH + Duration::from_secs(t - t % step);
+    (start, Duration::from_secs(step) + lifetime)
+}
+
 pub struct Media {
     pub local: LocalMedia,
     /// Set when `storage.backend = "s3"`: published ladders live there, not on local disk.
@@ -59,6 +75,7 @@ pub struct Media {
     signer: Signer,
     endpoint: Endpoint,
     bucket: String,
+    url_window: Duration,
 }
 
 impl Media {
@@ -93,6 +110,7 @@ impl Media {
             ),
             endpoint,
             bucket: config.storage.bucket.clone(),
+            url_window: config.tokens.url_window,
         })
     }
 
@@ -211,10 +229,18 @@ impl Media {
         &self.endpoint.origin
     }
 
-    /// Presigner for GETs valid `expires` from now.
-    pub fn get_batch(&self, expires: Duration) -> Batch {
+    /// Presigner for GETs valid at least `lifetime` from now. Every URL it signs within one
+    /// `tokens.url_window` is byte-identical for every viewer (see [`shared_window`]).
+    pub fn get_batch(&self, lifetime: Duration) -> Batch {
+        let (signed_at, expires) = shared_window(SystemTime::now(), self.url_window, lifetime);
         self.signer
-            .batch("GET", &self.endpoint.host, SystemTime::now(), expires)
+            .batch("GET", &self.endpoint.host, signed_at, expires)
+    }
+
+    /// When the current window began: URLs (and playlists made of them) signed since are the
+    /// same for everyone.
+    pub fn window_start(&self) -> u64 {
+        sigv4::unix(shared_window(SystemTime::now(), self.url_window, Duration::ZERO).0)
     }
 
     /// Canonical (encoded) URL path of a rendition's directory: `{prefix}/{bucket}/movies/{id}/{rendition}`.
@@ -289,5 +315,30 @@ mod tests {
             (e.origin.as_str(), e.host.as_str(), e.path_prefix.as_str()),
             ("https://cdn.example.org", "cdn.example.org", "/media-proxy")
         );
+    }
+
+    #[test]
+    fn links_within_a_window_are_identical_and_never_live_less_than_the_lifetime() {
+        let signer = Signer::new("AK", "SK", "us-east-1");
+        let window = Duration::from_secs(900);
+        let lifetime = Duration::from_secs(7200);
+        let base = 1_800_000_000; // a multiple of 900: a window's first second
+        let url_at = |offset: u64| {
+            let now = std::time::UNIX_EPOCH + Duration::from_secs(base + offset);
+            let (signed_at, expires) = shared_window(now, window, lifetime);
+            let url = signer
+                .batch("GET", "h", signed_at, expires)
+                .signed("/s3/media/movies/m/720p/seg_00001.m4s");
+            (now, url, signed_at + expires)
+        };
+        let (_, first, _) = url_at(0);
+        for offset in [1, 450, 899] {
+            let (now, url, valid_until) = url_at(offset);
+            assert_eq!(url, first, "{offset} s into the window");
+            assert!(valid_until.duration_since(now).expect("future") >= lifetime);
+        }
+        let (_, next_window, _) = url_at(900);
+        assert_ne!(next_window, first);
+        assert!(first.contains("X-Amz-Expires=8100"), "{first}");
     }
 }
