@@ -11,7 +11,8 @@ before(async () => {
   dir = tempDir();
   addUser(dir, 'viewer');
   movie = ingest(dir, makeSource(dir, 'short.mp4', '854x480', 24, 25), 'Short', 'free');
-  server = await startServer(dir, { STREAMD_TOKENS_SEGMENT_GRACE: '1s' });
+  // A 1 s URL window: links are signed at the current second, as before shared windows.
+  server = await startServer(dir, { STREAMD_TOKENS_SEGMENT_GRACE: '1s', STREAMD_TOKENS_URL_WINDOW: '1s' });
   b = await browser();
 });
 
@@ -34,7 +35,7 @@ test('an expired chunk URL recovers without user action', async () => {
   await page.waitForFunction(() => document.getElementById('video').currentTime > 1.5, null, { timeout: 20000 });
   await page.keyboard.press(' ');
   const pausedAt = await page.evaluate(() => document.getElementById('video').currentTime);
-  // URLs were signed for 24 s + 1 s when the variant loaded: wait past that.
+  // URLs were signed (at most 1 s before the variant loaded) for 1 s + 24 s + 1 s: wait past that.
   const wait = Math.max(0, loadedAt + 27000 - Date.now());
   await page.waitForTimeout(wait);
   await page.keyboard.press(' ');
