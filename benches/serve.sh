@@ -3,10 +3,10 @@
 # signature check) serving the same files, same machine, same run. Reports requests/s, MB/s and
 # p99 latency for a ~2 MB segment and for a variant playlist, and the ratios streamd/nginx.
 # Loopback only; each run is bounded by DURATION.
-# Usage: bash benches/serve.sh [DURATION=10s] [CONNECTIONS=64]
+# Usage: bash benches/serve.sh [DURATION=10s] [CONNECTIONS=64] [SEGMENT_BYTES=2000000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${1:-10s}; CONNS=${2:-64}
+DURATION=${1:-10s}; CONNS=${2:-64}; TARGET=${3:-2000000}
 for tool in wrk nginx ffmpeg curl openssl; do
   command -v $tool >/dev/null || { echo "needs $tool (apt-get install wrk nginx-light ffmpeg curl openssl)"; exit 1; }
 done
@@ -28,8 +28,8 @@ STREAMD_LOG=warn "$BIN" --data-dir "$D" serve --listen 127.0.0.1:$SD_PORT 2>/dev
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$SD_PORT/healthz" >/dev/null && break; sleep 0.2; done
 curl -sf -c "$WORK/jar" -H 'content-type: application/json' -d '{"username":"bench","password":"benchpassword"}' "http://127.0.0.1:$SD_PORT/api/v1/login" >/dev/null
 VARIANT=$(curl -sf -b "$WORK/jar" "http://127.0.0.1:$SD_PORT/stream/$ID" | grep '^/stream/.*1080p')
-# The segment nearest 2 MB.
-SEG=$(ls -S "$D/objects/media/movies/$ID/1080p/"*.ts | while read -r f; do s=$(stat -c %s "$f"); echo "$(( (s-2000000)*(s-2000000) )) $(basename "$f") $s"; done | sort -n | head -1)
+# The segment nearest TARGET bytes.
+SEG=$(ls -S "$D/objects/media/movies/$ID/1080p/"seg_*.m4s | while read -r f; do s=$(stat -c %s "$f"); echo "$(( (s-TARGET)*(s-TARGET) )) $(basename "$f") $s"; done | sort -n | head -1)
 SEG_NAME=$(echo "$SEG" | cut -d' ' -f2); SEG_SIZE=$(echo "$SEG" | cut -d' ' -f3)
 SD_SEG=$(curl -sf "http://127.0.0.1:$SD_PORT$VARIANT" | grep "/$SEG_NAME?")
 SD_VAR="http://127.0.0.1:$SD_PORT$VARIANT"
@@ -45,7 +45,7 @@ events { worker_connections 1024; }
 http {
   access_log off;
   sendfile on; tcp_nopush on;
-  types { video/mp2t ts; application/vnd.apple.mpegurl m3u8; }
+  types { video/iso.segment m4s; application/vnd.apple.mpegurl m3u8; }
   server {
     listen 127.0.0.1:$NG_PORT;
     root $D/objects;
