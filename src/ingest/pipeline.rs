@@ -293,7 +293,17 @@ impl Ingester {
                 let _ = self.media.delete_movie(id);
                 let reason = e.to_string();
                 tracing::warn!(movie_id = %id, reason = %reason, "ingest failed");
-                if let Err(e) = self.store.fail_job(id, &reason) {
+                // The failure may be a full disk that also refuses this write for a moment
+                // (the staging dir was just removed): try again before leaving the job
+                // "running" for good.
+                let mut recorded = self.store.fail_job(id, &reason);
+                for _ in 0..20 {
+                    let Err(e) = &recorded else { break };
+                    tracing::warn!(movie_id = %id, error = %e, "recording the failure failed; retrying");
+                    std::thread::sleep(Duration::from_millis(500));
+                    recorded = self.store.fail_job(id, &reason);
+                }
+                if let Err(e) = recorded {
                     tracing::error!(movie_id = %id, error = %e, "could not record the failure");
                 }
                 Outcome::Failed

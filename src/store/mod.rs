@@ -97,7 +97,31 @@ fn decode<T: DeserializeOwned>(table: &'static str, bytes: &[u8]) -> Result<T, S
 
 #[derive(Clone)]
 pub struct Store {
-    db: Arc<Database>,
+    handle: Arc<Handle>,
+}
+
+/// The open database, replaced when an I/O error poisoned it. redb refuses every write after
+/// one failed (a full disk, say) until the database is closed and opened again; without this,
+/// one write refused by a full disk broke logins and the job queue until a restart, even after
+/// space was freed.
+struct Handle {
+    path: PathBuf,
+    db: std::sync::RwLock<Option<Arc<Database>>>,
+}
+
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    Database::builder()
+        .set_cache_size(64 * 1024 * 1024)
+        .create(path)
+        .map_err(|source| match source {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked {
+                path: path.to_path_buf(),
+            },
+            source => StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            },
+        })
 }
 
 impl Store {
@@ -108,25 +132,59 @@ impl Store {
     /// Opens (or creates) the database in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
         let path = Self::path(data_dir);
-        let db = Database::builder()
-            .set_cache_size(64 * 1024 * 1024)
-            .create(&path)
-            .map_err(|source| match source {
-                redb::DatabaseError::DatabaseAlreadyOpen => {
-                    StoreError::Locked { path: path.clone() }
-                }
-                source => StoreError::Open {
-                    path: path.clone(),
-                    source,
-                },
-            })?;
-        let store = Store { db: Arc::new(db) };
+        let db = open_database(&path)?;
+        let store = Store {
+            handle: Arc::new(Handle {
+                path,
+                db: std::sync::RwLock::new(Some(Arc::new(db))),
+            }),
+        };
         store.migrate()?;
         Ok(store)
     }
 
+    /// The database, opened again first if an I/O error closed it.
+    fn db(&self) -> Result<Arc<Database>, StoreError> {
+        if let Some(db) = self
+            .handle
+            .db
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Ok(db.clone());
+        }
+        let mut slot = self.handle.db.write().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            // Fails (Locked) while a transaction of the old handle is still alive; the next
+            // call tries again.
+            *slot = Some(Arc::new(open_database(&self.handle.path)?));
+            tracing::warn!("database reopened after an I/O error");
+        }
+        slot.clone().ok_or(StoreError::Locked {
+            path: self.handle.path.clone(),
+        })
+    }
+
+    /// A write transaction. After a failed write (redb then answers `PreviousIo` to every
+    /// write) the database is closed and opened again, once, before giving up.
+    fn begin_write(&self) -> Result<redb::WriteTransaction, StoreError> {
+        match self.db()?.begin_write() {
+            Err(redb::TransactionError::Storage(redb::StorageError::PreviousIo)) => {
+                tracing::warn!("a database write failed earlier (disk full?): reopening");
+                self.handle
+                    .db
+                    .write()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take();
+                Ok(self.db()?.begin_write()?)
+            }
+            other => Ok(other?),
+        }
+    }
+
     fn migrate(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             // Opening creates: after this every table exists, so readers never see TableDoesNotExist.
             txn.open_table(USERS)?;
@@ -159,7 +217,7 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let meta = txn.open_table(META)?;
         Ok(meta.get("schema_version")?.map(|v| v.value()).unwrap_or(0))
     }
@@ -167,7 +225,7 @@ impl Store {
     // ---- users and plans ----
 
     pub fn create_user(&self, user: &User, plan: &Plan) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut users = txn.open_table(USERS)?;
             if users.get(user.name.as_str())?.is_some() {
@@ -182,7 +240,7 @@ impl Store {
     }
 
     pub fn user(&self, name: &Username) -> Result<Option<User>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let users = txn.open_table(USERS)?;
         users
             .get(name.as_str())?
@@ -191,7 +249,7 @@ impl Store {
     }
 
     pub fn plan(&self, name: &Username) -> Result<Plan, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let plans = txn.open_table(PLANS)?;
         Ok(plans
             .get(name.as_str())?
@@ -202,7 +260,7 @@ impl Store {
 
     /// Replaces a user's password hash and ends every session they had.
     pub fn set_password_hash(&self, name: &Username, hash: String) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             let mut users = txn.open_table(USERS)?;
             let mut user: User = match users.get(name.as_str())? {
@@ -220,7 +278,7 @@ impl Store {
     }
 
     pub fn set_plan(&self, name: &Username, plan: &Plan) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             if txn.open_table(USERS)?.get(name.as_str())?.is_none() {
                 return Err(StoreError::UserNotFound(name.clone()));
@@ -233,7 +291,7 @@ impl Store {
     }
 
     pub fn list_users(&self) -> Result<Vec<(User, Plan)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let users = txn.open_table(USERS)?;
         let plans = txn.open_table(PLANS)?;
         let mut out = Vec::new();
@@ -257,7 +315,7 @@ impl Store {
     // ---- sessions ----
 
     pub fn insert_session(&self, token_hash: &str, session: &Session) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         txn.open_table(SESSIONS)?
             .insert(token_hash, encode(session).as_slice())?;
         txn.commit()?;
@@ -271,7 +329,7 @@ impl Store {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<Option<(Session, User, Plan)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let Some(bytes) = txn.open_table(SESSIONS)?.get(token_hash)? else {
             return Ok(None);
         };
@@ -293,14 +351,14 @@ impl Store {
     }
 
     pub fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let removed = txn.open_table(SESSIONS)?.remove(token_hash)?.is_some();
         txn.commit()?;
         Ok(removed)
     }
 
     pub fn purge_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let removed = {
             let mut sessions = txn.open_table(SESSIONS)?;
             let before = sessions.len()?;
@@ -314,7 +372,7 @@ impl Store {
     }
 
     pub fn count_sessions(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         Ok(txn.open_table(SESSIONS)?.len()?)
     }
 
@@ -326,7 +384,7 @@ impl Store {
         movie: &MovieId,
         seconds: f64,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         txn.open_table(POSITIONS)?
             .insert((user.as_str(), movie.as_str()), seconds)?;
         txn.commit()?;
@@ -334,7 +392,7 @@ impl Store {
     }
 
     pub fn position(&self, user: &Username, movie: &MovieId) -> Result<Option<f64>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = txn.open_table(POSITIONS)?;
         Ok(table
             .get((user.as_str(), movie.as_str()))?
@@ -344,7 +402,7 @@ impl Store {
     // ---- track preferences ----
 
     pub fn set_preferences(&self, user: &Username, prefs: &Preferences) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         txn.open_table(PREFERENCES)?
             .insert(user.as_str(), encode(prefs).as_slice())?;
         txn.commit()?;
@@ -352,7 +410,7 @@ impl Store {
     }
 
     pub fn preferences(&self, user: &Username) -> Result<Preferences, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let table = match txn.open_table(PREFERENCES) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Preferences::default()),
@@ -367,7 +425,7 @@ impl Store {
 
     /// Every grant, as (user, movie, grant).
     pub fn all_grants(&self) -> Result<Vec<(String, String, Grant)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let grants = txn.open_table(GRANTS)?;
         let mut out = Vec::new();
         for row in grants.iter()? {
@@ -390,7 +448,7 @@ impl Store {
         movie: &MovieId,
         grant: &Grant,
     ) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         {
             if txn.open_table(USERS)?.get(user.as_str())?.is_none() {
                 return Err(StoreError::UserNotFound(user.clone()));
@@ -407,7 +465,7 @@ impl Store {
 
     /// Removes a grant; `false` when there was none.
     pub fn remove_grant(&self, user: &Username, movie: &MovieId) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let removed = txn
             .open_table(GRANTS)?
             .remove((user.as_str(), movie.as_str()))?
@@ -417,7 +475,7 @@ impl Store {
     }
 
     pub fn grant(&self, user: &Username, movie: &MovieId) -> Result<Option<Grant>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let grants = txn.open_table(GRANTS)?;
         grants
             .get((user.as_str(), movie.as_str()))?
@@ -427,7 +485,7 @@ impl Store {
 
     /// Every grant a user holds, by movie id.
     pub fn grants_of(&self, user: &Username) -> Result<Vec<(MovieId, Grant)>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let grants = txn.open_table(GRANTS)?;
         let mut out = Vec::new();
         for row in grants.range((user.as_str(), "")..)? {

@@ -45,14 +45,14 @@ fn take_published(movie: &mut Movie, published: Published) {
 
 impl Store {
     pub fn put_movie(&self, movie: &Movie) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         write_movie(&txn, movie)?;
         txn.commit()?;
         Ok(())
     }
 
     pub fn movie(&self, id: &MovieId) -> Result<Option<Movie>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let movies = txn.open_table(MOVIES)?;
         movies
             .get(id.as_str())?
@@ -62,7 +62,7 @@ impl Store {
 
     /// All movies, newest first.
     pub fn list_movies(&self) -> Result<Vec<Movie>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let movies = txn.open_table(MOVIES)?;
         let mut out = Vec::new();
         for row in movies.iter()? {
@@ -76,7 +76,7 @@ impl Store {
     /// Every file a job still refers to (sources and subtitle sidecars), so start-up clean-up
     /// can tell a queued upload from one a killed process left half-written.
     pub fn job_files(&self) -> Result<std::collections::HashSet<std::path::PathBuf>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let mut files = std::collections::HashSet::new();
         for row in txn.open_table(JOBS)?.iter()? {
             let (_, bytes) = row?;
@@ -88,7 +88,7 @@ impl Store {
     }
 
     pub fn job(&self, id: &MovieId) -> Result<Option<Job>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db()?.begin_read()?;
         let jobs = txn.open_table(JOBS)?;
         jobs.get(id.as_str())?
             .map(|v| decode("jobs", v.value()))
@@ -97,7 +97,7 @@ impl Store {
 
     /// Adds a queued movie and its job together.
     pub fn enqueue(&self, movie: &Movie, job: &Job) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         write_movie(&txn, movie)?;
         write_job(&txn, job)?;
         txn.commit()?;
@@ -106,7 +106,7 @@ impl Store {
 
     /// Takes the oldest queued job (or the named one) and marks it and its movie running.
     pub fn claim_job(&self, only: Option<&MovieId>) -> Result<Option<(Job, Movie)>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let claimed = {
             let mut next: Option<Job> = None;
             for row in txn.open_table(JOBS)?.iter()? {
@@ -144,7 +144,7 @@ impl Store {
 
     /// Records progress of a running movie; a no-op once it is no longer running (deleted).
     pub fn set_progress(&self, id: &MovieId, progress: &Progress) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         if let Some(mut movie) = read_movie(&txn, id)?
             && movie.status == MovieStatus::Running
         {
@@ -158,7 +158,7 @@ impl Store {
     /// Flips a movie to ready with what the ingest measured. `false` if the movie was deleted
     /// while it was transcoding (the caller then removes what it published).
     pub fn complete_job(&self, id: &MovieId, published: Published) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let done = match (read_movie(&txn, id)?, read_job(&txn, id)?) {
             (Some(mut movie), Some(mut job)) => {
                 movie.status = MovieStatus::Ready;
@@ -181,7 +181,7 @@ impl Store {
     /// on transcoding, with the ladder it will end with. A no-op for a movie that is gone or no
     /// longer transcoding.
     pub fn set_playable(&self, id: &MovieId, published: Published) -> Result<bool, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let done = match read_movie(&txn, id)? {
             Some(mut movie) if movie.status == MovieStatus::Running => {
                 take_published(&mut movie, published);
@@ -201,7 +201,7 @@ impl Store {
         id: &MovieId,
         subtitles: Vec<SubtitleRendition>,
     ) -> Result<Option<Movie>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let updated = match read_movie(&txn, id)? {
             Some(mut movie) => {
                 movie.subtitles = subtitles;
@@ -215,7 +215,7 @@ impl Store {
     }
 
     pub fn fail_job(&self, id: &MovieId, reason: &str) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         if let Some(mut movie) = read_movie(&txn, id)? {
             movie.status = MovieStatus::Failed;
             movie.playable = false;
@@ -235,7 +235,7 @@ impl Store {
     /// Puts running jobs back in the queue: at start-up (their process died) and for jobs a
     /// shutdown interrupted. Returns the movies concerned.
     pub fn requeue_running(&self, only: Option<&MovieId>) -> Result<Vec<MovieId>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let mut requeued = Vec::new();
         {
             let mut running = Vec::new();
@@ -264,7 +264,7 @@ impl Store {
 
     /// Removes a movie with its job and every grant for it; returns them if it existed.
     pub fn delete_movie(&self, id: &MovieId) -> Result<Option<(Movie, Option<Job>)>, StoreError> {
-        let txn = self.db.begin_write()?;
+        let txn = self.begin_write()?;
         let removed = match read_movie(&txn, id)? {
             None => None,
             Some(movie) => {

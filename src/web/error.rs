@@ -31,6 +31,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The server's own disk is full: the request may succeed once there is room.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("too many attempts; try again in {} s", .0.as_secs())]
     RateLimited(Duration),
     /// The detail is logged, never sent: it may name paths or internals.
@@ -49,6 +52,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::InsufficientStorage(_) => "insufficient_storage",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
@@ -56,6 +60,19 @@ impl ApiError {
 
     pub fn internal(e: impl std::fmt::Display) -> Self {
         ApiError::Internal(e.to_string())
+    }
+
+    /// A failed write of ours: 507 with a message that says so when the disk is full (the
+    /// admin can act on it), an internal error otherwise.
+    pub fn write_failed(what: &str, e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            tracing::error!(error = %e, "{what}: the disk is full");
+            ApiError::InsufficientStorage(format!(
+                "{what}: the server's disk is full; free some space and try again"
+            ))
+        } else {
+            ApiError::Internal(format!("{what}: {e}"))
+        }
     }
 }
 
@@ -102,6 +119,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

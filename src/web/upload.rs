@@ -77,7 +77,7 @@ async fn save_file(
 ) -> Result<u64, ApiError> {
     let mut file = tokio::fs::File::create(path)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|e| ApiError::write_failed("saving the upload failed", e))?;
     let mut size: u64 = 0;
     while let Some(chunk) = field.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("upload interrupted: {e}")))?;
@@ -92,9 +92,11 @@ async fn save_file(
         }
         file.write_all(&chunk)
             .await
-            .map_err(|e| ApiError::Internal(format!("writing the upload failed: {e}")))?;
+            .map_err(|e| ApiError::write_failed("writing the upload failed", e))?;
     }
-    file.flush().await.map_err(ApiError::internal)?;
+    file.flush()
+        .await
+        .map_err(|e| ApiError::write_failed("writing the upload failed", e))?;
     Ok(size)
 }
 
