@@ -73,7 +73,11 @@ fn format_time(ms: u64) -> String {
 /// Reads the cues of a WebVTT text (what ffmpeg's webvtt encoder writes): cues with a broken
 /// timing line, an end before their start or no text are dropped; the rest come sorted.
 pub fn parse_cues(vtt: &str) -> Vec<Cue> {
-    let text = vtt.trim_start_matches('\u{feff}').replace("\r\n", "\n");
+    // WebVTT ends lines with CRLF, LF or a lone CR: all three become LF.
+    let text = vtt
+        .trim_start_matches('\u{feff}')
+        .replace("\r\n", "\n")
+        .replace('\r', "\n");
     let mut cues = Vec::new();
     for block in text.split("\n\n") {
         let mut lines = block.lines().skip_while(|l| l.trim().is_empty());
@@ -264,6 +268,15 @@ pub const VTT_FILE: &str = "subs.vtt";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_and_what_is_rendered_reads_back() {
+        // Found by fuzz/fuzz_targets/subtitles.rs: a CR kept in the text broke the round trip.
+        let cues = parse_cues("WEBVTT\r\r00:01.000 --> 00:02.000\rone\rtwo\r\r");
+        assert_eq!(cues.len(), 1);
+        assert_eq!(cues[0].text, "one\ntwo");
+        assert_eq!(parse_cues(&render(&cues, 0.0)), cues);
+    }
 
     const FFMPEG_OUT: &str = "WEBVTT\n\n00:01.000 --> 00:03.000\nHello there\n\n00:05.000 --> 00:07.000 align:start\nGeneral <i>Kenobi</i>\n";
 

@@ -36,6 +36,23 @@ impl Variant {
         let Ok(m3u8_rs::Playlist::MediaPlaylist(p)) = m3u8_rs::parse_playlist_res(bytes) else {
             return Err(NotAVariant);
         };
+        // Our playlists name plain files beside them; anything else (m3u8-rs takes a stray
+        // `#` line for a URI) could not be written back or signed as the same name.
+        let plain = |uri: &str| {
+            !uri.is_empty()
+                && !uri.starts_with('#')
+                && !uri
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '"')
+        };
+        let map_ok = p
+            .segments
+            .first()
+            .and_then(|s| s.map.as_ref())
+            .is_none_or(|m| plain(&m.uri));
+        if !map_ok || !p.segments.iter().all(|s| plain(&s.uri)) {
+            return Err(NotAVariant);
+        }
         Ok(Variant {
             version: p.version.unwrap_or(3),
             target_duration: p.target_duration,
@@ -251,6 +268,22 @@ impl VariantCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_playlist_naming_something_other_than_a_plain_file_is_refused() {
+        // Found by fuzz/fuzz_targets/playlist.rs: m3u8-rs takes a stray tag line for a URI,
+        // which could not be written back as the same playlist.
+        let found = b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLA#EXTM3U\n#YLIST-TYEXT-X-VERSION:6\n#EXT-X-TARGETDURAPETION::V4O";
+        assert!(Variant::parse(found).is_err());
+        let head = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n";
+        for uri in ["seg 1.m4s", "seg\"1.m4s"] {
+            assert!(
+                Variant::parse(format!("{head}{uri}\n").as_bytes()).is_err(),
+                "{uri}"
+            );
+        }
+        assert!(Variant::parse(format!("{head}seg_00001.m4s\n").as_bytes()).is_ok());
+    }
     use crate::media::sigv4::Signer;
     use std::time::{Duration, UNIX_EPOCH};
 
