@@ -100,13 +100,46 @@ async fn save_file(
     Ok(size)
 }
 
+/// How much of a refused upload's body is read and dropped so the client sees the answer: a
+/// server that closes with unread bytes makes the kernel reset the connection, and a client
+/// still sending gets "broken pipe" instead of the 403 or 400.
+const REFUSED_DRAIN: u64 = 16 * 1024 * 1024;
+const REFUSED_DRAIN_TIME: Duration = Duration::from_secs(5);
+
+async fn drain(payload: &mut Multipart) {
+    let mut read: u64 = 0;
+    let _ = actix_web::rt::time::timeout(REFUSED_DRAIN_TIME, async {
+        while let Some(Ok(mut field)) = payload.next().await {
+            while let Some(Ok(chunk)) = field.next().await {
+                read += chunk.len() as u64;
+                if read > REFUSED_DRAIN {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+}
+
 async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
     mut payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
-    viewer::require_admin(&req, &state).await?;
-    if !same_origin(&req) {
+    let result = receive_upload(&req, &state, &mut payload).await;
+    if result.is_err() {
+        drain(&mut payload).await;
+    }
+    result
+}
+
+async fn receive_upload(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    payload: &mut Multipart,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(req, state).await?;
+    if !same_origin(req) {
         return Err(ApiError::Forbidden("cross-site request refused"));
     }
     let limit = state.config.transcode.max_upload;
