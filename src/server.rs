@@ -46,7 +46,18 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let data_dir = config.server.data_dir.clone();
     prepare_data_dir(&data_dir).map_err(ServeError::DataDir)?;
-    let store = Store::open(&data_dir).map_err(|e| match e {
+    // Right after a crash, the lock can outlive the dead server for a moment: a child it was
+    // spawning (ffmpeg, between fork and exec) holds a copy of the database's descriptor. So a
+    // locked database is tried again for two seconds before another server is blamed.
+    let mut opened = Store::open(&data_dir);
+    for _ in 0..20 {
+        if !matches!(opened, Err(StoreError::Locked { .. })) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        opened = Store::open(&data_dir);
+    }
+    let store = opened.map_err(|e| match e {
         StoreError::Locked { .. } => ServeError::AlreadyRunning {
             dir: data_dir.display().to_string(),
             by: RunningServer::read(&data_dir)
