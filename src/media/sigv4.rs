@@ -79,7 +79,11 @@ pub fn amz_date(t: SystemTime) -> String {
 
 fn parse_amz_date(text: &str) -> Option<SystemTime> {
     let b = text.as_bytes();
-    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+    // Digits only where digits go: slicing below is by byte, and a multi-byte character in a
+    // 16-byte value would split (found by fuzz/fuzz_targets/sigv4_verify.rs: a panic on a
+    // request path).
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' || !digits(0..8) || !digits(9..15) {
         return None;
     }
     let rfc = format!(
@@ -563,6 +567,13 @@ mod tests {
                 .status(),
             400
         );
+    }
+
+    #[test]
+    fn a_date_with_multibyte_characters_is_refused_not_a_panic() {
+        assert_eq!(parse_amz_date("2026112\u{fffd}T000000Z"), None);
+        assert_eq!(parse_amz_date("20261125T00\u{e9}00Z"), None);
+        assert!(parse_amz_date("20261125T000000Z").is_some());
     }
 
     #[test]
