@@ -4,8 +4,8 @@
 //!
 //! Properties:
 //! - no panic;
-//! - `to_stored_text` re-parses to the same playlist: same header, same init segment, the
-//!   same segments with the same URIs and the same durations as written (`{:.6}`);
+//! - `to_stored_text` re-parses, and from then on is a fixed point: same header, same init
+//!   segment, the same segments with the same URIs and the same durations as written (`{:.6}`);
 //! - `render_signed` is a valid media playlist with one presigned URL per segment (and the
 //!   init segment), each of which verifies.
 
@@ -55,6 +55,13 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = v.fitting_target_duration();
     let _ = v.duration_s();
+
+    // m3u8-rs reads some malformed input loosely (a title after a bare comma, a tag it does not
+    // know); our writer normalises that once. From its output on, the text must be a fixed
+    // point: what is stored re-parses to exactly itself.
+    let normalised = v.to_stored_text();
+    let v = Variant::parse(normalised.as_bytes())
+        .unwrap_or_else(|_| panic!("to_stored_text does not re-parse:\n{normalised}"));
 
     let stored = v.to_stored_text();
     let again = Variant::parse(stored.as_bytes())

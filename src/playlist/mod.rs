@@ -40,10 +40,10 @@ impl Variant {
         // `#` line for a URI) could not be written back or signed as the same name.
         let plain = |uri: &str| {
             !uri.is_empty()
-                && !uri.starts_with('#')
-                && !uri
-                    .chars()
-                    .any(|c| c.is_control() || c.is_whitespace() || c == '"')
+                && !uri.starts_with(['.', '/'])
+                && uri
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/'))
         };
         let map_ok = p
             .segments
@@ -276,7 +276,7 @@ mod tests {
         let found = b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:1\n#EXT-X-PLA#EXTM3U\n#YLIST-TYEXT-X-VERSION:6\n#EXT-X-TARGETDURAPETION::V4O";
         assert!(Variant::parse(found).is_err());
         let head = "#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\n";
-        for uri in ["seg 1.m4s", "seg\"1.m4s"] {
+        for uri in ["seg 1.m4s", "seg\"1.m4s", ",,#E,XT,", "../x.m4s"] {
             assert!(
                 Variant::parse(format!("{head}{uri}\n").as_bytes()).is_err(),
                 "{uri}"
