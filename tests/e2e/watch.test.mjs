@@ -101,6 +101,9 @@ test('adaptive switching: down under a throttled network without stalling, back 
 
   const cdp = await b.context.newCDPSession(page);
   await cdp.send('Network.enable');
+  // Segment links are the same for every load within tokens.url_window and cacheable, so the
+  // earlier tests' segments would come from the browser's cache at any speed: measure the wire.
+  await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
   // 2.5 Mb/s: below 720p's peak and far below 1080p's; only 480p fits.
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 2_500_000 / 8, uploadThroughput: 1_000_000 / 8 });
   const throttled = Date.now();
