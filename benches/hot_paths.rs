@@ -3,7 +3,9 @@
 //! reports ratios against a peer timed in the same interleaved loop, since this machine is
 //! shared and noisy:
 //!   - session lookup + entitlement  vs  one bare redb point read (the floor of any lookup);
-//!   - login of an unknown user      vs  login with a wrong password (must be ~1.0: same time).
+//!   - login of an unknown user      vs  login with a wrong password (must be ~1.0: same time);
+//!   - a resume-position save        vs  one durable (fsynced) redb insert, what a save cost
+//!     before positions were committed without fsync.
 //!
 //! Run: cargo bench --bench hot_paths
 
@@ -123,6 +125,16 @@ fn authorise(f: &Fixture) -> bool {
     check_entitlement(&user, &plan, f.movie.tier, grant.as_ref(), now).is_ok()
 }
 
+/// One durable insert of a key in a bare redb: commit with fsync.
+fn raw_durable_write(f: &Fixture, value: &[u8]) {
+    let txn = f.raw.begin_write().expect("write");
+    txn.open_table(RAW)
+        .expect("table")
+        .insert("position", value)
+        .expect("insert");
+    txn.commit().expect("commit");
+}
+
 fn raw_read(f: &Fixture) -> usize {
     let txn = f.raw.begin_read().expect("read");
     let t = txn.open_table(RAW).expect("table");
@@ -200,6 +212,18 @@ fn ratios() {
         || {
             black_box(raw_read(&f));
         },
+    );
+    let (viewer, movie) = (Username::parse("viewer").expect("name"), f.movie.id.clone());
+    let mut at = 0.0;
+    ratio(
+        "position_save / durable_redb_insert",
+        20,
+        50,
+        || {
+            at += 1.0;
+            f.store.set_position(&viewer, &movie, at).expect("save");
+        },
+        || raw_durable_write(&f, b"12.5"),
     );
     let stored = password::hash("correct horse").expect("hash");
     ratio(

@@ -31,3 +31,174 @@ pub fn for_viewer(
         })
         .collect())
 }
+
+/// How the catalog is ordered (`?sort=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// A to Z, ignoring case and accents.
+    #[default]
+    Title,
+    /// Newest first.
+    Added,
+    /// Newest release first; films without a year last.
+    Year,
+}
+
+impl std::str::FromStr for Sort {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Sort, String> {
+        match s {
+            "title" => Ok(Sort::Title),
+            "added" => Ok(Sort::Added),
+            "year" => Ok(Sort::Year),
+            other => Err(format!("sort must be title, added or year, not {other:?}")),
+        }
+    }
+}
+
+/// The form titles are searched and sorted in: ASCII, lower case, words separated by single
+/// spaces ("Amélie", "AMELIE!" and "amelie" are all "amelie"; "Léon: The Professional" is
+/// "leon the professional").
+pub fn fold(text: &str) -> String {
+    let ascii = deunicode::deunicode(text).to_lowercase();
+    ascii
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Keeps the entries whose title holds every word of `query` (folded, anywhere in the title)
+/// and orders them.
+pub fn search_and_sort(entries: &mut Vec<CatalogEntry>, query: Option<&str>, sort: Sort) {
+    let words: Vec<String> = query
+        .map(fold)
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(String::from)
+        .collect();
+    let mut keyed: Vec<(String, CatalogEntry)> = std::mem::take(entries)
+        .into_iter()
+        .map(|e| (fold(&e.movie.title), e))
+        .filter(|(title, _)| words.iter().all(|w| title.contains(w.as_str())))
+        .collect();
+    keyed.sort_by(|(ta, a), (tb, b)| {
+        let by_title = ta
+            .cmp(tb)
+            .then_with(|| a.movie.id.as_str().cmp(b.movie.id.as_str()));
+        match sort {
+            Sort::Title => by_title,
+            Sort::Added => b.movie.created_at.cmp(&a.movie.created_at).then(by_title),
+            Sort::Year => match (a.movie.year, b.movie.year) {
+                (Some(x), Some(y)) => y.cmp(&x).then(by_title),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (None, None) => by_title,
+            },
+        }
+    });
+    *entries = keyed.into_iter().map(|(_, e)| e).collect();
+}
+
+/// A film the viewer has started and not finished: past the first minute (or 5%) and before
+/// the last 5%. What "Continue watching" shows.
+pub fn in_progress(position_s: f64, duration_s: Option<f64>) -> bool {
+    let Some(duration) = duration_s.filter(|d| *d > 0.0) else {
+        return false;
+    };
+    position_s >= (duration * 0.05).min(60.0) && position_s < duration * 0.95
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{MovieId, Tier};
+
+    fn entry(id: &str, title: &str, year: Option<u16>, added: i64) -> CatalogEntry {
+        CatalogEntry {
+            movie: Movie {
+                year,
+                ..Movie::new(
+                    MovieId::parse(id).expect("id"),
+                    title.into(),
+                    Tier::Free,
+                    Timestamp(added),
+                )
+            },
+            access: Ok(()),
+        }
+    }
+
+    fn titles(entries: &[CatalogEntry]) -> Vec<&str> {
+        entries.iter().map(|e| e.movie.title.as_str()).collect()
+    }
+
+    #[test]
+    fn search_ignores_case_accents_and_punctuation_and_sorts_three_ways() {
+        let all = || {
+            vec![
+                entry("m1", "Amélie", Some(2001), 30),
+                entry("m2", "Léon: The Professional", Some(1994), 10),
+                entry("m3", "The Matrix", Some(1999), 20),
+                entry("m4", "home video", None, 40),
+            ]
+        };
+        let mut e = all();
+        search_and_sort(&mut e, Some("amelie"), Sort::Title);
+        assert_eq!(titles(&e), ["Amélie"]);
+        let mut e = all();
+        search_and_sort(&mut e, Some("LEON professional"), Sort::Title);
+        assert_eq!(titles(&e), ["Léon: The Professional"]);
+        let mut e = all();
+        search_and_sort(&mut e, Some("the"), Sort::Title);
+        assert_eq!(titles(&e), ["Léon: The Professional", "The Matrix"]);
+        let mut e = all();
+        search_and_sort(&mut e, Some("nothing like it"), Sort::Title);
+        assert!(e.is_empty());
+        let mut e = all();
+        search_and_sort(&mut e, None, Sort::Title);
+        assert_eq!(
+            titles(&e),
+            [
+                "Amélie",
+                "home video",
+                "Léon: The Professional",
+                "The Matrix"
+            ]
+        );
+        let mut e = all();
+        search_and_sort(&mut e, Some(""), Sort::Added);
+        assert_eq!(
+            titles(&e),
+            [
+                "home video",
+                "Amélie",
+                "The Matrix",
+                "Léon: The Professional"
+            ]
+        );
+        let mut e = all();
+        search_and_sort(&mut e, None, Sort::Year);
+        assert_eq!(
+            titles(&e),
+            [
+                "Amélie",
+                "The Matrix",
+                "Léon: The Professional",
+                "home video"
+            ]
+        );
+        assert!("rating".parse::<Sort>().is_err());
+    }
+
+    #[test]
+    fn started_and_unfinished_is_in_progress() {
+        assert!(!in_progress(30.0, Some(7200.0)));
+        assert!(in_progress(61.0, Some(7200.0)));
+        assert!(!in_progress(7000.0, Some(7200.0)));
+        assert!(in_progress(5.0, Some(60.0)));
+        assert!(!in_progress(100.0, None));
+    }
+}

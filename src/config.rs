@@ -50,6 +50,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
         "auth",
         &["session_ttl", "login_attempts_per_minute", "secure_cookies"],
     ),
+    ("library", &["folders", "settle"]),
 ];
 
 /// Environment variables that are not config keys but are still ours (so they draw no warning).
@@ -92,6 +93,7 @@ pub struct Config {
     pub tokens: TokensConfig,
     pub transcode: TranscodeConfig,
     pub auth: AuthConfig,
+    pub library: LibraryConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +145,14 @@ pub struct TranscodeConfig {
     pub progressive: bool,
 }
 
+/// Watched folders: scanned at start and watched; a new file is imported once its size and
+/// time have not changed for `settle` (a copy in progress is never picked up half-written).
+#[derive(Debug, Clone)]
+pub struct LibraryConfig {
+    pub folders: Vec<PathBuf>,
+    pub settle: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub session_ttl: Duration,
@@ -167,6 +177,23 @@ struct RawConfig {
     tokens: RawTokens,
     transcode: RawTranscode,
     auth: RawAuth,
+    library: RawLibrary,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawLibrary {
+    folders: Vec<PathBuf>,
+    settle: String,
+}
+
+impl Default for RawLibrary {
+    fn default() -> Self {
+        Self {
+            folders: Vec::new(),
+            settle: "30s".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -635,6 +662,10 @@ impl RawConfig {
                 session_ttl: duration("auth.session_ttl", &self.auth.session_ttl)?,
                 login_attempts_per_minute: self.auth.login_attempts_per_minute,
                 secure_cookies: self.auth.secure_cookies,
+            },
+            library: LibraryConfig {
+                folders: self.library.folders,
+                settle: duration("library.settle", &self.library.settle)?,
             },
         })
     }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod ingest;
+pub mod library;
 pub mod manage;
 pub mod media;
 pub mod playlist;

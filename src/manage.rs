@@ -41,10 +41,8 @@ pub enum Command {
     /// Queue a local file for ingest.
     Ingest {
         path: std::path::PathBuf,
-        title: String,
-        tier: Tier,
-        #[serde(default)]
-        subtitles: Vec<Sidecar>,
+        #[serde(flatten)]
+        movie: crate::ingest::NewMovie,
     },
     /// Add a subtitle file to a ready movie (no re-encode).
     SubtitleAdd {
@@ -59,6 +57,11 @@ pub enum Command {
     /// One movie's status and progress.
     Movie {
         id: String,
+    },
+    /// Change a movie's title, year, description or tier.
+    MovieEdit {
+        id: String,
+        edit: crate::store::MovieEdit,
     },
 }
 
@@ -105,6 +108,14 @@ impl UserView {
 pub struct MovieView {
     pub id: String,
     pub title: String,
+    /// The year of release, or null.
+    #[serde(default)]
+    pub year: Option<u16>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// When it was added to the library (RFC 3339).
+    #[serde(default)]
+    pub added_at: String,
     pub tier: Tier,
     pub status: String,
     pub duration_s: Option<f64>,
@@ -146,6 +157,9 @@ impl From<&Movie> for MovieView {
         MovieView {
             id: m.id.to_string(),
             title: m.title.clone(),
+            year: m.year,
+            description: m.description.clone(),
+            added_at: m.created_at.to_rfc3339(),
             tier: m.tier,
             status: m.status.to_string(),
             duration_s: m.duration_s,
@@ -353,18 +367,26 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         Command::Movies => Ok(Outcome::Movies(
             store.list_movies()?.iter().map(MovieView::from).collect(),
         )),
-        Command::Ingest {
-            path,
-            title,
-            tier,
-            subtitles,
-        } => {
-            let movie = crate::ingest::enqueue(store, &path, &title, tier, false, subtitles)?;
+        Command::Ingest { path, movie: new } => {
+            let new = crate::ingest::NewMovie {
+                // A path named over the socket is never the server's to delete.
+                remove_source: false,
+                ..new
+            };
+            let movie = crate::ingest::enqueue(store, &path, new)?;
             Ok(Outcome::Movie(Box::new(MovieView::from(&movie))))
         }
         Command::SubtitleAdd { .. } | Command::SubtitleRemove { .. } => Err(ManageError::Invalid(
             "subtitle changes need the object store: use execute_with".into(),
         )),
+        Command::MovieEdit { id, edit } => {
+            let id = movie_id(&id)?;
+            edit.check().map_err(ManageError::Invalid)?;
+            let movie = store
+                .edit_movie(&id, &edit)?
+                .ok_or_else(|| ManageError::NotFound(format!("no movie with id {id}")))?;
+            Ok(Outcome::Movie(Box::new(MovieView::from(&movie))))
+        }
         Command::Movie { id } => {
             let id = movie_id(&id)?;
             let movie = store

@@ -4,10 +4,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_service::{ServiceFactoryExt, fn_service, map_config};
+use actix_service::{ServiceFactory, fn_factory, fn_service, map_config};
 use actix_web::web;
 
-use crate::web::FirstLineGuard;
+use crate::web::connection::{self, Timeouts};
 
 use crate::config::Config;
 use crate::ingest::{Ingester, Workers};
@@ -42,6 +42,8 @@ pub enum ServeError {
 }
 
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// At most this much of a viewer's resume position is lost in a crash (see `Store::set_position`).
+const PERSIST_EVERY: Duration = Duration::from_secs(5);
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let data_dir = config.server.data_dir.clone();
@@ -117,9 +119,18 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         );
     }
 
+    crate::library::watch::start(
+        store.clone(),
+        config.library.folders.clone(),
+        config.library.settle,
+    );
     let sweeper = actix_web::rt::spawn(sweep(state.clone()));
     let result = server.await;
     sweeper.abort();
+    let store_ = store.clone();
+    if let Ok(Err(e)) = web::block(move || store_.persist()).await {
+        tracing::warn!(error = %e, "could not persist the last resume positions");
+    }
     // No ffmpeg outlives the server: running jobs are killed and go back in the queue.
     let _ = web::block(move || workers.shutdown()).await;
     RunningServer::remove(&data_dir);
@@ -128,41 +139,60 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 }
 
 /// The HTTP/1.1 service on `listener`, built by hand rather than by `HttpServer` so that each
-/// connection passes through [`FirstLineGuard`] (414 for request lines actix cannot parse).
-/// Otherwise as `HttpServer::listen` builds it: one app per worker, TCP_NODELAY, the peer
-/// address for rate limiting, graceful shutdown on SIGTERM/Ctrl-C.
+/// connection is read by [`connection::serve`] first (`sendfile` for objects, 414 for request
+/// lines actix cannot parse) and handed to actix request by request. Otherwise as
+/// `HttpServer::listen` builds it: one app per worker, TCP_NODELAY, the peer address for rate
+/// limiting, graceful shutdown on SIGTERM/Ctrl-C.
 fn http_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     server: &crate::config::ServerConfig,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let (keep_alive, request_timeout) = (server.keep_alive, server.request_timeout);
+    let timeouts = Timeouts {
+        keep_alive: server.keep_alive,
+        request_timeout: server.request_timeout,
+    };
     Ok(actix_server::Server::build()
         .shutdown_timeout(10)
         .listen("streamd", listener, move || {
             let app = crate::web::app(state.clone());
             let http = actix_http::HttpService::build()
-                .keep_alive(keep_alive)
-                .client_request_timeout(request_timeout)
+                .keep_alive(timeouts.keep_alive)
+                .client_request_timeout(timeouts.request_timeout)
                 .client_disconnect_timeout(Duration::from_secs(1))
                 // The host and address given to the app only stand in for requests without a
                 // Host header; nothing of ours reads them.
                 .h1(map_config(app, |_| actix_web::dev::AppConfig::default()));
-            fn_service(|io: actix_rt::net::TcpStream| async move {
-                let peer = io.peer_addr().ok();
-                let _ = io.set_nodelay(true);
-                Ok::<_, ()>((FirstLineGuard::new(io), peer))
+            let state = state.clone();
+            fn_factory(move || {
+                let new_http = http.new_service(());
+                let state = state.clone();
+                async move {
+                    let http = std::rc::Rc::new(new_http.await.map_err(|_| ())?);
+                    Ok::<_, ()>(fn_service(move |io: actix_rt::net::TcpStream| {
+                        connection::serve(io, http.clone(), state.clone(), timeouts)
+                    }))
+                }
             })
-            .and_then(http.map_err(|_| ()).map_init_err(|_| ()))
         })?
         .run())
 }
 
-/// Housekeeping: drop expired sessions and idle rate-limit entries.
+/// Housekeeping: make resume positions durable every few seconds; drop expired sessions and
+/// idle rate-limit entries every minute.
 async fn sweep(state: web::Data<AppState>) {
-    let mut tick = actix_web::rt::time::interval(SWEEP_EVERY);
+    let mut tick = actix_web::rt::time::interval(PERSIST_EVERY);
+    let mut ticks: u32 = 0;
     loop {
         tick.tick().await;
+        let store = state.store.clone();
+        if let Ok(Err(e)) = web::block(move || store.persist()).await {
+            tracing::warn!(error = %e, "persisting resume positions failed");
+        }
+        ticks = ticks.wrapping_add(1);
+        if ticks % (SWEEP_EVERY.as_secs() / PERSIST_EVERY.as_secs()) as u32 != 0 {
+            continue;
+        }
         let store = state.store.clone();
         match web::block(move || store.purge_expired_sessions(Timestamp::now())).await {
             Ok(Ok(n)) if n > 0 => tracing::debug!(removed = n, "expired sessions purged"),

@@ -16,22 +16,23 @@ use common::{Client, Server, add_user, cli_env, cli_ok, make_source, stderr, std
 const PW: &str = "correct horse battery";
 const VIEWERS: usize = 20;
 
-fn nginx() -> Option<PathBuf> {
+/// A program the test needs, on PATH or in /usr/sbin (nginx).
+fn peer(name: &str) -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH").and_then(|p| {
         std::env::split_paths(&p)
-            .map(|d| d.join("nginx"))
+            .map(|d| d.join(name))
             .find(|f| f.is_file())
     });
     let found = on_path.or_else(|| {
-        let sbin = PathBuf::from("/usr/sbin/nginx");
+        let sbin = Path::new("/usr/sbin").join(name);
         sbin.is_file().then_some(sbin)
     });
     if found.is_none() {
         assert!(
             std::env::var_os("STREAMD_REQUIRE_PEERS").is_none(),
-            "nginx is required (tests/run.sh installs it)"
+            "{name} is required (tests/run.sh installs it)"
         );
-        eprintln!("nginx not installed: skipping the CDN test");
+        eprintln!("{name} not installed: skipping the CDN test");
     }
     found
 }
@@ -55,9 +56,18 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// nginx as a CDN on `port` in front of streamd on `origin`: `/s3/` cached by the full URL
-/// (as CDNs do once told to include the query string), everything else passed through.
-fn start_cdn(bin: &Path, dir: &Path, port: u16, origin: &str) -> Nginx {
+/// How the CDN treats a path prefix: which origin serves it, and whether it is cached.
+struct Route<'a> {
+    prefix: &'a str,
+    origin: &'a str,
+    cached: bool,
+}
+
+/// nginx as a CDN on `port`: cached routes keyed by the full URL (as CDNs do once told to
+/// include the query string), with a TTL of its own for origins that send no `Cache-Control`
+/// (an S3 server), the others passed through. The log says, per request, whether it reached
+/// the origin.
+fn start_cdn(bin: &Path, dir: &Path, port: u16, routes: &[Route]) -> Nginx {
     std::fs::create_dir_all(dir.join("cache")).expect("cache dir");
     // nginx's workers drop to `nobody` when started as root; keep them as the test's user.
     let user = if unsafe { libc::geteuid() } == 0 {
@@ -66,6 +76,24 @@ fn start_cdn(bin: &Path, dir: &Path, port: u16, origin: &str) -> Nginx {
         ""
     };
     let d = dir.display();
+    let locations: String = routes
+        .iter()
+        .map(|r| {
+            let cache = if r.cached {
+                "proxy_cache cdn;\n      proxy_cache_key $scheme$host$request_uri;\n      \
+                 proxy_cache_valid 200 10m;\n      proxy_cache_lock on;\n      \
+                 add_header X-Cache $upstream_cache_status;"
+            } else {
+                "proxy_set_header X-Forwarded-For $remote_addr;"
+            };
+            format!(
+                "    location {} {{\n      proxy_pass http://{};\n      \
+                 proxy_set_header Host $http_host;\n      proxy_http_version 1.1;\n      \
+                 proxy_set_header Connection \"\";\n      {cache}\n    }}\n",
+                r.prefix, r.origin
+            )
+        })
+        .collect();
     let conf = format!(
         r#"{user}
 worker_processes 1;
@@ -74,7 +102,7 @@ pid {d}/nginx.pid;
 error_log {d}/error.log warn;
 events {{ worker_connections 1024; }}
 http {{
-  log_format cdn '$upstream_cache_status $request_uri';
+  log_format cdn '$upstream_cache_status $upstream_addr $request_uri';
   access_log {d}/access.log cdn;
   client_body_temp_path {d}/body;
   proxy_temp_path {d}/proxy;
@@ -84,22 +112,7 @@ http {{
   proxy_cache_path {d}/cache levels=1:2 keys_zone=cdn:10m max_size=1g inactive=1h use_temp_path=off;
   server {{
     listen 127.0.0.1:{port};
-    location /s3/ {{
-      proxy_pass http://{origin};
-      proxy_set_header Host $http_host;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_cache cdn;
-      proxy_cache_key $scheme$host$request_uri;
-      proxy_cache_lock on;
-      add_header X-Cache $upstream_cache_status;
-    }}
-    location / {{
-      proxy_pass http://{origin};
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-    }}
-  }}
+{locations}  }}
 }}
 "#
     );
@@ -122,7 +135,7 @@ http {{
     cdn
 }
 
-fn ingest(dir: &Path, tier: &str) -> String {
+fn ingest(dir: &Path, tier: &str, env: &[(&str, &str)]) -> String {
     let src = make_source(
         dir,
         "src.mp4",
@@ -145,7 +158,11 @@ fn ingest(dir: &Path, tier: &str) -> String {
         &[
             ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
             ("STREAMD_TRANSCODE_RENDITIONS", "[\"480p\"]"),
-        ],
+        ]
+        .iter()
+        .chain(env)
+        .copied()
+        .collect::<Vec<_>>(),
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
@@ -202,44 +219,17 @@ fn store_fetches(s: &Server) -> u64 {
         .sum()
 }
 
-#[test]
-fn twenty_viewers_behind_a_caching_cdn_cost_the_store_one_fetch_per_segment() {
-    let Some(nginx) = nginx() else { return };
-    let dir = Server::temp_dir();
-    let d = dir.path();
-    add_user(d, "root", PW, &["--admin"]);
-    for i in 0..VIEWERS {
-        add_user(d, &format!("viewer{i}"), PW, &["--plan", "premium"]);
-    }
-    add_user(d, "lent", PW, &[]);
-    let id = ingest(d, "premium");
-    cli_ok(d, &["grant", "lent", &id]);
-
-    let cdn_port = free_port();
-    let public = format!("http://127.0.0.1:{cdn_port}");
-    let s = Server::start_in(
-        d,
-        &[
-            ("STREAMD_SERVER_PUBLIC_URL", &public),
-            // Twenty sign-ins from one address within a second.
-            ("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "1000"),
-            // A long window, so a boundary is unlikely to fall inside the test.
-            ("STREAMD_TOKENS_URL_WINDOW", "1h"),
-        ],
-    );
-    let cdn_dir = d.join("cdn");
-    let _cdn = start_cdn(&nginx, &cdn_dir, cdn_port, &s.addr.to_string());
-    let cdn_addr: std::net::SocketAddr = format!("127.0.0.1:{cdn_port}").parse().expect("addr");
-    let before = store_fetches(&s);
-
+/// Twenty viewers sign in at `api` and fetch every object of movie `id` from the links their
+/// playlists hand out (each must start with `link_prefix`); returns the links each saw.
+fn watch(api: std::net::SocketAddr, link_prefix: &str, id: &str) -> Vec<Vec<String>> {
     let viewers: Vec<_> = (0..VIEWERS)
         .map(|i| {
-            let id = id.clone();
+            let (id, link_prefix) = (id.to_string(), link_prefix.to_string());
             std::thread::spawn(move || {
                 // Viewers arrive over three seconds, as they do: links signed at "now" would
                 // differ between them; links signed at the window's start do not.
                 std::thread::sleep(Duration::from_millis(150 * i as u64));
-                let mut c = Client::new(cdn_addr);
+                let mut c = Client::new(api);
                 assert_eq!(c.login(&format!("viewer{i}"), PW).status, 200);
                 let urls = object_urls(&mut c, &id);
                 assert!(!urls.is_empty());
@@ -248,7 +238,7 @@ fn twenty_viewers_behind_a_caching_cdn_cost_the_store_one_fetch_per_segment() {
                     .build()
                     .into();
                 for url in &urls {
-                    assert!(url.starts_with(&format!("http://{cdn_addr}/s3/")), "{url}");
+                    assert!(url.starts_with(&link_prefix), "{url}");
                     let mut res = agent.get(url).call().expect("segment");
                     assert_eq!(res.status(), 200, "{url}");
                     let _ = res.body_mut().read_to_vec();
@@ -257,16 +247,19 @@ fn twenty_viewers_behind_a_caching_cdn_cost_the_store_one_fetch_per_segment() {
             })
         })
         .collect();
-    let seen: Vec<Vec<String>> = viewers
+    viewers
         .into_iter()
         .map(|t| t.join().expect("viewer"))
-        .collect();
+        .collect()
+}
+
+/// The same links for everyone, and about one store fetch per object.
+fn check_offload(seen: &[Vec<String>], fetches: u64) {
     let distinct: BTreeSet<&String> = seen.iter().flatten().collect();
     let objects: BTreeSet<String> = seen[0]
         .iter()
         .map(|u| u.split('?').next().expect("path").to_string())
         .collect();
-    let fetches = store_fetches(&s) - before;
     let per_object = fetches as f64 / objects.len() as f64;
     eprintln!(
         "{VIEWERS} viewers, {} objects, {} distinct URLs handed out, {fetches} store fetches ({per_object:.2} per object)",
@@ -283,6 +276,58 @@ fn twenty_viewers_behind_a_caching_cdn_cost_the_store_one_fetch_per_segment() {
         per_object <= 2.4,
         "{per_object:.2} store fetches per object"
     );
+}
+
+#[test]
+fn twenty_viewers_behind_a_caching_cdn_cost_the_store_one_fetch_per_segment() {
+    let Some(nginx) = peer("nginx") else { return };
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "root", PW, &["--admin"]);
+    for i in 0..VIEWERS {
+        add_user(d, &format!("viewer{i}"), PW, &["--plan", "premium"]);
+    }
+    add_user(d, "lent", PW, &[]);
+    let id = ingest(d, "premium", &[]);
+    cli_ok(d, &["grant", "lent", &id]);
+
+    let cdn_port = free_port();
+    let public = format!("http://127.0.0.1:{cdn_port}");
+    let s = Server::start_in(
+        d,
+        &[
+            ("STREAMD_SERVER_PUBLIC_URL", &public),
+            // Twenty sign-ins from one address within a second.
+            ("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "1000"),
+            // A long window, so a boundary is unlikely to fall inside the test.
+            ("STREAMD_TOKENS_URL_WINDOW", "1h"),
+        ],
+    );
+    let cdn_dir = d.join("cdn");
+    let origin = s.addr.to_string();
+    let _cdn = start_cdn(
+        &nginx,
+        &cdn_dir,
+        cdn_port,
+        &[
+            Route {
+                prefix: "/s3/",
+                origin: &origin,
+                cached: true,
+            },
+            Route {
+                prefix: "/",
+                origin: &origin,
+                cached: false,
+            },
+        ],
+    );
+    let cdn_addr: std::net::SocketAddr = format!("127.0.0.1:{cdn_port}").parse().expect("addr");
+    let before = store_fetches(&s);
+    // Everything through the CDN: pages and playlists passed to streamd, chunks cached.
+    let seen = watch(cdn_addr, &format!("http://{cdn_addr}/s3/"), &id);
+    let fetches = store_fetches(&s) - before;
+    check_offload(&seen, fetches);
     let log = std::fs::read_to_string(cdn_dir.join("access.log")).expect("access log");
     assert!(log.lines().any(|l| l.starts_with("HIT ")), "{log}");
 
@@ -293,4 +338,95 @@ fn twenty_viewers_behind_a_caching_cdn_cost_the_store_one_fetch_per_segment() {
     assert_eq!(lent.get(&format!("/stream/{id}")).status, 200);
     cli_ok(d, &["revoke", "lent", &id]);
     assert_eq!(lent.get(&format!("/stream/{id}")).status, 403);
+}
+
+/// The S3 backend behind a CDN: the same links for every viewer within a window, so the CDN
+/// (nginx caching by the full URL, in front of s3s-fs) fetches each object from the store about
+/// once, and a link tampered with is still refused by the store, not served from the cache.
+#[test]
+fn behind_a_cdn_the_s3_backend_is_fetched_once_per_object_too() {
+    let Some(nginx) = peer("nginx") else { return };
+    let Some(s3s) = peer("s3s-fs") else { return };
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    for i in 0..VIEWERS {
+        add_user(d, &format!("viewer{i}"), PW, &["--plan", "premium"]);
+    }
+    let root = d.join("s3root");
+    std::fs::create_dir_all(root.join("media")).expect("bucket dir");
+    let (s3_port, cdn_port) = (free_port(), free_port());
+    let (ak, sk) = ("STREAMDTESTKEY", "streamd-test-secret-key");
+    let _store = Peer(
+        Command::new(s3s)
+            .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
+            .args(["--access-key", ak, "--secret-key", sk])
+            .arg(&root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start s3s-fs"),
+    );
+    wait_for(30, "s3s-fs to listen", || {
+        std::net::TcpStream::connect(("127.0.0.1", s3_port)).ok()
+    });
+    let store = format!("127.0.0.1:{s3_port}");
+    let cdn = format!("http://127.0.0.1:{cdn_port}");
+    let endpoint = format!("http://{store}");
+    let env = [
+        ("STREAMD_STORAGE_BACKEND", "s3"),
+        ("STREAMD_STORAGE_ENDPOINT", endpoint.as_str()),
+        // Players fetch from the CDN; the links are signed for its host, which it forwards.
+        ("STREAMD_STORAGE_PUBLIC_ENDPOINT", cdn.as_str()),
+        ("STREAMD_STORAGE_ACCESS_KEY", ak),
+        ("STREAMD_STORAGE_SECRET_KEY", sk),
+    ];
+    let id = ingest(d, "premium", &env);
+    let mut server_env = env.to_vec();
+    server_env.push(("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "1000"));
+    server_env.push(("STREAMD_TOKENS_URL_WINDOW", "1h"));
+    let s = Server::start_in(d, &server_env);
+    let cdn_dir = d.join("cdn");
+    let _cdn = start_cdn(
+        &nginx,
+        &cdn_dir,
+        cdn_port,
+        &[Route {
+            prefix: "/",
+            origin: &store,
+            cached: true,
+        }],
+    );
+
+    // Pages and playlists from streamd, every chunk through the CDN.
+    let seen = watch(s.addr, &format!("{cdn}/media/"), &id);
+    let log = std::fs::read_to_string(cdn_dir.join("access.log")).expect("access log");
+    // `$upstream_cache_status $upstream_addr $request_uri`: an address means a store fetch.
+    let fetches = log
+        .lines()
+        .filter(|l| l.split(' ').nth(1).is_some_and(|a| a != "-"))
+        .count() as u64;
+    check_offload(&seen, fetches);
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    // One hex digit of the signature changed: well-formed, and wrong.
+    let (head, signature) = seen[0][0].split_once("X-Amz-Signature=").expect("signed");
+    let flipped = if signature.starts_with('0') { "1" } else { "0" };
+    let tampered = format!("{head}X-Amz-Signature={flipped}{}", &signature[1..]);
+    let status = agent.get(&tampered).call().expect("tampered").status();
+    assert_eq!(
+        status, 403,
+        "the store refuses a tampered link behind the CDN"
+    );
+}
+
+struct Peer(Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -1003,3 +1003,50 @@ fn a_write_refused_by_a_full_disk_does_not_break_the_database_once_there_is_room
         200
     );
 }
+
+/// Resume positions commit without fsync (`Store::set_position`) and are made durable every
+/// 5 s: a position saved more than that before a `kill -9` is there after the restart, and the
+/// database opens. (Killed right after the save, the position is lost: this fails without the
+/// periodic persist.)
+#[test]
+fn resume_positions_saved_without_fsync_survive_kill_9_once_persisted() {
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    add_user(dir, "ann", PW, &["--plan", "premium"]);
+    {
+        let store = Store::open(dir).expect("store");
+        store
+            .put_movie(&Movie {
+                status: MovieStatus::Ready,
+                duration_s: Some(600.0),
+                ..Movie::new(
+                    MovieId::parse("resumemovie1").expect("id"),
+                    "Resume".into(),
+                    Tier::Premium,
+                    Timestamp::now(),
+                )
+            })
+            .expect("movie");
+    }
+    let mut server = Server::start_in(dir, &[]);
+    let mut c = login(&server, "ann");
+    for seconds in [30.0, 61.5] {
+        let r = c.post_json(
+            "/api/v1/movies/resumemovie1/position",
+            &serde_json::json!({ "seconds": seconds }),
+        );
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    // Past one persist interval, then killed without warning.
+    std::thread::sleep(Duration::from_secs(7));
+    server.kill_hard();
+    let server = Server::start_in(dir, &[]);
+    let mut c = login(&server, "ann");
+    let page = c.get("/watch/resumemovie1");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("data-resume=\"61.5\""),
+        "the watch page resumes where the viewer was: {}",
+        page.body
+    );
+}

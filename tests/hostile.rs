@@ -274,6 +274,25 @@ fn upload_abuse_gets_a_clear_4xx_and_leaves_nothing_behind() {
         assert!(message.contains(says), "{what}: {message}");
         assert!(leftovers(d).is_empty(), "{what} left {:?}", leftovers(d));
     }
+    // Not multipart at all (a JSON body, or multipart without its boundary): a 4xx, and the
+    // server goes on (the multipart reader panicked when polled after such a start).
+    for content_type in ["application/json", "multipart/form-data"] {
+        let body = br#"{"title":"not a form"}"#;
+        let mut req = format!(
+            "POST /api/v1/movies HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            s.addr,
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        let r = raw_request(s.addr, &req);
+        assert_eq!(
+            r.status,
+            400,
+            "{content_type}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
     // Content ffprobe cannot read is the job's failure, as the contract has it: 202, then the
     // movie fails with ffprobe's reason, publishes nothing and its upload is removed.
     let mut c = admin(&s);
@@ -394,6 +413,50 @@ fn oversized_uris_headers_and_bodies_get_414_431_and_413() {
     let filler = "z".repeat(40_000);
     fields.push(("filler", &filler));
     assert_eq!(c.post_form("/login", &fields).status, 413);
+    assert_eq!(s.client().get("/healthz").status, 200);
+}
+
+#[test]
+fn a_request_line_too_long_gets_414_on_a_kept_alive_connection_too() {
+    let s = Server::start();
+    let mut sock = connect(s.addr);
+    for size in [20 * 1024, 100 * 1024] {
+        sock.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes())
+            .expect("write");
+        assert_eq!(read_response(&mut sock).expect("first").status, 200);
+        let target = format!("/s3/media/k?x={}", "c".repeat(size));
+        sock.write_all(format!("GET {target} HTTP/1.1\r\nHost: {}\r\n\r\n", s.addr).as_bytes())
+            .expect("write");
+        let r = read_response(&mut sock).expect("414");
+        assert_eq!(r.status, 414, "{size}");
+        assert!(String::from_utf8_lossy(&r.body).contains("<Code>RequestURITooLong</Code>"));
+        sock = connect(s.addr);
+    }
+}
+
+#[test]
+fn a_body_refused_from_its_length_alone_is_answered_not_reset() {
+    let s = Server::start();
+    // 4 MiB of JSON to the login: refused (413) from its Content-Length before a byte of it
+    // is read. A client that sends it all before reading must still get the 413, not a reset.
+    for _ in 0..3 {
+        let body = format!(
+            "{{\"username\":\"{}\",\"password\":\"x\"}}",
+            "u".repeat(4 << 20)
+        );
+        let mut sock = connect(s.addr);
+        let head = format!(
+            "POST /api/v1/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            s.addr,
+            body.len()
+        );
+        sock.write_all(head.as_bytes()).expect("head");
+        sock.write_all(body.as_bytes())
+            .expect("the server read (and dropped) the refused body");
+        let r = read_response(&mut sock).expect("an answer, not a reset");
+        assert_eq!(r.status, 413);
+        assert_eq!(r.header("connection"), Some("close"));
+    }
     assert_eq!(s.client().get("/healthz").status, 200);
 }
 

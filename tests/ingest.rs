@@ -626,3 +626,89 @@ fn a_disk_that_fills_up_mid_encode_fails_the_job_cleanly() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&list)).expect("json");
     assert_eq!(v[0]["status"], "failed");
 }
+
+/// A release-style name gives title and year (no --title), and the subtitle files beside the
+/// movie come along with their languages; an empty one is skipped with a line, not the ingest.
+#[test]
+fn title_year_and_sidecar_subtitles_come_from_the_files_beside_the_movie() {
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    let films = dir.join("films");
+    std::fs::create_dir_all(&films).expect("films dir");
+    let made = make_source(
+        dir,
+        "src.mp4",
+        "testsrc2=size=320x240:rate=25",
+        4,
+        true,
+        &[],
+    );
+    let movie = films.join("La.Haine.1995.FRENCH.1080p.BluRay.x264-GROUP.mp4");
+    std::fs::rename(&made, &movie).expect("move");
+    let srt =
+        "1\n00:00:00,500 --> 00:00:02,000\nBonjour\n\n2\n00:00:02,500 --> 00:00:03,500\nSalut\n";
+    std::fs::write(
+        films.join("La.Haine.1995.FRENCH.1080p.BluRay.x264-GROUP.fr.srt"),
+        srt,
+    )
+    .expect("fr");
+    std::fs::write(
+        films.join("La.Haine.1995.FRENCH.1080p.BluRay.x264-GROUP.en.forced.srt"),
+        srt.replace("Bonjour", "Hello").replace("Salut", "Hi"),
+    )
+    .expect("en");
+    std::fs::write(
+        films.join("La.Haine.1995.FRENCH.1080p.BluRay.x264-GROUP.de.srt"),
+        "",
+    )
+    .expect("empty de");
+    let out = cli_env(
+        dir,
+        &["ingest", movie.to_str().expect("utf8"), "--json"],
+        FAST,
+    );
+    let id = ready_id(&out);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert_eq!(v["title"], "La Haine", "{v}");
+    assert_eq!(v["year"], 1995, "{v}");
+    let mut subs: Vec<(String, bool)> = v["subtitles"]
+        .as_array()
+        .expect("subtitles")
+        .iter()
+        .map(|s| {
+            (
+                s["lang"].as_str().unwrap_or("").to_string(),
+                s["forced"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    subs.sort();
+    assert_eq!(subs, vec![("en".into(), true), ("fr".into(), false)], "{v}");
+    assert!(
+        stderr(&out).contains("skipping subtitles"),
+        "{}",
+        stderr(&out)
+    );
+    let vtt = std::fs::read_to_string(movie_dir(dir, &id).join("subs_fr/subs.vtt")).expect("vtt");
+    assert!(vtt.contains("Bonjour"), "{vtt}");
+
+    // --title wins; the year still comes from the name.
+    let out = cli_env(
+        dir,
+        &[
+            "ingest",
+            movie.to_str().expect("utf8"),
+            "--title",
+            "Hate",
+            "--json",
+            "--no-wait",
+        ],
+        FAST,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert_eq!(
+        (v["title"].as_str(), v["year"].as_u64()),
+        (Some("Hate"), Some(1995))
+    );
+}

@@ -42,6 +42,10 @@ echo "== cargo test"
 # The peers above are required here: a test that cannot find one fails instead of skipping.
 STREAMD_REQUIRE_PEERS=1 cargo test --locked
 
+echo "== paced viewers, briefly (benches/paced.sh: 100 viewers for 10 s against streamd and nginx; fails on any error)"
+# The figures need a release build and minutes (BENCHMARKS.md); here only "no request fails".
+PACED_PROFILE=debug PACED_SOURCE_S=12 bash benches/paced.sh 100 10
+
 echo "== browser tests (Debian chromium + playwright-core, tests/e2e)"
 # playwright-core is pinned in tests/e2e/package.json; it never downloads a browser.
 (cd tests/e2e && npm install --silent --no-audit --no-fund)

@@ -698,3 +698,136 @@ fn viewers_get_byte_identical_segment_links_within_a_url_window() {
     assert_eq!(second % 3, 0, "{date} is not a 3 s window's start");
     assert_eq!(fetch_bytes(url).0, 200);
 }
+
+/// One answer read off a connection that may carry more after it.
+fn read_answer(
+    r: &mut std::io::BufReader<std::net::TcpStream>,
+    head_only: bool,
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::BufRead;
+    let mut line = String::new();
+    r.read_line(&mut line).expect("status line");
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).expect("header");
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        let (k, v) = l.split_once(':').expect("header line");
+        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().expect("length"))
+        .unwrap_or(0);
+    let mut body = vec![0; if head_only { 0 } else { length }];
+    r.read_exact(&mut body).expect("body");
+    (status, headers, body)
+}
+
+#[test]
+fn one_connection_carries_objects_by_sendfile_and_everything_else_by_actix() {
+    let st = setup();
+    let s = Server::start_in(st.dir.path(), &[]);
+    let mut root = signed_in(&s, "root");
+    let master = root.get(&format!("/stream/{}", st.premium)).body;
+    let variant_uri = variant_uris(&master)[0].clone();
+    let variant = root.get(&variant_uri).body;
+    let origin = format!("http://{}", s.addr);
+    let targets: Vec<String> = segment_urls(&variant)
+        .iter()
+        .map(|u| u.strip_prefix(&origin).expect("same origin").to_string())
+        .collect();
+    assert!(targets.len() >= 2, "{variant}");
+    let (seg1, seg2) = (&targets[0], &targets[1]);
+    let bytes1 = fetch_bytes(&format!("{origin}{seg1}")).1;
+    let bytes2 = fetch_bytes(&format!("{origin}{seg2}")).1;
+    let metric = |c: &mut Client| -> u64 {
+        c.get("/metrics")
+            .body
+            .lines()
+            .find_map(|l| l.strip_prefix("streamd_sendfile_bytes_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let sent_before = metric(&mut root);
+
+    let tcp = std::net::TcpStream::connect(s.addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut w = tcp.try_clone().expect("clone");
+    let mut r = std::io::BufReader::new(tcp);
+    let host = s.addr;
+    let get =
+        |target: &str, extra: &str| format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n");
+
+    // One at a time: object, playlist (actix), HEAD of an object, a page (actix).
+    w.write_all(get(seg1, "").as_bytes()).expect("write");
+    let plain = read_answer(&mut r, false);
+    assert_eq!((plain.0, &plain.2), (200, &bytes1));
+    w.write_all(get(&variant_uri, "").as_bytes())
+        .expect("write");
+    let playlist = read_answer(&mut r, false);
+    assert_eq!(playlist.0, 200);
+    assert!(String::from_utf8_lossy(&playlist.2).contains("#EXTM3U"));
+    // A HEAD is signed for HEAD (the method is part of the signature).
+    let seg1_path = seg1.split('?').next().expect("path");
+    let head_target = storage_signer(st.dir.path())
+        .batch(
+            "HEAD",
+            &host.to_string(),
+            SystemTime::now(),
+            Duration::from_secs(60),
+        )
+        .signed(seg1_path);
+    w.write_all(format!("HEAD {head_target} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .expect("write");
+    let head = read_answer(&mut r, true);
+    assert_eq!(head.0, 200);
+    assert!(
+        head.1
+            .contains(&("content-length".into(), bytes1.len().to_string()))
+    );
+    w.write_all(get("/healthz", "").as_bytes()).expect("write");
+    assert_eq!(read_answer(&mut r, false).0, 200);
+
+    // Pipelined in one write: object, range (actix), conditional miss (actix), object, page.
+    let batch = [
+        get(seg2, ""),
+        get(seg1, "Range: bytes=0-99\r\n"),
+        get(seg1, "If-None-Match: \"not-this-one\"\r\n"),
+        get(seg1, ""),
+        get("/healthz", ""),
+    ]
+    .concat();
+    w.write_all(batch.as_bytes()).expect("write");
+    let a = read_answer(&mut r, false);
+    assert_eq!((a.0, &a.2), (200, &bytes2));
+    let ranged = read_answer(&mut r, false);
+    assert_eq!((ranged.0, &ranged.2[..]), (206, &bytes1[..100]));
+    let by_actix = read_answer(&mut r, false);
+    assert_eq!((by_actix.0, &by_actix.2), (200, &bytes1));
+    let again = read_answer(&mut r, false);
+    assert_eq!((again.0, &again.2), (200, &bytes1));
+    assert_eq!(read_answer(&mut r, false).0, 200);
+
+    // Whichever path answers, the same headers (the date aside).
+    let without_date = |h: &[(String, String)]| {
+        let mut h: Vec<_> = h.iter().filter(|(k, _)| k != "date").cloned().collect();
+        h.sort();
+        h
+    };
+    assert_eq!(without_date(&plain.1), without_date(&by_actix.1));
+
+    // The plain object requests went by sendfile: 3 GETs' bytes (HEAD sends none).
+    let sent = metric(&mut root) - sent_before;
+    assert_eq!(sent as usize, 2 * bytes1.len() + bytes2.len());
+}

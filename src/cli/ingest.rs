@@ -12,18 +12,33 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::remote;
 use crate::config::Config;
 use crate::ingest::run::Control;
-use crate::ingest::{Ingester, enqueue};
+use crate::ingest::{Ingester, NewMovie, enqueue};
 use crate::manage::{Command, MovieView, Outcome};
 use crate::runtime::prepare_data_dir;
-use crate::store::{Progress, Sidecar, Store, StoreError, Tier};
+use crate::store::{Progress, Sidecar, Store, StoreError};
 
 pub struct Request<'a> {
     pub file: &'a Path,
-    pub title: String,
-    pub tier: Tier,
+    pub movie: NewMovie,
     pub no_wait: bool,
     pub json: bool,
-    pub subtitles: Vec<Sidecar>,
+}
+
+/// Subtitle files beside `file` that were not given with `--subtitle`, each checked; one that
+/// cannot be used (empty, too large) is left out with a line saying why, not the ingest.
+pub fn sidecars_beside(file: &Path, given: &[Sidecar]) -> Vec<Sidecar> {
+    let (usable, problems) = crate::library::sidecars::usable_beside(file, given);
+    for s in &usable {
+        eprintln!(
+            "subtitles beside it: {} ({})",
+            s.path.display(),
+            s.lang.as_deref().unwrap_or("language unknown")
+        );
+    }
+    for p in problems {
+        eprintln!("skipping subtitles: {p}");
+    }
+    usable
 }
 
 fn progress_bar() -> ProgressBar {
@@ -47,44 +62,63 @@ fn show(bar: &ProgressBar, p: &Progress) {
     bar.set_message(format!("{:.1}x  {eta}", p.speed));
 }
 
+/// Where queued movies go: into the database here, or through the server that holds it.
+pub enum Queue {
+    Here(Store),
+    Server,
+}
+
+impl Queue {
+    pub fn open(data_dir: &Path) -> anyhow::Result<Queue> {
+        prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
+        match Store::open(data_dir) {
+            Ok(store) => Ok(Queue::Here(store)),
+            Err(StoreError::Locked { .. }) => Ok(Queue::Server),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Queues `file` (or, with `movie.dry_run`, says what would be queued).
+    pub fn add(&self, data_dir: &Path, file: &Path, movie: NewMovie) -> anyhow::Result<MovieView> {
+        match self {
+            Queue::Here(store) => Ok(MovieView::from(&enqueue(store, file, movie)?)),
+            Queue::Server => {
+                let command = Command::Ingest {
+                    path: file.to_path_buf(),
+                    movie,
+                };
+                match remote::execute(data_dir, &command)? {
+                    Outcome::Movie(queued) => Ok(*queued),
+                    _ => bail!("the server gave an unexpected answer"),
+                }
+            }
+        }
+    }
+
+    /// Follows a queued movie to its end: transcoded here, or watched on the server.
+    pub fn finish(&self, config: &Config, id: &str) -> anyhow::Result<MovieView> {
+        match self {
+            Queue::Here(store) => {
+                let id = crate::store::MovieId::parse(id).map_err(anyhow::Error::msg)?;
+                run_here(config, store, &id)
+            }
+            Queue::Server => follow_remote(&config.server.data_dir, id),
+        }
+    }
+}
+
 pub fn run(config: &Config, req: Request) -> anyhow::Result<()> {
     let data_dir = &config.server.data_dir;
-    prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
     let file = std::path::absolute(req.file)?;
-    let view = match Store::open(data_dir) {
-        Ok(store) => {
-            let movie = enqueue(
-                &store,
-                &file,
-                &req.title,
-                req.tier,
-                false,
-                req.subtitles.clone(),
-            )?;
-            if req.no_wait {
-                eprintln!("queued {}: `streamd serve` will transcode it", movie.id);
-                MovieView::from(&movie)
-            } else {
-                run_here(config, &store, &movie.id)?
-            }
+    let queue = Queue::open(data_dir)?;
+    let queued = queue.add(data_dir, &file, req.movie)?;
+    let view = if req.no_wait {
+        if matches!(queue, Queue::Here(_)) {
+            eprintln!("queued {}: `streamd serve` will transcode it", queued.id);
         }
-        Err(StoreError::Locked { .. }) => {
-            let command = Command::Ingest {
-                path: file,
-                title: req.title.clone(),
-                tier: req.tier,
-                subtitles: req.subtitles.clone(),
-            };
-            let Outcome::Movie(queued) = remote::execute(data_dir, &command)? else {
-                bail!("the server gave an unexpected answer");
-            };
-            if req.no_wait {
-                *queued
-            } else {
-                follow_remote(data_dir, &queued.id)?
-            }
-        }
-        Err(e) => return Err(e.into()),
+        queued
+    } else {
+        queue.finish(config, &queued.id)?
     };
     report(&view, req.json)
 }

@@ -2,6 +2,7 @@
 //! database directly or, while `serve` holds it, through the running server.
 
 mod doctor;
+mod folder;
 mod ingest;
 mod remote;
 
@@ -56,11 +57,19 @@ pub enum Cmd {
     },
     /// Take back a grant.
     Revoke { name: String, movie_id: String },
-    /// Turn a movie file into an HLS ladder (waits and shows progress unless --no-wait).
+    /// Turn a movie file, or every video in a folder (recursive), into HLS ladders (a file:
+    /// waits and shows progress unless --no-wait). Title and year come from the file name
+    /// (`Inception.2010.1080p.mkv`) unless --title is given; subtitle files beside it
+    /// (`Inception.2010.1080p.fr.forced.srt`) come along; in a folder, a file whose content is
+    /// already in the library is skipped.
     Ingest {
+        #[arg(value_name = "PATH")]
         file: PathBuf,
+        /// Say what would be imported; change nothing.
         #[arg(long)]
-        title: String,
+        dry_run: bool,
+        #[arg(long)]
+        title: Option<String>,
         #[arg(long, default_value = "free")]
         tier: Tier,
         /// Queue it and return at once.
@@ -77,6 +86,11 @@ pub enum Cmd {
     Subtitle {
         #[command(subcommand)]
         command: SubtitleCmd,
+    },
+    /// Change a movie's metadata.
+    Movie {
+        #[command(subcommand)]
+        command: MovieCmd,
     },
     /// List movies with their status.
     Movies {
@@ -108,6 +122,36 @@ pub enum SubtitleCmd {
     Remove { movie_id: String, lang: String },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum MovieCmd {
+    /// Change a movie's title, year, description or tier (what is not given stays).
+    Edit {
+        movie_id: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// The year of release, or `none` to clear it.
+        #[arg(long)]
+        year: Option<String>,
+        /// A few lines about the film (an empty one clears it).
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        tier: Option<Tier>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `--year 2010` or `--year none`.
+fn year_arg(text: &str) -> anyhow::Result<Option<u16>> {
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| anyhow::anyhow!("--year takes a year (e.g. 1999) or none, not {text:?}"))
+}
+
 /// `PATH[:LANG]`: the language after the last colon when it looks like one.
 fn sidecar_arg(text: &str) -> Sidecar {
     let looks_like_lang = |l: &str| {
@@ -119,12 +163,14 @@ fn sidecar_arg(text: &str) -> Sidecar {
             lang: Some(lang.to_string()),
             name: None,
             forced: false,
+            found_beside: false,
         },
         _ => Sidecar {
             path: PathBuf::from(text),
             lang: None,
             name: None,
             forced: false,
+            found_beside: false,
         },
     }
 }
@@ -253,8 +299,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             no_wait,
             json,
             subtitles,
+            dry_run,
         } => {
-            let subtitles = subtitles
+            if file.is_dir() {
+                return folder::run(
+                    &config,
+                    &file,
+                    folder::Options {
+                        tier,
+                        no_wait,
+                        dry_run,
+                        json,
+                    },
+                );
+            }
+            let mut subtitles = subtitles
                 .iter()
                 .map(|s| {
                     let mut sidecar = sidecar_arg(s);
@@ -262,17 +321,53 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Ok(sidecar)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
+            subtitles.extend(ingest::sidecars_beside(&file, &subtitles));
+            let named = crate::library::names::parse(
+                &file.file_stem().unwrap_or_default().to_string_lossy(),
+            );
+            let movie = crate::ingest::NewMovie {
+                title: title.unwrap_or(named.title),
+                year: named.year,
+                tier,
+                sidecars: subtitles,
+                dry_run,
+                ..Default::default()
+            };
+            if dry_run {
+                let subtitle_files = movie.sidecars.len();
+                let queue = ingest::Queue::open(&config.server.data_dir)?;
+                let view = queue.add(&config.server.data_dir, &absolute(file)?, movie)?;
+                return folder::print_dry_run(&view, subtitle_files, json);
+            }
             ingest::run(
                 &config,
                 ingest::Request {
                     file: &file,
-                    title,
-                    tier,
+                    movie,
                     no_wait,
                     json,
-                    subtitles,
                 },
             )
+        }
+        Cmd::Movie {
+            command:
+                MovieCmd::Edit {
+                    movie_id,
+                    title,
+                    year,
+                    description,
+                    tier,
+                    json,
+                },
+        } => {
+            let edit = crate::store::MovieEdit {
+                title,
+                year: year.as_deref().map(year_arg).transpose()?,
+                description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                tier,
+            };
+            let command = Command::MovieEdit { id: movie_id, edit };
+            print_outcome(&execute(&config, command)?, json)
         }
         Cmd::Subtitle { command } => {
             let command = match command {
@@ -289,6 +384,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         lang: Some(lang),
                         name,
                         forced,
+                        found_beside: false,
                     },
                 },
                 SubtitleCmd::Remove { movie_id, lang } => Command::SubtitleRemove {
@@ -377,7 +473,9 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
         Outcome::Movies(movies) if json => println!("{}", serde_json::to_string(movies)?),
         Outcome::Movies(movies) => {
             if movies.is_empty() {
-                eprintln!("no movies yet: add one with `streamd ingest FILE --title TITLE`");
+                eprintln!(
+                    "no movies yet: add one (or a folder of them) with `streamd ingest PATH`"
+                );
             }
             for m in movies {
                 let progress = m

@@ -14,5 +14,5 @@ pub mod tools;
 pub mod tracks;
 pub mod worker;
 
-pub use pipeline::{IngestError, Ingester, Outcome, enqueue};
+pub use pipeline::{IngestError, Ingester, NewMovie, Outcome, enqueue};
 pub use worker::Workers;

@@ -57,6 +57,8 @@ pub enum IngestError {
     NotReady(MovieId),
     #[error("the movie has no subtitles in {0:?}")]
     NoSuchSubtitle(String),
+    #[error("already in the library as {id} ({title:?})")]
+    Duplicate { id: MovieId, title: String },
 }
 
 impl IngestError {
@@ -65,16 +67,35 @@ impl IngestError {
     }
 }
 
+/// What a queued movie starts as.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct NewMovie {
+    pub title: String,
+    #[serde(default)]
+    pub year: Option<u16>,
+    pub tier: Tier,
+    /// The source is ours (an upload): removed once the movie is ready.
+    #[serde(default)]
+    pub remove_source: bool,
+    #[serde(default)]
+    pub sidecars: Vec<Sidecar>,
+    /// A file whose content is already in the library (same fingerprint, not failed) is
+    /// refused with [`IngestError::Duplicate`]: what a folder import wants. One file named
+    /// on purpose is imported again.
+    #[serde(default)]
+    pub skip_duplicate: bool,
+    /// Check everything, record nothing: the movie that would be queued.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// The source's `library::fingerprint`, when the caller has already read it (a folder scan
+    /// does, to spot copies within the scan): not read a second time.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+}
+
 /// Queues a movie for ingest: checks the source is there, records the movie and its job.
-pub fn enqueue(
-    store: &Store,
-    source: &Path,
-    title: &str,
-    tier: Tier,
-    remove_source: bool,
-    sidecars: Vec<Sidecar>,
-) -> Result<Movie, IngestError> {
-    let title = title.trim();
+pub fn enqueue(store: &Store, source: &Path, new: NewMovie) -> Result<Movie, IngestError> {
+    let title = new.title.trim();
     if title.is_empty() || title.chars().count() > 200 {
         return Err(IngestError::BadTitle);
     }
@@ -88,16 +109,41 @@ pub fn enqueue(
     let source = source
         .canonicalize()
         .map_err(|_| IngestError::SourceMissing(source.to_path_buf()))?;
-    let sidecars = sidecars
+    let sidecars = new
+        .sidecars
         .into_iter()
         .map(check_sidecar)
         .collect::<Result<Vec<_>, _>>()?;
+    let fingerprint = match new.fingerprint {
+        Some(print) => print,
+        None => crate::library::fingerprint::of(&source)
+            .map_err(IngestError::io("reading the source"))?,
+    };
+    if new.skip_duplicate {
+        let same = store.list_movies()?.into_iter().find(|m| {
+            m.fingerprint.as_deref() == Some(fingerprint.as_str())
+                && m.status != crate::store::MovieStatus::Failed
+        });
+        if let Some(existing) = same {
+            return Err(IngestError::Duplicate {
+                id: existing.id,
+                title: existing.title,
+            });
+        }
+    }
     let now = Timestamp::now();
-    let movie = Movie::new(MovieId::generate(), title.to_string(), tier, now);
+    let movie = Movie {
+        year: new.year,
+        fingerprint: Some(fingerprint),
+        ..Movie::new(MovieId::generate(), title.to_string(), new.tier, now)
+    };
+    if new.dry_run {
+        return Ok(movie);
+    }
     let job = Job {
         movie: movie.id.clone(),
         source,
-        remove_source,
+        remove_source: new.remove_source,
         state: JobState::Queued,
         attempts: 0,
         queued_at: now,
@@ -109,8 +155,6 @@ pub fn enqueue(
     Ok(movie)
 }
 
-/// A subtitle file must exist, be of a kind streamd reads, and be of a subtitle's size; its
-/// path is made absolute, since the job may run in another process.
 pub fn check_sidecar(mut sidecar: Sidecar) -> Result<Sidecar, IngestError> {
     let path = &sidecar.path;
     let ext = path
@@ -719,8 +763,21 @@ impl Ingester {
             let label = tracks::subtitle_name(&lang, s.title.as_deref(), s.forced, n + 1);
             wanted.push((&job.source, Some(s.index), lang, label, s.forced));
         }
+        let embedded: Vec<(String, bool)> = probe
+            .subtitles
+            .iter()
+            .filter(|s| s.is_text())
+            .map(|s| (tracks::bcp47(s.language.as_deref()), s.forced))
+            .collect();
         for (n, s) in job.sidecars.iter().enumerate() {
             let lang = tracks::bcp47(s.lang.as_deref());
+            if s.found_beside && embedded.contains(&(lang.clone(), s.forced)) {
+                notes.push(format!(
+                    "{} beside the file repeats its embedded {lang} subtitles: skipped",
+                    s.path.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                continue;
+            }
             let ordinal = probe.subtitles.len() + n + 1;
             let label = tracks::subtitle_name(&lang, s.name.as_deref(), s.forced, ordinal);
             wanted.push((&s.path, None, lang, label, s.forced));

@@ -5,7 +5,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{GRANTS, JOBS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
 use crate::store::{
-    Job, JobState, Movie, MovieId, MovieStatus, Progress, Published, SubtitleRendition, Timestamp,
+    Job, JobState, Movie, MovieEdit, MovieId, MovieStatus, Progress, Published, SubtitleRendition,
+    Timestamp,
 };
 
 fn read_movie(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Movie>, StoreError> {
@@ -140,6 +141,22 @@ impl Store {
         };
         txn.commit()?;
         Ok(claimed)
+    }
+
+    /// Changes a movie's metadata in one transaction (a running transcode's own writes are
+    /// never undone by it). `None` if there is no such movie.
+    pub fn edit_movie(&self, id: &MovieId, edit: &MovieEdit) -> Result<Option<Movie>, StoreError> {
+        let txn = self.begin_write()?;
+        let edited = match read_movie(&txn, id)? {
+            Some(mut movie) => {
+                edit.apply(&mut movie);
+                write_movie(&txn, &movie)?;
+                Some(movie)
+            }
+            None => None,
+        };
+        txn.commit()?;
+        Ok(edited)
     }
 
     /// Records progress of a running movie; a no-op once it is no longer running (deleted).

@@ -227,6 +227,16 @@ pub struct Movie {
     /// transcodes (always true once ready).
     #[serde(default)]
     pub playable: bool,
+    /// The year of release, from the file name (`Inception.2010.1080p.mkv`) or set by hand.
+    #[serde(default)]
+    pub year: Option<u16>,
+    /// The source file's content fingerprint (`library::fingerprint`): a folder import skips a
+    /// file whose content is already in the library.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// A few lines about the film, shown on its card and watch page.
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 impl Movie {
@@ -247,6 +257,9 @@ impl Movie {
             video_start_s: 0.0,
             notes: vec![],
             playable: false,
+            year: None,
+            fingerprint: None,
+            description: None,
         }
     }
 
@@ -315,6 +328,10 @@ pub struct Sidecar {
     pub name: Option<String>,
     #[serde(default)]
     pub forced: bool,
+    /// Found beside the movie rather than named by the user: left out when the source already
+    /// carries a text subtitle in that language (an extracted copy of an embedded track).
+    #[serde(default)]
+    pub found_beside: bool,
 }
 
 /// What a finished ingest publishes about a movie.
@@ -326,4 +343,85 @@ pub struct Published {
     pub subtitles: Vec<SubtitleRendition>,
     pub video_start_s: f64,
     pub notes: Vec<String>,
+}
+
+/// A change to a movie's metadata (`streamd movie edit`, `PATCH /api/v1/movies/{id}`, the admin
+/// page): an absent field stays as it is; `year` or `description` set to null is cleared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MovieEdit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub year: Option<Option<u16>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+}
+
+/// A field that is there, even as null (`Some(None)`); an absent one stays `None` (default).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Longest description kept: a few paragraphs, not a document.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+
+impl MovieEdit {
+    /// What is wrong with it, in words for the person who sent it.
+    pub fn check(&self) -> Result<(), String> {
+        if let Some(title) = &self.title {
+            let n = title.trim().chars().count();
+            if n == 0 || n > 200 {
+                return Err("a title is 1 to 200 characters".into());
+            }
+        }
+        if let Some(Some(year)) = self.year
+            && !(1888..=2100).contains(&year)
+        {
+            return Err(format!("{year} is not a film's year (1888-2100)"));
+        }
+        if let Some(Some(d)) = &self.description
+            && d.chars().count() > MAX_DESCRIPTION_CHARS
+        {
+            return Err(format!(
+                "a description is at most {MAX_DESCRIPTION_CHARS} characters"
+            ));
+        }
+        if self == &MovieEdit::default() {
+            return Err("nothing to change: give a title, year, description or tier".into());
+        }
+        Ok(())
+    }
+
+    pub fn apply(&self, movie: &mut Movie) {
+        if let Some(title) = &self.title {
+            movie.title = title.trim().to_string();
+        }
+        if let Some(year) = self.year {
+            movie.year = year;
+        }
+        if let Some(d) = &self.description {
+            movie.description = d
+                .as_ref()
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty());
+        }
+        if let Some(tier) = self.tier {
+            movie.tier = tier;
+        }
+    }
 }

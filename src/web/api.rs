@@ -51,16 +51,32 @@ async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
         .finish())
 }
 
-/// The catalog as this viewer sees it, each movie with their entitlement.
-async fn catalog_for(
-    state: &AppState,
-    viewer: viewer::Viewer,
-) -> Result<Vec<crate::catalog::CatalogEntry>, ApiError> {
+/// The catalog as this viewer sees it, each movie with their entitlement, and their resume
+/// positions by movie id.
+async fn catalog_for(state: &AppState, viewer: viewer::Viewer) -> Result<Catalog, ApiError> {
     let store = state.store.clone();
     Ok(web::block(move || {
-        crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())
+        let entries =
+            crate::catalog::for_viewer(&store, &viewer.user, &viewer.plan, Timestamp::now())?;
+        let positions = store.positions_of(&viewer.user.name)?;
+        Ok::<_, crate::store::StoreError>(Catalog { entries, positions })
     })
     .await??)
+}
+
+struct Catalog {
+    entries: Vec<crate::catalog::CatalogEntry>,
+    positions: std::collections::HashMap<String, f64>,
+}
+
+impl Catalog {
+    fn entry(&self, e: &crate::catalog::CatalogEntry) -> MovieEntry {
+        MovieEntry {
+            movie: MovieView::from(&e.movie),
+            entitled: e.access.is_ok(),
+            position_s: self.positions.get(e.movie.id.as_str()).copied(),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -68,21 +84,30 @@ struct MovieEntry {
     #[serde(flatten)]
     movie: MovieView,
     entitled: bool,
+    /// Where this viewer stopped, or null.
+    position_s: Option<f64>,
 }
 
+#[derive(Deserialize)]
+struct ListQuery {
+    q: Option<String>,
+    sort: Option<String>,
+}
+
+/// `GET /api/v1/movies?q=&sort=title|added|year`.
 async fn list_movies(
     req: HttpRequest,
     state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let sort = match query.sort.as_deref() {
+        None | Some("") => crate::catalog::Sort::default(),
+        Some(s) => s.parse().map_err(ApiError::BadRequest)?,
+    };
     let viewer = viewer::require(&req, &state).await?;
-    let entries = catalog_for(&state, viewer).await?;
-    let out: Vec<MovieEntry> = entries
-        .iter()
-        .map(|e| MovieEntry {
-            movie: MovieView::from(&e.movie),
-            entitled: e.access.is_ok(),
-        })
-        .collect();
+    let mut catalog = catalog_for(&state, viewer).await?;
+    crate::catalog::search_and_sort(&mut catalog.entries, query.q.as_deref(), sort);
+    let out: Vec<MovieEntry> = catalog.entries.iter().map(|e| catalog.entry(e)).collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -93,15 +118,13 @@ async fn get_movie(
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
     let id = super::stream::parse_id(&id)?;
-    let entries = catalog_for(&state, viewer).await?;
-    let entry = entries
+    let catalog = catalog_for(&state, viewer).await?;
+    let entry = catalog
+        .entries
         .iter()
         .find(|e| e.movie.id == id)
         .ok_or_else(|| ApiError::NotFound("no such movie".into()))?;
-    Ok(HttpResponse::Ok().json(MovieEntry {
-        movie: MovieView::from(&entry.movie),
-        entitled: entry.access.is_ok(),
-    }))
+    Ok(HttpResponse::Ok().json(catalog.entry(entry)))
 }
 
 #[derive(Serialize)]

@@ -4,8 +4,8 @@
 //! request line by default); our own URLs, presigned ones included, stay under 1 KB.
 //!
 //! actix refuses larger heads itself, before this code sees them: a URI over 64 KiB (the `http`
-//! crate's limit) with 400 and a head over 128 KiB with 431; `first_line` catches those on a
-//! connection's first request and answers 414 instead.
+//! crate's limit) with 400 and a head over 128 KiB with 431; `connection` reads every request
+//! line first and answers 414 for those instead.
 
 use actix_web::HttpResponse;
 use actix_web::dev::ServiceRequest;
@@ -71,7 +71,7 @@ fn refusal_body(status: StatusCode, code: &str, message: &str, s3: bool) -> (&'s
 }
 
 /// The whole 414 response, as bytes for the socket: for a first request line too long for
-/// actix to parse at all (see `first_line`).
+/// actix to parse at all (see `connection`).
 pub fn uri_too_long_response(s3: bool) -> Vec<u8> {
     let (content_type, body) = refusal_body(
         StatusCode::URI_TOO_LONG,

@@ -16,6 +16,7 @@ pub struct Metrics {
     pub active_sessions: IntGauge,
     pub manifests: IntCounterVec,
     pub segment_bytes: IntCounter,
+    pub sendfile_bytes: IntCounter,
     pub token_failures: IntCounterVec,
     pub s3_refusals: IntCounterVec,
 }
@@ -50,6 +51,10 @@ impl Metrics {
             "segment_bytes_total",
             "Segment bytes served by the built-in object store",
         );
+        let sendfile_bytes = IntCounter::new(
+            "sendfile_bytes_total",
+            "Object bytes the built-in store sent by sendfile(2), below actix",
+        );
         let token_failures = IntCounterVec::new(
             Opts::new(
                 "token_failures_total",
@@ -71,6 +76,7 @@ impl Metrics {
             Ok(active_sessions),
             Ok(manifests),
             Ok(segment_bytes),
+            Ok(sendfile_bytes),
             Ok(token_failures),
             Ok(s3_refusals),
         ) = (
@@ -79,6 +85,7 @@ impl Metrics {
             active_sessions,
             manifests,
             segment_bytes,
+            sendfile_bytes,
             token_failures,
             s3_refusals,
         )
@@ -91,6 +98,7 @@ impl Metrics {
             Box::new(active_sessions.clone()),
             Box::new(manifests.clone()),
             Box::new(segment_bytes.clone()),
+            Box::new(sendfile_bytes.clone()),
             Box::new(token_failures.clone()),
             Box::new(s3_refusals.clone()),
         ] {
@@ -103,6 +111,7 @@ impl Metrics {
             active_sessions,
             manifests,
             segment_bytes,
+            sendfile_bytes,
             token_failures,
             s3_refusals,
         }
@@ -113,15 +122,20 @@ impl Metrics {
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_string());
-        let status = res.status();
+        let method = res.request().method().as_str();
+        self.observe_route(method, &route, res.status().as_u16(), elapsed);
+    }
+
+    /// Counts and logs one answered request (also for those answered below actix).
+    pub fn observe_route(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         self.requests
-            .with_label_values(&[route.as_str(), status.as_str()])
+            .with_label_values(&[route, status.to_string().as_str()])
             .inc();
         tracing::info!(
             target: "streamd::access",
-            method = %res.request().method(),
+            method = %method,
             route = %route,
-            status = status.as_u16(),
+            status = status,
             micros = elapsed.as_micros() as u64,
         );
     }

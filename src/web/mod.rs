@@ -3,10 +3,11 @@
 
 mod api;
 mod assets;
+pub mod connection;
 mod error;
-mod first_line;
 mod limits;
 pub mod local;
+mod metadata;
 pub mod metrics;
 mod object_file;
 mod pages;
@@ -35,7 +36,6 @@ use crate::secrets::Secrets;
 use crate::store::Store;
 
 pub use error::{ApiError, PageError};
-pub use first_line::FirstLineGuard;
 pub use metrics::Metrics;
 
 /// Largest JSON or form body accepted (logins, admin forms): generous for the purpose, small
@@ -107,6 +107,16 @@ fn content_security_policy(config: &Config) -> String {
     )
 }
 
+/// Headers on every answer, whichever path sends it (actix, or `connection`'s `sendfile`).
+pub(crate) fn security_headers(config: &Config) -> [(&'static str, String); 4] {
+    [
+        ("Content-Security-Policy", content_security_policy(config)),
+        ("X-Content-Type-Options", "nosniff".into()),
+        ("X-Frame-Options", "DENY".into()),
+        ("Referrer-Policy", "same-origin".into()),
+    ]
+}
+
 /// Builds the whole application for one worker.
 pub fn app(
     state: web::Data<AppState>,
@@ -119,14 +129,9 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let headers = DefaultHeaders::new()
-        .add((
-            "Content-Security-Policy",
-            content_security_policy(&state.config),
-        ))
-        .add(("X-Content-Type-Options", "nosniff"))
-        .add(("X-Frame-Options", "DENY"))
-        .add(("Referrer-Policy", "same-origin"));
+    let headers = security_headers(&state.config)
+        .into_iter()
+        .fold(DefaultHeaders::new(), |headers, header| headers.add(header));
     let json = web::JsonConfig::default()
         .limit(SMALL_BODY_LIMIT)
         .error_handler(|err, _| {
@@ -195,6 +200,7 @@ pub fn app(
             web::scope("/api/v1")
                 .configure(api::routes)
                 .configure(upload::routes)
+                .configure(metadata::routes)
                 .configure(local::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound("no such API endpoint".into()))

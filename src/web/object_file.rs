@@ -43,12 +43,19 @@ pub fn open(path: &Path) -> std::io::Result<Opened> {
         let map = unsafe { memmap2::Mmap::map(&file)? };
         Bytes::from_owner(map)
     };
-    let modified = UNIX_EPOCH + Duration::from_secs(u64::try_from(meta.mtime()).unwrap_or(0));
+    let (etag, modified) = validators(&meta);
     Ok(Opened::File {
-        etag: format!("\"{:x}-{:x}-{:x}\"", meta.ino(), meta.mtime(), meta.len()),
+        etag,
         body,
         modified,
     })
+}
+
+/// The ETag and Last-Modified of a file, the same on every path that serves it.
+pub fn validators(meta: &std::fs::Metadata) -> (String, std::time::SystemTime) {
+    let modified = UNIX_EPOCH + Duration::from_secs(u64::try_from(meta.mtime()).unwrap_or(0));
+    let etag = format!("\"{:x}-{:x}-{:x}\"", meta.ino(), meta.mtime(), meta.len());
+    (etag, modified)
 }
 
 fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {

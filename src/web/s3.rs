@@ -13,9 +13,12 @@ use super::object_file::{self, Opened};
 use crate::config::StorageBackend;
 use crate::media::sigv4::{S3Error, percent_decode};
 
+/// The route pattern, as metrics and the access log name it.
+pub(super) const ROUTE: &str = "/s3/{tail:.*}";
+
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(
-        "/s3/{tail:.*}",
+        ROUTE,
         web::route()
             .guard(guard::Any(guard::Get()).or(guard::Head()))
             .to(get_object),
@@ -61,7 +64,7 @@ fn content_type(key: &str) -> &'static str {
 /// a cache (a CDN, the browser) may keep an answer only while the URL that fetched it is valid:
 /// a week's `max-age` on a link that expires in two hours would let anyone holding it go on
 /// fetching from the cache after the link (and perhaps the viewer's entitlement) is gone.
-fn cache_control(mime: &str, valid_until: SystemTime, now: SystemTime) -> String {
+pub(super) fn cache_control(mime: &str, valid_until: SystemTime, now: SystemTime) -> String {
     if mime == "application/vnd.apple.mpegurl" {
         return "private, no-store".to_string();
     }
@@ -117,31 +120,62 @@ async fn get_object(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
     }
 }
 
-async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Error> {
+/// A presigned request checked and its file found: what both this handler and the connection
+/// layer's `sendfile` path (`super::connection`) run first, so both refuse alike.
+pub(super) struct Located {
+    pub path: std::path::PathBuf,
+    pub mime: &'static str,
+    pub valid_until: SystemTime,
+}
+
+pub(super) fn locate(
+    state: &AppState,
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    host: Option<&str>,
+    now: SystemTime,
+) -> Result<Located, S3Error> {
     if state.config.storage.backend != StorageBackend::Local {
         // With an external store, streamd serves no media at all.
         return Err(S3Error::NoSuchBucket);
     }
-    let raw_path = req.uri().path();
     let (bucket, key) = bucket_and_key(raw_path)?;
     if bucket != state.media.bucket() {
         return Err(S3Error::NoSuchBucket);
     }
+    let host = host.ok_or(S3Error::AuthorizationQueryParametersError("no Host header"))?;
+    let valid_until = state
+        .media
+        .signer()
+        .verify_until(method, raw_path, raw_query, host, now)?;
+    Ok(Located {
+        path: state.media.local.bucket_root().join(&key),
+        mime: content_type(&key),
+        valid_until,
+    })
+}
+
+/// Segments are what `streamd_segment_bytes_total` counts.
+pub(super) fn is_segment(mime: &str) -> bool {
+    mime == "video/mp2t" || mime == "video/iso.segment"
+}
+
+async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Error> {
+    let now = SystemTime::now();
     let host = req
         .headers()
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .ok_or(S3Error::AuthorizationQueryParametersError("no Host header"))?;
-    let now = SystemTime::now();
-    let valid_until = state.media.signer().verify_until(
+        .and_then(|h| h.to_str().ok());
+    let located = locate(
+        state,
         req.method().as_str(),
-        raw_path,
+        req.uri().path(),
         req.uri().query().unwrap_or(""),
         host,
         now,
     )?;
-
-    let path = state.media.local.bucket_root().join(&key);
+    let path = located.path;
     let (body, etag, modified) = match web::block(move || object_file::open(&path)).await {
         Ok(Ok(Opened::File {
             body,
@@ -155,10 +189,10 @@ async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Er
         }
         Err(_) => return Err(S3Error::NoSuchKey),
     };
-    let mime = content_type(&key);
-    let cache = cache_control(mime, valid_until, now);
+    let mime = located.mime;
+    let cache = cache_control(mime, located.valid_until, now);
     let res = object_file::respond(req, body, &etag, modified, mime, &cache);
-    if req.method() == Method::GET && (mime == "video/mp2t" || mime == "video/iso.segment") {
+    if req.method() == Method::GET && is_segment(mime) {
         let sent = match res.body().size() {
             actix_web::body::BodySize::Sized(n) => n,
             _ => 0,

@@ -127,10 +127,24 @@ async fn upload(
     mut payload: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let result = receive_upload(&req, &state, &mut payload).await;
-    if result.is_err() {
+    if result.is_err() && is_multipart(&req) {
         drain(&mut payload).await;
     }
     result
+}
+
+/// Whether actix-multipart can read this body at all. A reader built from any other request
+/// answers its first poll with the error and panics on the next, so such a body is not drained
+/// here; the connection layer drains it after the answer (`connection::linger`).
+fn is_multipart(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<actix_web::mime::Mime>().ok())
+        .is_some_and(|m| {
+            m.type_() == actix_web::mime::MULTIPART
+                && m.get_param(actix_web::mime::BOUNDARY).is_some()
+        })
 }
 
 async fn receive_upload(
@@ -191,13 +205,23 @@ async fn receive_upload(
         title.ok_or_else(|| ApiError::BadRequest("no `title` field in the upload".into()))?;
     let store = state.store.clone();
     let source = path.clone();
-    let movie =
-        web::block(move || crate::ingest::enqueue(&store, &source, &title, tier, true, vec![]))
-            .await?
-            .map_err(|e| match e {
-                crate::ingest::IngestError::Store(e) => ApiError::from(e),
-                other => ApiError::BadRequest(other.to_string()),
-            })?;
+    let movie = web::block(move || {
+        crate::ingest::enqueue(
+            &store,
+            &source,
+            crate::ingest::NewMovie {
+                title,
+                tier,
+                remove_source: true,
+                ..Default::default()
+            },
+        )
+    })
+    .await?
+    .map_err(|e| match e {
+        crate::ingest::IngestError::Store(e) => ApiError::from(e),
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
     partial.0 = None; // the job owns the file now
     state.workers.notify();
     tracing::info!(movie_id = %movie.id, "upload queued");
@@ -326,6 +350,7 @@ pub async fn read_subtitle_form(
             lang: Some(lang),
             name,
             forced,
+            found_beside: false,
         },
         movie,
         csrf,

@@ -299,6 +299,24 @@ impl Client {
         self.finish(r)
     }
 
+    /// A PATCH with a JSON body, optionally with an `Origin` header.
+    pub fn patch_json(
+        &mut self,
+        path: &str,
+        body: &serde_json::Value,
+        origin: Option<&str>,
+    ) -> Reply {
+        let mut req = self
+            .agent
+            .patch(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header());
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        let r = req.send_json(body);
+        self.finish(r)
+    }
+
     pub fn post_raw(&mut self, path: &str, content_type: &str, body: &[u8]) -> Reply {
         let r = self
             .agent

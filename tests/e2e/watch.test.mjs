@@ -166,6 +166,13 @@ test('the resume position survives a reload, and leaving before playing does not
   await page.waitForFunction(() => document.getElementById('video').readyState >= 2, null, { timeout: 20000 });
   const at = await page.evaluate(() => document.getElementById('video').currentTime);
   assert.ok(Math.abs(at - pausedAt) < 4.5, `resumed at ${at}, paused at ${pausedAt}`);
+  // The catalog now offers it under "Continue watching", with how much was watched.
+  await page.goto(`${server.url}/`);
+  const row = page.locator(`#continue .tile[data-movie="${movie}"]`);
+  await row.waitFor({ timeout: 10000 });
+  const watched = Number(await row.locator('progress.watched').getAttribute('value'));
+  assert.ok(watched > 0 && watched < 100, `watched ${watched}%`);
+  await screenshot(page, 'continue-watching');
   await page.close();
 });
 

@@ -21,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/grants", web::post().to(grant))
         .route("/admin/grants/revoke", web::post().to(revoke))
         .route("/admin/movies/{id}/delete", web::post().to(delete_movie))
+        .route("/admin/movies/{id}/edit", web::post().to(edit_movie))
         .route("/admin/subtitles", web::post().to(add_subtitle))
         .route(
             "/admin/movies/{id}/subtitles/{lang}/remove",
@@ -123,6 +124,7 @@ async fn run(
     }
     Ok(match outcome {
         Ok(Outcome::Done { message }) => back("ok", &message),
+        Ok(Outcome::Movie(m)) => back("ok", &format!("saved {:?}", m.title)),
         Ok(_) => back("ok", "done"),
         Err(manage::ManageError::Store(e)) => return Err(ApiError::from(e).into()),
         Err(e) => back("error", &e.to_string()),
@@ -267,6 +269,44 @@ async fn delete_movie(
         Some(title) => back("ok", &format!("deleted {title:?} and its objects")),
         None => back("error", "that movie was already deleted"),
     })
+}
+
+/// A movie's metadata form: every field is sent, pre-filled, so an emptied year or description
+/// is cleared.
+#[derive(Deserialize)]
+struct MovieForm {
+    csrf: String,
+    title: String,
+    year: Option<String>,
+    description: Option<String>,
+    tier: Tier,
+}
+
+async fn edit_movie(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<MovieForm>,
+) -> Result<HttpResponse, PageError> {
+    let f = form.into_inner();
+    let year = match f.year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
+        None => None,
+        Some(y) => match y.parse() {
+            Ok(y) => Some(y),
+            Err(_) => return Ok(back("error", &format!("{y:?} is not a year"))),
+        },
+    };
+    let edit = crate::store::MovieEdit {
+        title: Some(f.title),
+        year: Some(year),
+        description: Some(f.description.filter(|d| !d.trim().is_empty())),
+        tier: Some(f.tier),
+    };
+    let command = Command::MovieEdit {
+        id: id.into_inner(),
+        edit,
+    };
+    run(&req, &state, &f.csrf, command).await
 }
 
 /// The admin page's subtitle form (multipart, so its CSRF token is a field of the body).

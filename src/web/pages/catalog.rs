@@ -8,10 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Nav, nav, render};
+use crate::catalog::Sort;
 use crate::store::{MovieStatus, Tier, Timestamp};
 use crate::web::viewer;
 use crate::web::{AppState, PageError};
 
+#[derive(Clone)]
 pub struct Tile {
     pub id: String,
     pub title: String,
@@ -24,6 +26,12 @@ pub struct Tile {
     pub locked: Option<String>,
     pub playable: bool,
     pub error: Option<String>,
+    pub year: Option<u16>,
+    pub description: Option<String>,
+    /// "Audio: en, fr · Subtitles: fr", or empty.
+    pub languages: String,
+    /// How much of it this viewer has watched, when they have started and not finished it.
+    pub watched_percent: Option<u32>,
 }
 
 #[derive(Template)]
@@ -31,20 +39,66 @@ pub struct Tile {
 struct CatalogPage {
     nav: Nav,
     tiles: Vec<Tile>,
+    /// Started and not finished, most recently added first.
+    continuing: Vec<Tile>,
+    q: String,
+    sort: &'static str,
+    /// The library has movies, whether or not the search found any.
+    any: bool,
+}
+
+#[derive(serde::Deserialize)]
+pub struct Query {
+    q: Option<String>,
+    sort: Option<String>,
+}
+
+pub(super) fn languages(m: &crate::store::Movie) -> String {
+    let join = |langs: Vec<&str>| {
+        let mut seen: Vec<&str> = Vec::new();
+        for l in langs {
+            if l != "und" && !seen.contains(&l) {
+                seen.push(l);
+            }
+        }
+        seen.join(", ")
+    };
+    let audio = join(m.audio.iter().map(|a| a.lang.as_str()).collect());
+    let subs = join(m.subtitles.iter().map(|s| s.lang.as_str()).collect());
+    match (audio.is_empty(), subs.is_empty()) {
+        (false, false) => format!("Audio: {audio} · Subtitles: {subs}"),
+        (false, true) => format!("Audio: {audio}"),
+        (true, false) => format!("Subtitles: {subs}"),
+        (true, true) => String::new(),
+    }
 }
 
 /// Poster links outlive a browsing session comfortably; the page is re-rendered on each visit.
 const POSTER_LINK: Duration = Duration::from_secs(3600);
 
-pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<Query>,
+) -> Result<HttpResponse, PageError> {
     let viewer = viewer::require(&req, &state).await?;
+    // An unknown sort is the default one here: a page, unlike the API, should just show.
+    let sort: Sort = query
+        .sort
+        .as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_default();
     let store = state.store.clone();
     let (user, plan) = (viewer.user.clone(), viewer.plan.clone());
-    let entries =
-        web::block(move || crate::catalog::for_viewer(&store, &user, &plan, Timestamp::now()))
-            .await??;
+    let (mut entries, positions) = web::block(move || {
+        let entries = crate::catalog::for_viewer(&store, &user, &plan, Timestamp::now())?;
+        Ok::<_, crate::store::StoreError>((entries, store.positions_of(&user.name)?))
+    })
+    .await??;
+    let any = !entries.is_empty();
+    crate::catalog::search_and_sort(&mut entries, query.q.as_deref(), sort);
     let batch = state.media.get_batch(POSTER_LINK);
-    let tiles = entries
+    let tiles: Vec<Tile> = entries
         .iter()
         .map(|e| {
             let m = &e.movie;
@@ -60,9 +114,35 @@ pub async fn page(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 locked: e.access.err().map(|d| d.to_string()),
                 playable: m.is_playable() && e.access.is_ok(),
                 error: m.error.clone(),
+                year: m.year,
+                description: m.description.clone(),
+                languages: languages(m),
+                watched_percent: positions
+                    .get(m.id.as_str())
+                    .filter(|p| crate::catalog::in_progress(**p, m.duration_s))
+                    .zip(m.duration_s)
+                    .map(|(p, d)| (p / d * 100.0).round() as u32),
             }
         })
         .collect();
+    let mut continuing: Vec<Tile> = tiles
+        .iter()
+        .filter(|t| t.playable && t.watched_percent.is_some())
+        .cloned()
+        .collect();
+    continuing.truncate(12);
     let (nav, cookie) = nav(&req, &state, Some(&viewer));
-    render(&CatalogPage { nav, tiles }, StatusCode::OK, cookie)
+    let page = CatalogPage {
+        nav,
+        tiles,
+        continuing,
+        q: query.q.clone().unwrap_or_default(),
+        sort: match sort {
+            Sort::Title => "title",
+            Sort::Added => "added",
+            Sort::Year => "year",
+        },
+        any,
+    };
+    render(&page, StatusCode::OK, cookie)
 }

@@ -26,6 +26,9 @@ struct WatchPage {
     growing: bool,
     /// The whole film's length, for the seek bar of a growing stream.
     duration: f64,
+    /// "2001 · 122 min · Audio: fr · Subtitles: en", the parts known.
+    facts: String,
+    description: Option<String>,
 }
 
 #[derive(Template)]
@@ -109,6 +112,18 @@ pub async fn page(
         },
         growing,
         duration,
+        facts: [
+            movie.year.map(|y| y.to_string()),
+            movie
+                .duration_s
+                .map(|d| format!("{} min", (d / 60.0).round().max(1.0))),
+            Some(super::catalog::languages(&movie)).filter(|l| !l.is_empty()),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" · "),
+        description: movie.description.clone(),
         id: movie.id.to_string(),
         title: movie.title,
         resume,

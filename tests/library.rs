@@ -1,0 +1,440 @@
+//! `streamd ingest FOLDER`: a tree as people keep films (videos, a copy under another name, a
+//! non-video, subtitles beside a film, an empty file, a symlink loop, names in any script),
+//! with the real binary and real ffmpeg.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Server, add_user, cli_env, make_source, stderr, stdout, wait_for};
+
+const FAST: &[(&str, &str)] = &[("STREAMD_TRANSCODE_PRESET", "ultrafast")];
+
+fn import(dir: &Path, folder: &Path, extra: &[&str]) -> (bool, serde_json::Value, String) {
+    let mut args = vec!["ingest", folder.to_str().expect("utf8"), "--json"];
+    args.extend_from_slice(extra);
+    let out = cli_env(dir, &args, FAST);
+    let v = serde_json::from_str(stdout(&out).trim())
+        .unwrap_or_else(|_| panic!("{}\n{}", stdout(&out), stderr(&out)));
+    (out.status.success(), v, stderr(&out))
+}
+
+fn outcomes(v: &serde_json::Value) -> Vec<(String, String)> {
+    v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let path = i["path"].as_str().unwrap_or("");
+            let name = Path::new(path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (name, i["outcome"].as_str().unwrap_or("").to_string())
+        })
+        .collect()
+}
+
+fn movies(dir: &Path) -> Vec<serde_json::Value> {
+    let out = cli_env(dir, &["movies", "--json"], &[]);
+    serde_json::from_str::<Vec<serde_json::Value>>(stdout(&out).trim()).expect("movies")
+}
+
+#[test]
+fn a_folder_is_imported_once_with_names_subtitles_and_copies_handled() {
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    let films = dir.join("films");
+    std::fs::create_dir_all(films.join("extras/copies")).expect("tree");
+    let a = make_source(dir, "a.mp4", "testsrc2=size=320x240:rate=25", 2, true, &[]);
+    let b = make_source(dir, "b.mp4", "testsrc=size=320x240:rate=25", 2, false, &[]);
+    std::fs::rename(&a, films.join("Amélie.2001.FRENCH.1080p.mp4")).expect("a");
+    std::fs::rename(&b, films.join("extras/The Matrix (1999).mp4")).expect("b");
+    std::fs::copy(
+        films.join("Amélie.2001.FRENCH.1080p.mp4"),
+        films.join("extras/copies/amelie copy.mp4"),
+    )
+    .expect("copy");
+    std::fs::write(
+        films.join("Amélie.2001.FRENCH.1080p.fr.srt"),
+        "1\n00:00:00,200 --> 00:00:01,500\nBonjour\n",
+    )
+    .expect("srt");
+    std::fs::write(films.join("cover.txt"), "not a film").expect("txt");
+    std::fs::write(films.join("broken.mkv"), "").expect("empty");
+    std::os::unix::fs::symlink("..", films.join("extras/loop")).expect("loop");
+
+    // A dry run says what would happen and records nothing.
+    let (ok, v, err) = import(dir, &films, &["--dry-run"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (v["would_import"].as_u64(), v["duplicates"].as_u64()),
+        (Some(2), Some(1)),
+        "{v}"
+    );
+    assert!(movies(dir).is_empty());
+
+    let (ok, v, err) = import(dir, &films, &[]);
+    assert!(ok, "{err}");
+    let mut got = outcomes(&v);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("Amélie.2001.FRENCH.1080p.mp4".into(), "ready".into()),
+            ("The Matrix (1999).mp4".into(), "ready".into()),
+            ("amelie copy.mp4".into(), "already in the library".into()),
+            ("broken.mkv".into(), "skipped".into()),
+            ("cover.txt".into(), "skipped".into()),
+            ("loop".into(), "skipped".into()),
+        ],
+        "{v}"
+    );
+    let mut library: Vec<(String, u64, usize)> = movies(dir)
+        .iter()
+        .map(|m| {
+            (
+                m["title"].as_str().unwrap_or("").to_string(),
+                m["year"].as_u64().unwrap_or(0),
+                m["subtitles"].as_array().map_or(0, Vec::len),
+            )
+        })
+        .collect();
+    library.sort();
+    assert_eq!(
+        library,
+        vec![("Amélie".into(), 2001, 1), ("The Matrix".into(), 1999, 0)]
+    );
+
+    // Again: nothing new. Then, with the server running, a new film dropped in is queued
+    // through it and the rest are still known.
+    let (ok, v, err) = import(dir, &films, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (v["queued"].as_u64(), v["duplicates"].as_u64()),
+        (Some(0), Some(3)),
+        "{v}"
+    );
+    add_user(dir, "root", "correct horse battery", &["--admin"]);
+    let _server = Server::start_in(dir, FAST);
+    let c = make_source(
+        dir,
+        "c.mp4",
+        "smptebars=size=320x240:rate=25",
+        2,
+        false,
+        &[],
+    );
+    std::fs::rename(&c, films.join("Город.2010.mp4")).expect("c");
+    let (ok, v, err) = import(dir, &films, &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        (v["queued"].as_u64(), v["duplicates"].as_u64()),
+        (Some(1), Some(3)),
+        "{v}"
+    );
+    wait_for(120, "the server to transcode the new film", || {
+        movies(dir)
+            .iter()
+            .any(|m| m["title"] == "Город" && m["year"] == 2010 && m["status"] == "ready")
+            .then_some(())
+    });
+}
+
+/// A folder where a file cannot be imported: the scan goes on, the rest is imported, and the
+/// exit status says something failed.
+#[test]
+fn a_file_that_fails_does_not_stop_the_scan() {
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    let films = dir.join("films");
+    std::fs::create_dir_all(&films).expect("films");
+    let good = make_source(dir, "g.mp4", "testsrc2=size=320x240:rate=25", 2, false, &[]);
+    std::fs::rename(&good, films.join("Good.Film.2015.mp4")).expect("good");
+    // Named like a video, but not one: ffprobe refuses it, so its job fails.
+    std::fs::write(films.join("Not.A.Film.2016.mkv"), vec![7u8; 4096]).expect("junk");
+    let (ok, v, _) = import(dir, &films, &[]);
+    assert!(!ok, "a failed file makes the exit status say so: {v}");
+    let mut got = outcomes(&v);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("Good.Film.2015.mp4".into(), "ready".into()),
+            ("Not.A.Film.2016.mkv".into(), "failed".into()),
+        ],
+        "{v}"
+    );
+}
+
+/// Metadata edits (CLI and API), search and sort, resume positions and "Continue watching".
+#[test]
+fn metadata_search_sort_and_continue_watching() {
+    use streamd::store::{Movie, MovieId, MovieStatus, Store, Tier, Timestamp};
+    const PW: &str = "correct horse battery";
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    add_user(dir, "root", PW, &["--admin"]);
+    add_user(dir, "ann", PW, &["--plan", "premium"]);
+    {
+        let store = Store::open(dir).expect("store");
+        for (id, title, year, added) in [
+            ("amelie000001", "Amélie", Some(2001), 30),
+            ("matrix000001", "The Matrix", Some(1999), 20),
+            ("leon00000001", "Leon", None, 10),
+        ] {
+            store
+                .put_movie(&Movie {
+                    status: MovieStatus::Ready,
+                    duration_s: Some(6000.0),
+                    year,
+                    ..Movie::new(
+                        MovieId::parse(id).expect("id"),
+                        title.into(),
+                        Tier::Free,
+                        Timestamp(added),
+                    )
+                })
+                .expect("movie");
+        }
+    }
+    // The CLI, with no server: year and description; `none` clears the year.
+    let edit = |args: &[&str]| {
+        let mut all = vec!["movie", "edit", "leon00000001", "--json"];
+        all.extend_from_slice(args);
+        cli_env(dir, &all, &[])
+    };
+    let out = edit(&[
+        "--year",
+        "1994",
+        "--description",
+        "A hitman takes in a girl.",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert_eq!(
+        (v["year"].as_u64(), v["description"].as_str()),
+        (Some(1994), Some("A hitman takes in a girl."))
+    );
+    let out = edit(&["--year", "none"]);
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    assert!(v["year"].is_null(), "{v}");
+    assert!(!edit(&["--year", "nineteen"]).status.success());
+    assert!(!edit(&[]).status.success(), "nothing to change is an error");
+    assert!(edit(&["--year", "1994"]).status.success());
+
+    let s = Server::start_in(dir, &[]);
+    let mut root = s.client();
+    assert_eq!(root.login("root", PW).status, 200);
+    let r = root.patch_json(
+        "/api/v1/movies/leon00000001",
+        &serde_json::json!({"title": "Léon: The Professional", "tier": "premium"}),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (r.json()["title"].as_str(), r.json()["tier"].as_str()),
+        (Some("Léon: The Professional"), Some("premium"))
+    );
+    assert_eq!(r.json()["year"], 1994, "an absent field stays");
+    for (body, status) in [
+        (serde_json::json!({"rating": 5}), 400),
+        (serde_json::json!({"year": 1500}), 400),
+        (serde_json::json!({"title": ""}), 400),
+        (serde_json::json!({"description": "d".repeat(4001)}), 400),
+        (serde_json::json!({"description": "d".repeat(1 << 20)}), 413),
+        (serde_json::json!({}), 400),
+    ] {
+        let r = root.patch_json("/api/v1/movies/leon00000001", &body, None);
+        assert_eq!(r.status, status, "{}", r.body);
+    }
+    let one = serde_json::json!({"year": 1995});
+    assert_eq!(
+        root.patch_json("/api/v1/movies/nosuchmovie1", &one, None)
+            .status,
+        404
+    );
+    assert_eq!(
+        root.patch_json(
+            "/api/v1/movies/leon00000001",
+            &one,
+            Some("http://evil.example")
+        )
+        .status,
+        403
+    );
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    assert_eq!(
+        ann.patch_json("/api/v1/movies/leon00000001", &one, None)
+            .status,
+        403
+    );
+
+    // Search (case, accents, punctuation ignored) and the three sorts.
+    let titles = |c: &mut common::Client, q: &str| -> Vec<String> {
+        let r = c.get(&format!("/api/v1/movies?{q}"));
+        assert_eq!(r.status, 200, "{q}: {}", r.body);
+        r.json()
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|m| m["title"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(titles(&mut ann, "q=amelie"), ["Amélie"]);
+    assert_eq!(
+        titles(&mut ann, "q=LEON%20professional"),
+        ["Léon: The Professional"]
+    );
+    assert_eq!(titles(&mut ann, "q=matrix&sort=year"), ["The Matrix"]);
+    assert_eq!(
+        titles(&mut ann, "sort=title"),
+        ["Amélie", "Léon: The Professional", "The Matrix"]
+    );
+    assert_eq!(
+        titles(&mut ann, "sort=year"),
+        ["Amélie", "The Matrix", "Léon: The Professional"]
+    );
+    assert_eq!(
+        titles(&mut ann, "sort=added"),
+        ["Amélie", "The Matrix", "Léon: The Professional"]
+    );
+    assert_eq!(ann.get("/api/v1/movies?sort=rating").status, 400);
+
+    // A resume position shows in the list and puts the film in "Continue watching".
+    let r = ann.post_json(
+        "/api/v1/movies/matrix000001/position",
+        &serde_json::json!({"seconds": 1200.0}),
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    let list = ann.get("/api/v1/movies").json();
+    let position = |id: &str| {
+        list.as_array()
+            .expect("list")
+            .iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["position_s"].clone())
+            .expect("movie")
+    };
+    assert_eq!(position("matrix000001"), 1200.0);
+    assert!(position("amelie000001").is_null());
+    assert!(
+        list[0]["added_at"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("1970-")),
+        "{list}"
+    );
+    let page = ann.get("/").body;
+    let row = page
+        .split("id=\"continue\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+        .expect("a Continue watching row");
+    assert!(
+        row.contains("The Matrix") && !row.contains("Amélie"),
+        "{row}"
+    );
+    let searched = ann.get("/?q=amelie").body;
+    assert!(searched.contains("Amélie") && !searched.contains("The Matrix"));
+
+    // The admin page's form sends every field: an emptied year is cleared.
+    let admin = root.get("/admin").body;
+    let csrf = root.csrf_from(&admin);
+    let form = |csrf: &str| {
+        vec![
+            ("csrf", csrf.to_string()),
+            ("title", "Amélie".to_string()),
+            ("year", String::new()),
+            ("tier", "premium".to_string()),
+            ("description", "Paris, 1997.".to_string()),
+        ]
+    };
+    let fields = form(&csrf);
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = root.post_form("/admin/movies/amelie000001/edit", &pairs);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let m = root.get("/api/v1/movies/amelie000001").json();
+    assert!(m["year"].is_null(), "{m}");
+    assert_eq!(
+        (m["description"].as_str(), m["tier"].as_str()),
+        (Some("Paris, 1997."), Some("premium"))
+    );
+    let stale = form("not-a-token");
+    let pairs: Vec<(&str, &str)> = stale.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    assert_eq!(
+        root.post_form("/admin/movies/amelie000001/edit", &pairs)
+            .status,
+        403
+    );
+}
+
+/// Watched folders: a film there at start is imported; one copied in slowly is imported only
+/// once it is whole (never half-written), with its title from the name.
+#[test]
+fn a_watched_folder_imports_new_films_only_once_they_are_whole() {
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    let watched = dir.join("watched");
+    std::fs::create_dir_all(&watched).expect("watched dir");
+    let early = make_source(
+        dir,
+        "early.mp4",
+        "testsrc2=size=320x240:rate=25",
+        2,
+        false,
+        &[],
+    );
+    std::fs::rename(&early, watched.join("Early.Film.2011.mp4")).expect("early");
+    let slow = make_source(
+        dir,
+        "slow.mp4",
+        "testsrc=size=320x240:rate=25",
+        3,
+        true,
+        &[],
+    );
+    let folders = format!("[\"{}\"]", watched.display());
+    let _s = Server::start_in(
+        dir,
+        &[
+            ("STREAMD_LIBRARY_FOLDERS", folders.as_str()),
+            ("STREAMD_LIBRARY_SETTLE", "2s"),
+            ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
+        ],
+    );
+    let status_of = |title: &str| {
+        movies(dir)
+            .iter()
+            .find(|m| m["title"] == title)
+            .map(|m| (m["status"].as_str().unwrap_or("").to_string(), m.clone()))
+    };
+    wait_for(90, "the film there at start to be imported", || {
+        status_of("Early Film")
+            .filter(|(s, _)| s == "ready")
+            .map(|_| ())
+    });
+
+    // Copied in slowly: a piece every 600 ms, so it never holds still for 2 s until done.
+    let bytes = std::fs::read(&slow).expect("slow source");
+    let target = watched.join("Slow.Copy.2012.mp4");
+    {
+        use std::io::Write;
+        let mut out = std::fs::File::create(&target).expect("create");
+        for piece in bytes.chunks(bytes.len() / 8 + 1) {
+            out.write_all(piece).expect("write");
+            out.flush().expect("flush");
+            std::thread::sleep(std::time::Duration::from_millis(600));
+            assert!(
+                status_of("Slow Copy").is_none(),
+                "picked up while still being copied"
+            );
+        }
+    }
+    let (_, movie) = wait_for(90, "the copied film to be imported whole", || {
+        status_of("Slow Copy").filter(|(s, _)| s == "ready")
+    });
+    assert_eq!(movie["year"], 2012, "{movie}");
+    let duration = movie["duration_s"].as_f64().expect("duration");
+    assert!((duration - 3.0).abs() < 0.5, "the whole file: {movie}");
+}
