@@ -63,6 +63,11 @@ pub enum Command {
         id: String,
         edit: crate::store::MovieEdit,
     },
+    /// Make a JPEG or PNG file the poster of a ready movie.
+    MoviePoster {
+        id: String,
+        path: std::path::PathBuf,
+    },
 }
 
 impl Command {
@@ -254,7 +259,9 @@ impl Command {
     pub fn needs_media(&self) -> bool {
         matches!(
             self,
-            Command::SubtitleAdd { .. } | Command::SubtitleRemove { .. }
+            Command::SubtitleAdd { .. }
+                | Command::SubtitleRemove { .. }
+                | Command::MoviePoster { .. }
         )
     }
 }
@@ -271,6 +278,11 @@ pub fn execute_with(ingester: &Ingester, command: Command) -> Result<Outcome, Ma
         Command::SubtitleRemove { movie, lang } => {
             let id = movie_id(&movie)?;
             let updated = ingester.remove_subtitle(&id, &lang)?;
+            Ok(Outcome::Movie(Box::new(MovieView::from(&updated))))
+        }
+        Command::MoviePoster { id, path } => {
+            let id = movie_id(&id)?;
+            let updated = ingester.set_poster(&id, &path)?;
             Ok(Outcome::Movie(Box::new(MovieView::from(&updated))))
         }
         other => execute(&ingester.store, other),
@@ -376,8 +388,10 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
             let movie = crate::ingest::enqueue(store, &path, new)?;
             Ok(Outcome::Movie(Box::new(MovieView::from(&movie))))
         }
-        Command::SubtitleAdd { .. } | Command::SubtitleRemove { .. } => Err(ManageError::Invalid(
-            "subtitle changes need the object store: use execute_with".into(),
+        Command::SubtitleAdd { .. }
+        | Command::SubtitleRemove { .. }
+        | Command::MoviePoster { .. } => Err(ManageError::Invalid(
+            "subtitle and poster changes need the object store: use execute_with".into(),
         )),
         Command::MovieEdit { id, edit } => {
             let id = movie_id(&id)?;

@@ -438,3 +438,179 @@ fn a_watched_folder_imports_new_films_only_once_they_are_whole() {
     let duration = movie["duration_s"].as_f64().expect("duration");
     assert!((duration - 3.0).abs() < 0.5, "the whole file: {movie}");
 }
+
+/// One still picture made by ffmpeg (`.png` or `.jpg` by the name).
+fn picture(dir: &Path, name: &str, size: &str) -> Vec<u8> {
+    let path = dir.join(name);
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg(format!("testsrc2=size={size}:rate=1"))
+        .args(["-frames:v", "1"])
+        .arg(&path)
+        .status()
+        .expect("ffmpeg");
+    assert!(made.success(), "making {name}");
+    std::fs::read(&path).expect("read")
+}
+
+/// The poster objects of a movie, with their picture sizes.
+fn posters(dir: &Path, id: &str) -> Vec<(String, u64, u64)> {
+    let movie = dir.join("objects/media/movies").join(id);
+    let mut found: Vec<(String, u64, u64)> = std::fs::read_dir(&movie)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("poster"))
+                .map(|n| {
+                    let v =
+                        common::ffprobe(&movie.join(&n), &["-show_entries", "stream=width,height"]);
+                    let dim = |k: &str| v["streams"][0][k].as_u64().unwrap_or(0);
+                    (n.clone(), dim("width"), dim("height"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[test]
+fn a_poster_is_set_by_cli_api_and_page_and_anything_but_a_picture_is_refused() {
+    use streamd::store::{Movie, MovieId, MovieStatus, Store, Tier, Timestamp};
+    const PW: &str = "correct horse battery";
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    add_user(dir, "root", PW, &["--admin"]);
+    add_user(dir, "ann", PW, &[]);
+    let id = "vertigo00001";
+    {
+        let store = Store::open(dir).expect("store");
+        store
+            .put_movie(&Movie {
+                status: MovieStatus::Ready,
+                duration_s: Some(7680.0),
+                ..Movie::new(
+                    MovieId::parse(id).expect("id"),
+                    "Vertigo".into(),
+                    Tier::Free,
+                    Timestamp(1),
+                )
+            })
+            .expect("movie");
+    }
+    let work = dir.join("pictures");
+    std::fs::create_dir_all(&work).expect("mkdir");
+
+    // The CLI, no server running: a tall PNG becomes a JPEG at most 720 lines high.
+    picture(&work, "tall.png", "1000x1500");
+    let out = cli_env(
+        dir,
+        &[
+            "movie",
+            "edit",
+            id,
+            "--poster",
+            work.join("tall.png").to_str().expect("utf8"),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = posters(dir, id);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].0.starts_with("poster-") && first[0].0.ends_with(".jpg"));
+    assert_eq!((first[0].1, first[0].2), (480, 720));
+
+    let s = Server::start_in(dir, &[]);
+    let mut root = s.client();
+    assert_eq!(root.login("root", PW).status, 200);
+    let post = |c: &mut common::Client, file: &[u8], name: &str| {
+        let (ct, body) = common::multipart(&[("file", Some(name), file)]);
+        c.post_raw(&format!("/api/v1/movies/{id}/poster"), &ct, &body)
+    };
+
+    // The API: a wide JPEG replaces it under a new name; the old object is gone.
+    let wide = picture(&work, "wide.jpg", "1920x1080");
+    let r = post(&mut root, &wide, "wide.jpg");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["id"], id);
+    let second = posters(dir, id);
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(
+        second[0].0, first[0].0,
+        "a new name, so no cache shows the old one"
+    );
+    assert_eq!((second[0].1, second[0].2), (1280, 720));
+    let catalog = root.get("/").body;
+    assert!(
+        catalog.contains(&format!("/movies/{id}/{}?", second[0].0)),
+        "the catalog shows it"
+    );
+
+    // Refusals change nothing and leave no file behind.
+    let png = picture(&work, "small.png", "64x64");
+    let playlist = b"#EXTM3U\n#EXTINF:1,\nfile:///etc/passwd\n".to_vec();
+    let huge = picture(&work, "huge.png", "8000x8000");
+    for (file, name, status, says) in [
+        (b"just some text".to_vec(), "poster.jpg", 400, "JPEG or PNG"),
+        (playlist, "poster.png", 400, "JPEG or PNG"),
+        (png[..60].to_vec(), "cut.png", 400, "not a readable picture"),
+        (huge, "huge.png", 400, "not a readable picture"),
+        (vec![0u8; 21 << 20], "big.jpg", 413, "larger than"),
+        (vec![], "empty.png", 400, "empty"),
+    ] {
+        let r = post(&mut root, &file, name);
+        assert_eq!(r.status, status, "{name}: {}", r.body);
+        assert!(r.body.contains(says), "{name}: {}", r.body);
+    }
+    let (ct, body) = common::multipart(&[("title", None, b"no file")]);
+    assert_eq!(
+        root.post_raw(&format!("/api/v1/movies/{id}/poster"), &ct, &body)
+            .status,
+        400
+    );
+    assert_eq!(post(&mut root, &png, "p.png").status, 200);
+    let third = posters(dir, id);
+    assert_eq!(third.len(), 1);
+    assert_eq!(
+        (third[0].1, third[0].2),
+        (64, 64),
+        "a small picture is not blown up"
+    );
+    let r = root.post_raw(
+        "/api/v1/movies/nosuchmovie1/poster",
+        &common::multipart(&[("file", Some("p.png"), &png)]).0,
+        &common::multipart(&[("file", Some("p.png"), &png)]).1,
+    );
+    assert_eq!(r.status, 404);
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    assert_eq!(post(&mut ann, &png, "p.png").status, 403);
+    for leftovers in ["uploads", "staging"] {
+        let n = std::fs::read_dir(dir.join(leftovers))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(n, 0, "nothing left in {leftovers}");
+    }
+
+    // The admin page's form, with its CSRF token; a stale token is refused.
+    let admin = root.get("/admin").body;
+    assert!(admin.contains(&format!("action=\"/admin/movies/{id}/poster\"")));
+    let csrf = root.csrf_from(&admin);
+    let form = |token: &str| {
+        common::multipart(&[
+            ("csrf", None, token.as_bytes()),
+            ("file", Some("wide.jpg"), &wide),
+        ])
+    };
+    let (ct, body) = form(&csrf);
+    let r = root.post_raw(&format!("/admin/movies/{id}/poster"), &ct, &body);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(posters(dir, id)[0].1, 1280);
+    let (ct, body) = form("stale");
+    assert_eq!(
+        root.post_raw(&format!("/admin/movies/{id}/poster"), &ct, &body)
+            .status,
+        403
+    );
+}

@@ -831,3 +831,151 @@ fn one_connection_carries_objects_by_sendfile_and_everything_else_by_actix() {
     let sent = metric(&mut root) - sent_before;
     assert_eq!(sent as usize, 2 * bytes1.len() + bytes2.len());
 }
+
+/// Mean luma (full range) of the `w` x `h` picture at (`x`, `y`) of a JPEG.
+fn picture_brightness(jpeg: &Path, x: u32, y: u32, w: u32, h: u32) -> f64 {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-i"])
+        .arg(jpeg)
+        .args([
+            "-vf",
+            &format!(
+                "crop={w}:{h}:{x}:{y},signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-"
+            ),
+            "-f",
+            "null",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.strip_prefix("lavfi.signalstats.YAVG="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no YAVG: {text} {}", String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn seek_thumbnails_show_the_frame_at_each_slot_and_are_signed_like_segments() {
+    let dir = Server::temp_dir();
+    let d = dir.path();
+    add_user(d, "prem", PW, &["--plan", "premium"]);
+    add_user(d, "free", PW, &[]);
+    // A picture whose brightness tells the time: 5 luma levels per second, 45 s.
+    let src = d.join("clock.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=c=black:s=640x360:r=25:d=45,format=yuv420p,geq=lum='T*5':cb=128:cr=128")
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+        ])
+        .arg(&src)
+        .status()
+        .expect("ffmpeg");
+    assert!(made.success());
+    let id = ingest(d, &src, "Clock", "premium");
+    let s = Server::start_in(d, &[]);
+
+    let mut prem = signed_in(&s, "prem");
+    let movie = prem.get(&format!("/api/v1/movies/{id}")).json();
+    let url = movie["thumbnails_url"]
+        .as_str()
+        .expect("thumbnails_url")
+        .to_string();
+    assert!(
+        url.starts_with(&s.url(&format!("/stream/{id}/thumbnails.vtt?token="))),
+        "{url}"
+    );
+    let listed = prem.get("/api/v1/movies").json();
+    assert!(listed[0]["thumbnails_url"].as_str().is_some(), "{listed}");
+
+    // The track needs no cookie: its token is the permission, as for a variant playlist.
+    let track = fetch(&url, &[]);
+    assert_eq!(track.status, 200, "{}", track.body);
+    assert_eq!(
+        track.header("content-type"),
+        Some("text/vtt; charset=utf-8")
+    );
+    assert_eq!(track.header("cache-control"), Some("private, no-store"));
+    assert!(track.body.starts_with("WEBVTT\n"));
+    let cues: Vec<(&str, &str)> = track
+        .body
+        .split("\n\n")
+        .skip(1)
+        .map(|block| {
+            let mut lines = block.lines();
+            (
+                lines.next().expect("timing"),
+                lines.next().expect("picture"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cues.len(),
+        5,
+        "one picture per 10 s of 45 s: {}",
+        track.body
+    );
+    assert_eq!(cues[0].0, "00:00:00.000 --> 00:00:10.000");
+    assert!(
+        cues[4].0.starts_with("00:00:40.000 --> 00:00:4"),
+        "{}",
+        cues[4].0
+    );
+
+    let sprite_url = cues[0].1.split('#').next().expect("url");
+    assert!(sprite_url.contains("X-Amz-Signature="), "{sprite_url}");
+    assert!(sprite_url.contains(&format!("/movies/{id}/thumbnails/sprite_000.jpg?")));
+    let sprite = fetch(sprite_url, &[]);
+    assert_eq!(sprite.status, 200);
+    assert_eq!(sprite.header("content-type"), Some("image/jpeg"));
+    let (_, bytes) = fetch_bytes(sprite_url);
+    let jpeg = d.join("sprite.jpg");
+    std::fs::write(&jpeg, &bytes).expect("write");
+    let shape = common::ffprobe(&jpeg, &["-show_entries", "stream=width,height"]);
+    assert_eq!(
+        shape["streams"][0]["width"], 3200,
+        "10 columns of 320: {shape}"
+    );
+    assert_eq!(
+        shape["streams"][0]["height"], 1800,
+        "10 rows of 180: {shape}"
+    );
+    for (n, (_, picture)) in cues.iter().enumerate() {
+        let (_, xywh) = picture.split_once("#xywh=").expect("xywh");
+        let v: Vec<u32> = xywh
+            .split(',')
+            .map(|p| p.parse().expect("number"))
+            .collect();
+        assert_eq!((v[2], v[3]), (320, 180));
+        // The frame at the slot's start (10 n s, luma 50 n in TV range), in the JPEG's full range.
+        let want = ((50.0 * n as f64 - 16.0) * 255.0 / 219.0).clamp(0.0, 255.0);
+        let got = picture_brightness(&jpeg, v[0], v[1], v[2], v[3]);
+        assert!(
+            (got - want).abs() < 8.0,
+            "picture {n}: brightness {got}, want {want}"
+        );
+    }
+
+    // Bound to its movie and user, like every stream token; a viewer not entitled gets none.
+    let other = url.replace(&format!("/stream/{id}/"), "/stream/AAAAAAAAAAAA/");
+    assert!(matches!(fetch(&other, &[]).status, 403 | 404));
+    assert_eq!(fetch(&format!("{url}x"), &[]).status, 403);
+    let mut free = signed_in(&s, "free");
+    assert!(free.get(&format!("/api/v1/movies/{id}")).json()["thumbnails_url"].is_null());
+    assert_eq!(
+        free.get(&format!("/stream/{id}/thumbnails.vtt")).status,
+        403
+    );
+    assert_eq!(
+        s.client()
+            .get(&format!("/stream/{id}/thumbnails.vtt"))
+            .status,
+        401
+    );
+}

@@ -124,11 +124,14 @@ pub enum SubtitleCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum MovieCmd {
-    /// Change a movie's title, year, description or tier (what is not given stays).
+    /// Change a movie's title, year, description, tier or poster (what is not given stays).
     Edit {
         movie_id: String,
         #[arg(long)]
         title: Option<String>,
+        /// A JPEG or PNG picture to show as its poster.
+        #[arg(long)]
+        poster: Option<PathBuf>,
         /// The year of release, or `none` to clear it.
         #[arg(long)]
         year: Option<String>,
@@ -354,6 +357,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 MovieCmd::Edit {
                     movie_id,
                     title,
+                    poster,
                     year,
                     description,
                     tier,
@@ -366,8 +370,25 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
                 tier,
             };
-            let command = Command::MovieEdit { id: movie_id, edit };
-            print_outcome(&execute(&config, command)?, json)
+            let mut outcome = None;
+            if edit != crate::store::MovieEdit::default() || poster.is_none() {
+                let command = Command::MovieEdit {
+                    id: movie_id.clone(),
+                    edit,
+                };
+                outcome = Some(execute(&config, command)?);
+            }
+            if let Some(path) = poster {
+                let command = Command::MoviePoster {
+                    id: movie_id,
+                    path: absolute(path)?,
+                };
+                outcome = Some(execute(&config, command)?);
+            }
+            match outcome {
+                Some(outcome) => print_outcome(&outcome, json),
+                None => Ok(()),
+            }
         }
         Cmd::Subtitle { command } => {
             let command = match command {

@@ -14,6 +14,7 @@ use super::probe::{self, Probe, ProbeError, Scan};
 use super::publish::{PublishError, Track};
 use super::run::{Control, RunError, Tick, run_ffmpeg};
 use super::subtitles;
+use super::thumbnails;
 use super::tools::{ToolError, Tools};
 use super::tracks::{self, plan_audio};
 use crate::config::Config;
@@ -57,6 +58,8 @@ pub enum IngestError {
     NotReady(MovieId),
     #[error("the movie has no subtitles in {0:?}")]
     NoSuchSubtitle(String),
+    #[error("{0}")]
+    BadPoster(String),
     #[error("already in the library as {id} ({title:?})")]
     Duplicate { id: MovieId, title: String },
 }
@@ -400,7 +403,8 @@ impl Ingester {
         let staging = self.staging_dir(&movie.id);
         let _ = std::fs::remove_dir_all(&staging);
         let (video_dir, audio_dir) = (staging.join("video"), staging.join("audio"));
-        for dir in [&video_dir, &audio_dir] {
+        let thumbs_dir = staging.join(thumbnails::PART);
+        for dir in [&video_dir, &audio_dir, &thumbs_dir] {
             std::fs::create_dir_all(dir).map_err(IngestError::io("creating the staging dir"))?;
         }
 
@@ -454,6 +458,15 @@ impl Ingester {
             }
         }
 
+        // Thumbnails come from the ladder's own frames when it runs from the start; a resumed
+        // encode would miss the beginning, so they get a pass of their own after it.
+        let thumb_size = thumbnails::size(
+            rungs
+                .iter()
+                .max_by_key(|r| r.width * r.height)
+                .map_or((probe.width, probe.height), |r| (r.width, r.height)),
+        );
+        let thumbs_in_ladder = !video_done && resume.is_none();
         let video_args = ladder_args(&LadderJob {
             source,
             out_dir: &video_dir,
@@ -463,6 +476,7 @@ impl Ingester {
             segment_seconds,
             resume,
             audio_lead_s: probe.audio_lead_s(),
+            thumbnails: thumbs_in_ladder.then_some((thumbs_dir.as_path(), thumb_size)),
         });
         // Where the source's clock zero lands in the published timeline (the first frame's
         // time out minus its time in): subtitle cues are placed by it, and the audio is moved
@@ -592,6 +606,7 @@ impl Ingester {
                                     subtitles: subs.clone(),
                                     video_start_s,
                                     notes: notes.clone(),
+                                    thumbnails: None,
                                 },
                             )?;
                             tracing::info!(movie_id = %movie.id, "playable while it transcodes");
@@ -643,6 +658,23 @@ impl Ingester {
             return Err(RunError::Cancelled.into());
         }
 
+        if !thumbs_in_ladder {
+            self.thumbnails_pass(
+                &tools,
+                source,
+                &picture,
+                &thumbs_dir,
+                thumb_size,
+                duration,
+                control,
+                &mut notes,
+            )?;
+        }
+        let thumbs = thumbnails::collect(&thumbs_dir, thumb_size, duration);
+        if thumbs.is_none() {
+            notes.push("no seek-bar thumbnails: ffmpeg made no pictures".into());
+        }
+
         let poster = staging.join("poster.jpg");
         run_ffmpeg(
             &tools.ffmpeg,
@@ -681,6 +713,10 @@ impl Ingester {
             t.write_playlist(&self.media, &movie.id, true)?;
         }
         self.media.put_file(&movie.id, "poster.jpg", &poster)?;
+        if thumbs.is_some() {
+            self.media
+                .publish_part(&thumbs_dir, &movie.id, thumbnails::PART)?;
+        }
         let ladder = Ladder {
             video: &renditions,
             audio: &audio,
@@ -703,8 +739,50 @@ impl Ingester {
                 subtitles: subs,
                 video_start_s,
                 notes,
+                thumbnails: thumbs,
             },
         )?)
+    }
+
+    /// Thumbnails from the source's keyframes, when the ladder could not make them. They are a
+    /// comfort: a failure is a note, never the movie's failure.
+    #[allow(clippy::too_many_arguments)]
+    fn thumbnails_pass(
+        &self,
+        tools: &Tools,
+        source: &Path,
+        picture: &Picture,
+        dir: &Path,
+        size: (u32, u32),
+        duration: f64,
+        control: &Control,
+        notes: &mut Vec<String>,
+    ) -> Result<(), IngestError> {
+        let started = Instant::now();
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir).map_err(IngestError::io("creating the staging dir"))?;
+        let args = thumbnails::standalone_args(source, picture, size, dir);
+        match run_ffmpeg(
+            &tools.ffmpeg,
+            &args,
+            control,
+            encode_timeout(duration),
+            |_| {},
+        ) {
+            Ok(()) => {
+                tracing::info!(
+                    secs = started.elapsed().as_secs_f64(),
+                    "thumbnails made from keyframes"
+                );
+                Ok(())
+            }
+            Err(RunError::Cancelled) => Err(RunError::Cancelled.into()),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(dir);
+                notes.push(format!("no seek-bar thumbnails: {e}"));
+                Ok(())
+            }
+        }
     }
 
     /// The timeline start of a movie whose first video segment is already published (a
@@ -870,7 +948,7 @@ impl Ingester {
         Ok(movie)
     }
 
-    fn ready_movie(&self, id: &MovieId) -> Result<Movie, IngestError> {
+    pub(crate) fn ready_movie(&self, id: &MovieId) -> Result<Movie, IngestError> {
         self.store
             .movie(id)?
             .filter(|m| m.status == crate::store::MovieStatus::Ready)

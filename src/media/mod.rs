@@ -175,6 +175,19 @@ impl Media {
         }
     }
 
+    /// Removes one object of a movie (a replaced poster). Blocking.
+    pub fn delete_object(&self, id: &MovieId, name: &str) -> Result<(), MediaError> {
+        match &self.external {
+            None => match std::fs::remove_file(self.local.movie_dir(id).join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(MediaError::Io(e.to_string()))
+                }
+                _ => Ok(()),
+            },
+            Some(s3) => on_own_runtime(s3.delete_prefix(&format!("{}/{name}", movie_prefix(id)))),
+        }
+    }
+
     /// The size of one object of a movie. Blocking.
     pub fn object_size(&self, id: &MovieId, name: &str) -> Result<u64, MediaError> {
         match &self.external {

@@ -2,6 +2,8 @@
 //! URIs, and each variant read once from the store (parsed with m3u8-rs, kept in memory) and
 //! re-rendered per request with a presigned URL for every segment.
 
+pub mod thumbnails;
+
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};

@@ -41,6 +41,7 @@ fn take_published(movie: &mut Movie, published: Published) {
     movie.subtitles = published.subtitles;
     movie.video_start_s = published.video_start_s;
     movie.notes = published.notes;
+    movie.thumbnails = published.thumbnails;
     movie.playable = true;
 }
 
@@ -209,6 +210,26 @@ impl Store {
         };
         txn.commit()?;
         Ok(done)
+    }
+
+    /// Sets (or with `None` forgets) a movie's hand-picked poster object; answers the movie and
+    /// the poster object it had before, or `None` when the movie is gone.
+    pub fn set_poster(
+        &self,
+        id: &MovieId,
+        poster: Option<String>,
+    ) -> Result<Option<(Movie, Option<String>)>, StoreError> {
+        let txn = self.begin_write()?;
+        let updated = match read_movie(&txn, id)? {
+            Some(mut movie) => {
+                let old = std::mem::replace(&mut movie.poster, poster);
+                write_movie(&txn, &movie)?;
+                Some((movie, old))
+            }
+            None => None,
+        };
+        txn.commit()?;
+        Ok(updated)
     }
 
     /// Replaces a movie's subtitle renditions (added or removed after the ingest); `None` when

@@ -237,6 +237,44 @@ pub struct Movie {
     /// A few lines about the film, shown on its card and watch page.
     #[serde(default)]
     pub description: Option<String>,
+    /// The object name of a poster uploaded by hand (`poster-<random>.jpg`: a new name each time,
+    /// so no cache keeps showing the old one); `None` is the frame the ingest picked.
+    #[serde(default)]
+    pub poster: Option<String>,
+    /// The seek-bar thumbnails the ingest made, if any (movies ingested before they existed
+    /// have none).
+    #[serde(default)]
+    pub thumbnails: Option<Thumbnails>,
+}
+
+/// Seek-bar thumbnails: `count` pictures of `width` x `height`, one every `interval_s` from the
+/// start, tiled `columns` x `rows` per JPEG sprite `thumbnails/sprite_NNN.jpg` (from 000), in
+/// reading order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thumbnails {
+    pub interval_s: u32,
+    pub width: u32,
+    pub height: u32,
+    pub columns: u32,
+    pub rows: u32,
+    pub count: u32,
+}
+
+impl Thumbnails {
+    /// The sprite holding picture `n`, and where in it: (object name, x, y).
+    pub fn locate(&self, n: u32) -> (String, u32, u32) {
+        let per_sprite = (self.columns * self.rows).max(1);
+        let cell = n % per_sprite;
+        (
+            format!("thumbnails/sprite_{:03}.jpg", n / per_sprite),
+            cell % self.columns.max(1) * self.width,
+            cell / self.columns.max(1) * self.height,
+        )
+    }
+
+    pub fn sprites(&self) -> u32 {
+        self.count.div_ceil((self.columns * self.rows).max(1))
+    }
 }
 
 impl Movie {
@@ -260,7 +298,14 @@ impl Movie {
             year: None,
             fingerprint: None,
             description: None,
+            poster: None,
+            thumbnails: None,
         }
+    }
+
+    /// The object name of the poster shown for it.
+    pub fn poster_object(&self) -> &str {
+        self.poster.as_deref().unwrap_or("poster.jpg")
     }
 
     /// Whether viewers may open its stream: ready, or transcoding with its start published.
@@ -343,6 +388,7 @@ pub struct Published {
     pub subtitles: Vec<SubtitleRendition>,
     pub video_start_s: f64,
     pub notes: Vec<String>,
+    pub thumbnails: Option<Thumbnails>,
 }
 
 /// A change to a movie's metadata (`streamd movie edit`, `PATCH /api/v1/movies/{id}`, the admin

@@ -70,11 +70,20 @@ struct Catalog {
 }
 
 impl Catalog {
-    fn entry(&self, e: &crate::catalog::CatalogEntry) -> MovieEntry {
+    fn entry(
+        &self,
+        e: &crate::catalog::CatalogEntry,
+        state: &AppState,
+        viewer: &crate::store::Username,
+    ) -> MovieEntry {
+        let entitled = e.access.is_ok();
         MovieEntry {
             movie: MovieView::from(&e.movie),
-            entitled: e.access.is_ok(),
+            entitled,
             position_s: self.positions.get(e.movie.id.as_str()).copied(),
+            thumbnails_url: entitled
+                .then(|| super::stream::thumbnails_url(state, viewer, &e.movie))
+                .flatten(),
         }
     }
 }
@@ -86,6 +95,9 @@ struct MovieEntry {
     entitled: bool,
     /// Where this viewer stopped, or null.
     position_s: Option<f64>,
+    /// The signed WebVTT track of seek-bar thumbnails, or null (not entitled, not ready, or
+    /// ingested before thumbnails existed).
+    thumbnails_url: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -105,9 +117,14 @@ async fn list_movies(
         Some(s) => s.parse().map_err(ApiError::BadRequest)?,
     };
     let viewer = viewer::require(&req, &state).await?;
+    let name = viewer.user.name.clone();
     let mut catalog = catalog_for(&state, viewer).await?;
     crate::catalog::search_and_sort(&mut catalog.entries, query.q.as_deref(), sort);
-    let out: Vec<MovieEntry> = catalog.entries.iter().map(|e| catalog.entry(e)).collect();
+    let out: Vec<MovieEntry> = catalog
+        .entries
+        .iter()
+        .map(|e| catalog.entry(e, &state, &name))
+        .collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -118,13 +135,14 @@ async fn get_movie(
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
     let id = super::stream::parse_id(&id)?;
+    let name = viewer.user.name.clone();
     let catalog = catalog_for(&state, viewer).await?;
     let entry = catalog
         .entries
         .iter()
         .find(|e| e.movie.id == id)
         .ok_or_else(|| ApiError::NotFound("no such movie".into()))?;
-    Ok(HttpResponse::Ok().json(catalog.entry(entry)))
+    Ok(HttpResponse::Ok().json(catalog.entry(entry, &state, &name)))
 }
 
 #[derive(Serialize)]

@@ -139,6 +139,56 @@ async fn master(
     Ok(playlist_response(body))
 }
 
+/// The absolute signed URL of a movie's thumbnails track, for a viewer entitled to it; `None`
+/// when it has none (not ready, or ingested before thumbnails existed).
+pub fn thumbnails_url(state: &AppState, user: &Username, movie: &Movie) -> Option<String> {
+    if movie.status != MovieStatus::Ready || movie.thumbnails.is_none() {
+        return None;
+    }
+    let expires = Timestamp::now().plus(state.config.tokens.playback_ttl);
+    let token = state
+        .tokens
+        .sign(user, &movie.id, Scope::Rendition(THUMBNAILS), expires);
+    Some(format!(
+        "{}/stream/{}/{THUMBNAILS}.vtt?token={token}",
+        state.config.public_base(),
+        movie.id
+    ))
+}
+
+/// The scope of a thumbnails token and the track's file name: no rendition has this name.
+const THUMBNAILS: &str = "thumbnails";
+
+/// `GET /stream/{id}/thumbnails.vtt`: the seek-bar thumbnails track, every sprite a presigned
+/// store URL living as long as segment URLs do.
+async fn thumbnails_track(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: MovieId,
+    token: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let user = requester(&req, &state, token, &id, Scope::Rendition(THUMBNAILS)).await?;
+    let (_, movie) = entitled_movie(&state, user, id).await?;
+    let thumbs = movie
+        .thumbnails
+        .as_ref()
+        .filter(|_| movie.status == MovieStatus::Ready)
+        .ok_or_else(|| ApiError::NotFound("this movie has no thumbnails".into()))?;
+    let batch = state.media.get_batch(link_lifetime(&state, &movie));
+    let body = playlist::thumbnails::render(thumbs, movie.duration_s.unwrap_or(0.0), |name| {
+        state.media.object_url(&batch, &movie.id, name)
+    });
+    state
+        .metrics
+        .manifests
+        .with_label_values(&["thumbnails"])
+        .inc();
+    Ok(HttpResponse::Ok()
+        .content_type(playlist::thumbnails::CONTENT_TYPE)
+        .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .body(body))
+}
+
 async fn variant(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -147,6 +197,9 @@ async fn variant(
 ) -> Result<HttpResponse, ApiError> {
     let (id, file) = path.into_inner();
     let id = parse_id(&id)?;
+    if file.strip_suffix(".vtt") == Some(THUMBNAILS) {
+        return thumbnails_track(req, state, id, query.token.as_deref()).await;
+    }
     let rendition = file
         .strip_suffix(".m3u8")
         .ok_or_else(|| ApiError::NotFound("no such playlist".into()))?

@@ -273,6 +273,69 @@ pub async fn delete_movie(
     Ok(removed.map(|m| m.title))
 }
 
+/// A multipart form with one `file`, saved under `uploads/` (removed when the form is dropped),
+/// and its short text fields.
+pub struct FileForm {
+    pub path: std::path::PathBuf,
+    pub fields: std::collections::HashMap<String, String>,
+    _file: PartialFile,
+}
+
+impl FileForm {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+/// Reads a form with one `file` of at most `limit` bytes; `extension` names the saved file from
+/// the name the browser sent (or refuses it).
+pub async fn read_file_form(
+    state: &AppState,
+    mut payload: Multipart,
+    limit: u64,
+    extension: impl Fn(Option<&str>) -> Result<String, ApiError>,
+) -> Result<FileForm, ApiError> {
+    let dir = state.config.server.data_dir.join("uploads");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut partial = PartialFile(None);
+    let mut fields = std::collections::HashMap::new();
+    while let Some(field) = payload.next().await {
+        let mut field =
+            field.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
+        let name = field.name().unwrap_or("").to_string();
+        if name == "file" && partial.0.is_none() {
+            let ext = extension(field.content_disposition().and_then(|d| d.get_filename()))?;
+            let path = dir.join(format!("{}.{ext}", MovieId::generate()));
+            partial.0 = Some(path.clone());
+            let size = save_file(&mut field, &path, limit).await?;
+            if size > limit {
+                return Err(too_large(limit));
+            }
+            if size == 0 {
+                return Err(ApiError::BadRequest("the uploaded file is empty".into()));
+            }
+        } else if fields.len() < 16 && name != "file" && !fields.contains_key(&name) {
+            let value = text_field(&mut field).await?;
+            fields.insert(name, value);
+        } else {
+            while let Some(chunk) = field.next().await {
+                chunk.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
+            }
+        }
+    }
+    let path = partial
+        .0
+        .clone()
+        .ok_or_else(|| ApiError::BadRequest("no `file` field in the upload".into()))?;
+    Ok(FileForm {
+        path,
+        fields,
+        _file: partial,
+    })
+}
+
 /// A subtitle upload: the file saved under `uploads/`, and the form's other fields.
 pub struct SubtitleForm {
     pub sidecar: crate::store::Sidecar,
@@ -281,80 +344,49 @@ pub struct SubtitleForm {
     pub movie: Option<String>,
     pub csrf: Option<String>,
     /// Removes the saved file when the form is dropped.
-    _file: PartialFile,
+    _form: FileForm,
 }
 
 /// Reads a multipart subtitle form: `file` (.srt, .vtt, .ass, .ssa; a subtitle's size),
 /// `lang`, and optional `name`, `forced`, `movie`, `csrf`.
 pub async fn read_subtitle_form(
     state: &AppState,
-    mut payload: Multipart,
+    payload: Multipart,
 ) -> Result<SubtitleForm, ApiError> {
     let limit = crate::ingest::subtitles::MAX_BYTES as u64;
-    let dir = state.config.server.data_dir.join("uploads");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut partial = PartialFile(None);
-    let (mut lang, mut name, mut forced, mut movie, mut csrf) = (None, None, false, None, None);
-    while let Some(field) = payload.next().await {
-        let mut field =
-            field.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
-        match field.name().unwrap_or("") {
-            "file" if partial.0.is_none() => {
-                // The extension tells ffmpeg how to read it.
-                let ext = field
-                    .content_disposition()
-                    .and_then(|d| d.get_filename())
-                    .and_then(|f| f.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()))
-                    .filter(|e| crate::ingest::subtitles::SIDECAR_EXTENSIONS.contains(&e.as_str()))
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(
-                            "the subtitle file must be named .srt, .vtt, .ass or .ssa".into(),
-                        )
-                    })?;
-                let path = dir.join(format!("{}.{ext}", MovieId::generate()));
-                partial.0 = Some(path.clone());
-                if save_file(&mut field, &path, limit).await? > limit {
-                    return Err(too_large(limit));
-                }
-            }
-            "lang" => lang = Some(text_field(&mut field).await?),
-            "name" => name = Some(text_field(&mut field).await?).filter(|n| !n.trim().is_empty()),
-            "movie" => movie = Some(text_field(&mut field).await?),
-            "csrf" => csrf = Some(text_field(&mut field).await?),
-            "forced" => {
-                forced = matches!(
-                    text_field(&mut field).await?.trim(),
-                    "1" | "true" | "on" | "yes"
+    let form = read_file_form(state, payload, limit, |name| {
+        // The extension tells ffmpeg how to read it.
+        name.and_then(|f| f.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()))
+            .filter(|e| crate::ingest::subtitles::SIDECAR_EXTENSIONS.contains(&e.as_str()))
+            .ok_or_else(|| {
+                ApiError::BadRequest(
+                    "the subtitle file must be named .srt, .vtt, .ass or .ssa".into(),
                 )
-            }
-            _ => {
-                while let Some(chunk) = field.next().await {
-                    chunk.map_err(|e| ApiError::BadRequest(format!("bad multipart body: {e}")))?;
-                }
-            }
-        }
-    }
-    let path = partial
-        .0
-        .clone()
-        .ok_or_else(|| ApiError::BadRequest("no `file` field in the upload".into()))?;
-    let lang = lang
+            })
+    })
+    .await?;
+    let lang = form
+        .field("lang")
         .map(|l| l.trim().to_string())
         .filter(|l| !l.is_empty())
         .ok_or_else(|| ApiError::BadRequest("no `lang` field (e.g. en, fr, pt-BR)".into()))?;
     Ok(SubtitleForm {
         sidecar: crate::store::Sidecar {
-            path,
+            path: form.path.clone(),
             lang: Some(lang),
-            name,
-            forced,
+            name: form
+                .field("name")
+                .filter(|n| !n.trim().is_empty())
+                .map(String::from),
+            forced: matches!(
+                form.field("forced").map(str::trim),
+                Some("1" | "true" | "on" | "yes")
+            ),
             found_beside: false,
         },
-        movie,
-        csrf,
-        _file: partial,
+        movie: form.field("movie").map(String::from),
+        csrf: form.field("csrf").map(String::from),
+        _form: form,
     })
 }
 

@@ -190,3 +190,89 @@ test('the VLC link button hands out a playback link that works without a cookie'
   assert.match(await res.text(), /#EXT-X-STREAM-INF/);
   await page.close();
 });
+
+// What the preview shows now: its time label, sprite, offset, and how varied the picture cut
+// from the sprite is (a real frame of the test pattern, not a blank or a broken image).
+const previewState = (page) => page.evaluate(async () => {
+  const preview = document.querySelector('.seek-preview');
+  const thumb = document.querySelector('.seek-thumb');
+  const style = getComputedStyle(thumb);
+  const url = (style.backgroundImage.match(/^url\("(.*)"\)$/) || [])[1] || '';
+  let spread = 0;
+  if (url && !thumb.hidden) {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    const [x, y] = style.backgroundPosition.split(' ').map((p) => -parseFloat(p));
+    const w = thumb.clientWidth; const h = thumb.clientHeight;
+    const c = document.createElement('canvas');
+    c.width = w; c.height = h;
+    const g = c.getContext('2d');
+    g.drawImage(img, x, y, w, h, 0, 0, w, h);
+    const d = g.getImageData(0, 0, w, h).data;
+    let sum = 0; let sq = 0; const n = d.length / 4;
+    for (let i = 0; i < d.length; i += 4) { const v = (d[i] + d[i + 1] + d[i + 2]) / 3; sum += v; sq += v * v; }
+    spread = Math.sqrt(sq / n - (sum / n) ** 2);
+  }
+  return {
+    shown: !preview.hidden && !thumb.hidden,
+    time: document.querySelector('.seek-time').textContent,
+    url,
+    position: style.backgroundPosition,
+    size: [thumb.clientWidth, thumb.clientHeight],
+    spread,
+  };
+});
+
+test('hovering and dragging the seek bar shows the thumbnail of that moment, with a mouse and by touch', async () => {
+  const page = await b.context.newPage();
+  await signIn(page, server.url, 'prem');
+  await page.goto(`${server.url}/watch/${movie}`);
+  // 80 s: a picture every 10 s.
+  await page.waitForFunction(() => document.getElementById('seekbar').dataset.thumbnails === '8', null, { timeout: 20000 });
+  await page.waitForFunction(() => document.getElementById('video').duration > 79, null, { timeout: 20000 });
+  const box = await page.locator('#seekbar').boundingBox();
+  const at = (fraction) => [box.x + box.width * fraction, box.y + box.height / 2];
+
+  // Hovering at 45 s: the picture from 40 s, the fifth of the first sprite's top row.
+  await page.mouse.move(...at(45 / 80));
+  await page.waitForFunction(() => !document.querySelector('.seek-thumb').hidden);
+  let s = await previewState(page);
+  assert.equal(s.time, '0:45');
+  assert.ok(s.shown);
+  assert.match(s.url, new RegExp(`/movies/${movie}/thumbnails/sprite_000\\.jpg\\?.*X-Amz-Signature=`));
+  assert.equal(s.position, '-1280px 0px');
+  assert.deepEqual(s.size, [320, 180]);
+  assert.ok(s.spread > 20, `the thumbnail shows a picture (spread ${s.spread.toFixed(1)})`);
+  await screenshot(page, 'seek-preview');
+
+  // Dragging from 10 s to 62 s shows each moment on the way and seeks on release.
+  await page.mouse.move(...at(10 / 80));
+  await page.mouse.down();
+  await page.mouse.move(...at(62 / 80), { steps: 5 });
+  s = await previewState(page);
+  assert.equal(s.time, '1:02');
+  assert.equal(s.position, '-1920px 0px');
+  await page.mouse.up();
+  await page.waitForFunction(() => Math.abs(document.getElementById('video').currentTime - 62) < 1, null, { timeout: 10000 });
+  await page.mouse.move(box.x + box.width / 2, box.y - 200);
+  await page.waitForFunction(() => document.querySelector('.seek-preview').hidden);
+
+  // A finger: touching shows the preview, sliding moves it, lifting seeks and hides it.
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Emulation.setTouchEmulationEnabled', { enabled: true, maxTouchPoints: 1 });
+  const touch = async (type, fraction) => {
+    const [x, y] = at(fraction);
+    await cdp.send('Input.dispatchTouchEvent', { type, touchPoints: type === 'touchEnd' ? [] : [{ x, y }] });
+  };
+  await touch('touchStart', 22 / 80);
+  await touch('touchMove', 26 / 80);
+  s = await previewState(page);
+  assert.ok(s.shown, 'the preview shows under a finger');
+  assert.equal(s.time, '0:26');
+  assert.equal(s.position, '-640px 0px');
+  await touch('touchEnd', 26 / 80);
+  await page.waitForFunction(() => Math.abs(document.getElementById('video').currentTime - 26) < 1, null, { timeout: 10000 });
+  await page.waitForFunction(() => document.querySelector('.seek-preview').hidden);
+  await page.close();
+});

@@ -22,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/grants/revoke", web::post().to(revoke))
         .route("/admin/movies/{id}/delete", web::post().to(delete_movie))
         .route("/admin/movies/{id}/edit", web::post().to(edit_movie))
+        .route("/admin/movies/{id}/poster", web::post().to(upload_poster))
         .route("/admin/subtitles", web::post().to(add_subtitle))
         .route(
             "/admin/movies/{id}/subtitles/{lang}/remove",
@@ -307,6 +308,29 @@ async fn edit_movie(
         edit,
     };
     run(&req, &state, &f.csrf, command).await
+}
+
+/// The admin page's poster form (multipart, so its CSRF token is a field of the body).
+async fn upload_poster(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    payload: actix_multipart::Multipart,
+) -> Result<HttpResponse, PageError> {
+    viewer::require_admin(&req, &state).await?;
+    let form = crate::web::metadata::read_poster_form(&state, payload).await?;
+    if !csrf_ok(&req, &state, form.field("csrf").unwrap_or("")) {
+        return Err(
+            ApiError::Forbidden("the form had expired; reload the page and try again").into(),
+        );
+    }
+    Ok(
+        match crate::web::metadata::apply_poster(&state, &id, &form).await {
+            Ok(movie) => back("ok", &format!("new poster for {:?}", movie.title)),
+            Err(ApiError::Internal(e)) => return Err(ApiError::Internal(e).into()),
+            Err(e) => back("error", &e.to_string()),
+        },
+    )
 }
 
 /// The admin page's subtitle form (multipart, so its CSRF token is a field of the body).

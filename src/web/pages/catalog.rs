@@ -110,7 +110,7 @@ pub async fn page(
                 minutes: m.duration_s.map(|d| (d / 60.0).round().max(1.0) as u64),
                 status: m.status.to_string(),
                 percent: m.progress.as_ref().map(|p| p.percent.round() as u32),
-                poster: ready.then(|| state.media.object_url(&batch, &m.id, "poster.jpg")),
+                poster: ready.then(|| state.media.object_url(&batch, &m.id, m.poster_object())),
                 locked: e.access.err().map(|d| d.to_string()),
                 playable: m.is_playable() && e.access.is_ok(),
                 error: m.error.clone(),

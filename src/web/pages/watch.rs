@@ -19,6 +19,8 @@ struct WatchPage {
     title: String,
     resume: f64,
     poster: String,
+    /// The signed seek-bar thumbnails track, "" when the movie has none.
+    thumbnails: String,
     /// The viewer's remembered choices ("" when none): the player applies them.
     audio_lang: String,
     subtitle_lang: String,
@@ -108,8 +110,12 @@ pub async fn page(
         poster: if growing {
             String::new()
         } else {
-            state.media.object_url(&batch, &movie.id, "poster.jpg")
+            state
+                .media
+                .object_url(&batch, &movie.id, movie.poster_object())
         },
+        thumbnails: crate::web::stream::thumbnails_url(&state, &viewer.user.name, &movie)
+            .unwrap_or_default(),
         growing,
         duration,
         facts: [
