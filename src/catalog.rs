@@ -5,7 +5,8 @@ use crate::auth::{Denied, check_entitlement};
 use crate::store::{Movie, MovieStatus, Plan, Store, StoreError, Timestamp, User};
 
 pub struct CatalogEntry {
-    pub movie: Movie,
+    /// Shared with the store's snapshot: a catalog of thousands is not copied per view.
+    pub movie: std::sync::Arc<Movie>,
     pub access: Result<(), Denied>,
 }
 
@@ -18,9 +19,10 @@ pub fn for_viewer(
 ) -> Result<Vec<CatalogEntry>, StoreError> {
     let grants = store.grants_of(&user.name)?;
     Ok(store
-        .list_movies()?
-        .into_iter()
+        .movies_shared()?
+        .iter()
         .filter(|m| user.admin || m.status != MovieStatus::Failed)
+        .cloned()
         .map(|movie| {
             let grant = grants
                 .iter()
@@ -118,7 +120,7 @@ mod tests {
 
     fn entry(id: &str, title: &str, year: Option<u16>, added: i64) -> CatalogEntry {
         CatalogEntry {
-            movie: Movie {
+            movie: std::sync::Arc::new(Movie {
                 year,
                 ..Movie::new(
                     MovieId::parse(id).expect("id"),
@@ -126,7 +128,7 @@ mod tests {
                     Tier::Free,
                     Timestamp(added),
                 )
-            },
+            }),
             access: Ok(()),
         }
     }

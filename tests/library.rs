@@ -614,3 +614,88 @@ fn a_poster_is_set_by_cli_api_and_page_and_anything_but_a_picture_is_refused() {
         403
     );
 }
+
+#[test]
+fn a_big_library_is_paged_on_the_catalog_and_in_the_api() {
+    use streamd::store::{Movie, MovieId, MovieStatus, Store, Tier, Timestamp};
+    const PW: &str = "correct horse battery";
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    add_user(dir, "ann", PW, &[]);
+    {
+        let store = Store::open(dir).expect("store");
+        for n in 0..130 {
+            let title = if n % 2 == 0 {
+                format!("Night {n:03}")
+            } else {
+                format!("Day {n:03}")
+            };
+            store
+                .put_movie(&Movie {
+                    status: MovieStatus::Ready,
+                    duration_s: Some(5400.0),
+                    ..Movie::new(MovieId::generate(), title, Tier::Free, Timestamp(n))
+                })
+                .expect("movie");
+        }
+    }
+    let s = Server::start_in(dir, &[]);
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    let tiles = |html: &str| html.matches("<li class=\"tile").count();
+
+    let first = ann.get("/").body;
+    assert_eq!(tiles(&first), 60);
+    assert!(first.contains("Page 1 of 3 · 130 movies"), "{first}");
+    assert!(
+        first.contains("href=\"/?sort=title&#38;page=2\" rel=\"next\""),
+        "{}",
+        first.split("class=\"pages\"").nth(1).unwrap_or("")
+    );
+    assert!(!first.contains("rel=\"prev\""));
+    assert!(first.contains("Day 001"), "sorted by title: the days first");
+    let last = ann.get("/?sort=title&page=3").body;
+    assert_eq!(tiles(&last), 10);
+    assert!(
+        last.contains("Night 128")
+            && last.contains("rel=\"prev\"")
+            && !last.contains("rel=\"next\"")
+    );
+    assert_eq!(
+        tiles(&ann.get("/?page=99").body),
+        10,
+        "past the end is the last page"
+    );
+    assert_eq!(tiles(&ann.get("/?page=0").body), 60);
+
+    // A search pages too, and its links keep it.
+    let nights = ann.get("/?q=NIGHT&sort=added").body;
+    assert!(nights.contains("Page 1 of 2 · 65 movies"), "{nights}");
+    assert!(nights.contains("href=\"/?q=NIGHT&#38;sort=added&#38;page=2\""));
+    assert!(nights.contains("Night 128") && !nights.contains("Day "));
+
+    // The API: everything by default, a page with limit and offset; the total in a header.
+    let all = ann.get("/api/v1/movies");
+    assert_eq!(all.json().as_array().map(Vec::len), Some(130));
+    assert_eq!(all.header("x-total-count"), Some("130"));
+    let page = ann.get("/api/v1/movies?q=night&sort=title&limit=10&offset=60");
+    let titles: Vec<String> = page
+        .json()
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| m["title"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            "Night 120",
+            "Night 122",
+            "Night 124",
+            "Night 126",
+            "Night 128"
+        ]
+    );
+    assert_eq!(page.header("x-total-count"), Some("65"));
+    assert_eq!(ann.get("/api/v1/movies?limit=x").status, 400);
+}

@@ -109,7 +109,13 @@ struct Handle {
     db: std::sync::RwLock<Option<Arc<Database>>>,
     /// A commit without fsync happened since the last durable one.
     unpersisted: std::sync::atomic::AtomicBool,
+    /// Bumped after every commit that wrote movies; tags `movies_cache`.
+    movies_generation: std::sync::atomic::AtomicU64,
+    /// The decoded movie list at a generation (`Store::movies_shared`).
+    movies_cache: std::sync::Mutex<Option<(u64, SharedMovies)>>,
 }
+
+type SharedMovies = Arc<Vec<Arc<Movie>>>;
 
 fn open_database(path: &Path) -> Result<Database, StoreError> {
     Database::builder()
@@ -140,6 +146,8 @@ impl Store {
                 path,
                 db: std::sync::RwLock::new(Some(Arc::new(db))),
                 unpersisted: std::sync::atomic::AtomicBool::new(false),
+                movies_generation: std::sync::atomic::AtomicU64::new(0),
+                movies_cache: std::sync::Mutex::new(None),
             }),
         };
         store.migrate()?;
@@ -574,6 +582,37 @@ mod tests {
                 Timestamp(5),
             )
         }
+    }
+
+    #[test]
+    fn the_shared_movie_list_is_decoded_once_per_change() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let a = MovieId::parse("aaaaaaaaaaaa").expect("id");
+        store.put_movie(&movie(a.as_str())).expect("put");
+        let first = store.movies_shared().expect("list");
+        assert_eq!(first.len(), 1);
+        assert!(Arc::ptr_eq(&first, &store.movies_shared().expect("list")));
+        // A position is not a movie change: the snapshot stays.
+        let ann = Username::parse("ann").expect("name");
+        store.set_position(&ann, &a, 3.0).expect("position");
+        assert!(Arc::ptr_eq(&first, &store.movies_shared().expect("list")));
+        // Nor is an idle worker's look at an empty queue.
+        assert!(store.claim_job(None).expect("claim").is_none());
+        assert!(Arc::ptr_eq(&first, &store.movies_shared().expect("list")));
+        let edit = MovieEdit {
+            title: Some("Renamed".into()),
+            ..Default::default()
+        };
+        store.edit_movie(&a, &edit).expect("edit");
+        let after = store.movies_shared().expect("list");
+        assert_eq!(after[0].title, "Renamed");
+        assert_eq!(
+            first[0].title, "T",
+            "a snapshot handed out earlier is left as it was"
+        );
+        store.delete_movie(&a).expect("delete");
+        assert!(store.movies_shared().expect("list").is_empty());
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl Catalog {
     ) -> MovieEntry {
         let entitled = e.access.is_ok();
         MovieEntry {
-            movie: MovieView::from(&e.movie),
+            movie: MovieView::from(&*e.movie),
             entitled,
             position_s: self.positions.get(e.movie.id.as_str()).copied(),
             thumbnails_url: entitled
@@ -104,9 +104,13 @@ struct MovieEntry {
 struct ListQuery {
     q: Option<String>,
     sort: Option<String>,
+    /// A page of the answer: at most `limit` movies after the first `offset`. Without them,
+    /// every movie; `X-Total-Count` says how many there are either way.
+    limit: Option<usize>,
+    offset: Option<usize>,
 }
 
-/// `GET /api/v1/movies?q=&sort=title|added|year`.
+/// `GET /api/v1/movies?q=&sort=title|added|year&limit=&offset=`.
 async fn list_movies(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -120,12 +124,17 @@ async fn list_movies(
     let name = viewer.user.name.clone();
     let mut catalog = catalog_for(&state, viewer).await?;
     crate::catalog::search_and_sort(&mut catalog.entries, query.q.as_deref(), sort);
+    let total = catalog.entries.len();
     let out: Vec<MovieEntry> = catalog
         .entries
         .iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(query.limit.unwrap_or(usize::MAX))
         .map(|e| catalog.entry(e, &state, &name))
         .collect();
-    Ok(HttpResponse::Ok().json(out))
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Total-Count", total.to_string()))
+        .json(out))
 }
 
 async fn get_movie(
