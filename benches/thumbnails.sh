@@ -2,9 +2,10 @@
 # What seek-bar thumbnails cost (one 320x180 picture per 10 s, tiled 10x10 into JPEG sprites),
 # on one source in one run, against the ladder itself (the hand-written single ffmpeg command of
 # benches/ladder.sh: decode once, split, 3 x264):
-#   branch    the ladder with the thumbnail branch streamd adds to it (what a first run does),
-#   keyframes streamd's pass of its own after a resumed encode (-skip_frame nokey),
-#   decode    the same pass decoding every frame (what keyframes-only saves).
+#   keyframes streamd's pass after the ladder (-skip_frame nokey): what it does,
+#   decode    the same pass decoding every frame (its fallback, and what keyframes-only saves),
+#   branch    the ladder with a thumbnail branch in its own ffmpeg (exact frames; rejected:
+#             see BENCHMARKS.md).
 # Reports wall-time ratios; rounds are interleaved so each variant sees the same machine load.
 # Usage: bash benches/thumbnails.sh [SECONDS=120] [ROUNDS=2] [PRESET=veryfast]
 set -euo pipefail

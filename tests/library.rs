@@ -699,3 +699,97 @@ fn a_big_library_is_paged_on_the_catalog_and_in_the_api() {
     assert_eq!(page.header("x-total-count"), Some("65"));
     assert_eq!(ann.get("/api/v1/movies?limit=x").status, 400);
 }
+
+/// What a scan meets in real folders besides films: a file it may not read, a named pipe, a link
+/// to a file that is gone. Each gets a line saying why, nothing hangs, and the film beside them is
+/// still found. Tests run as root in CI, where nothing is unreadable: the scan then runs as
+/// `nobody` (setpriv, from util-linux) in world-writable folders.
+#[test]
+fn unreadable_files_pipes_and_dangling_links_are_skipped_with_a_line_each() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = Server::temp_dir();
+    let dir = tmp.path();
+    let films = dir.join("films");
+    let data = dir.join("data");
+    for d in [&films, &data] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let good = make_source(dir, "g.mp4", "testsrc2=size=320x240:rate=25", 1, false, &[]);
+    std::fs::rename(&good, films.join("Good.Film.2015.mp4")).expect("good");
+    let secret = films.join("Private.2019.mkv");
+    std::fs::write(&secret, vec![1u8; 4096]).expect("secret");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let made = std::process::Command::new("mkfifo")
+        .arg(films.join("Pipe.2018.mkv"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    std::os::unix::fs::symlink("/nonexistent/film.mkv", films.join("Gone.2017.mkv")).expect("ln");
+
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if as_root {
+        for d in [dir, films.as_path(), data.as_path()] {
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        }
+        std::fs::set_permissions(
+            films.join("Good.Film.2015.mp4"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .expect("chmod");
+        // nobody may not reach the build's target dir: a copy it can run.
+        let bin = dir.join("streamd");
+        std::fs::copy(common::BIN, &bin).expect("copy the binary");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(bin);
+        c
+    } else {
+        std::process::Command::new(common::BIN)
+    };
+    let out = cmd
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "ingest",
+            films.to_str().expect("utf8"),
+            "--dry-run",
+            "--json",
+        ])
+        .env_remove("STREAMD_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run the scan");
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim())
+        .unwrap_or_else(|_| panic!("{}\n{}", stdout(&out), stderr(&out)));
+    let reasons: std::collections::BTreeMap<String, (String, String)> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| {
+            let name = Path::new(i["path"].as_str().unwrap_or(""))
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let outcome = i["outcome"].as_str().unwrap_or("").to_string();
+            (
+                name,
+                (outcome, i["reason"].as_str().unwrap_or("").to_string()),
+            )
+        })
+        .collect();
+    let of = |name: &str| {
+        reasons
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name}: {v}"))
+    };
+    assert_eq!(of("Good.Film.2015.mp4").0, "would import", "{v}");
+    assert_eq!(of("Private.2019.mkv").0, "skipped");
+    assert!(of("Private.2019.mkv").1.contains("ermission denied"), "{v}");
+    assert_eq!(of("Pipe.2018.mkv").0, "skipped");
+    assert!(of("Pipe.2018.mkv").1.contains("not a regular file"), "{v}");
+    assert_eq!(of("Gone.2017.mkv").0, "skipped");
+    assert!(of("Gone.2017.mkv").1.contains("cannot be read"), "{v}");
+    assert_eq!(reasons.len(), 4, "{v}");
+}

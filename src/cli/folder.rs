@@ -115,12 +115,22 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
         };
         let path = entry.path();
         // Subtitle files come with their movie.
-        if !entry.file_type().is_file() || library::is_subtitle(path) {
+        if entry.file_type().is_dir() || library::is_subtitle(path) {
             continue;
         }
         let shown = path.display().to_string();
+        if !entry.file_type().is_file() {
+            // Reading a named pipe would wait for a writer forever.
+            let reason = "not a regular file (a pipe, socket or device)".to_string();
+            say(
+                &mut items,
+                json,
+                Item::not_imported(shown, "skipped", reason),
+            );
+            continue;
+        }
         if let Some(why) = library::unusable(path) {
-            let item = Item::not_imported(shown, "skipped", why.into());
+            let item = Item::not_imported(shown, "skipped", why);
             say(&mut items, json, item);
             continue;
         }

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::ladder::Rung;
 use super::probe::{AudioStream, Probe};
-use super::thumbnails;
 
 pub struct LadderJob<'a> {
     pub source: &'a Path,
@@ -20,9 +19,6 @@ pub struct LadderJob<'a> {
     /// How long the source's audio starts before its picture: the video timeline is moved
     /// that far, as one process with the audio would, so the audio can keep its lead.
     pub audio_lead_s: f64,
-    /// Seek-bar thumbnails of this size, written into this folder by a branch of the same
-    /// graph (see `thumbnails`).
-    pub thumbnails: Option<(&'a Path, (u32, u32))>,
 }
 
 /// A resumed encode starts at a published segment boundary: the first `segments_done`
@@ -153,14 +149,10 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
     // so every segment holds the same number of them.
     let mut chain = pic.prepare(top);
     chain.insert(usize::from(pic.deinterlace), format!("fps={fps:.3}"));
-    let branches = n + usize::from(job.thumbnails.is_some());
-    chain.push(format!("split={branches}"));
+    chain.push(format!("split={n}"));
     let mut graph = format!("[0:{}]{}", pic.video_index, chain.join(","));
-    for i in 0..branches {
+    for i in 0..n {
         graph.push_str(&format!("[s{i}]"));
-    }
-    if let Some((_, size)) = job.thumbnails {
-        graph.push_str(&format!(";[s{n}]{}[th]", thumbnails::branch_filters(size)));
     }
     for (i, r) in job.rungs.iter().enumerate() {
         // setsar=1: square pixels out (without it, 854x480 from 16:9 comes out 1280:1281, and
@@ -261,9 +253,6 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         first,
         &stream_map,
     ));
-    if let Some((dir, _)) = job.thumbnails {
-        a.extend(thumbnails::output_args("[th]", dir));
-    }
     a
 }
 
@@ -396,26 +385,7 @@ mod tests {
             segment_seconds: 4,
             resume: None,
             audio_lead_s: 0.0,
-            thumbnails: None,
         }
-    }
-
-    #[test]
-    fn thumbnails_are_a_branch_of_the_prepared_frames_with_an_output_of_their_own() {
-        let p = probe(24.0);
-        let r = plan(&p, &["480p".into(), "720p".into()]);
-        let mut j = job(&r, Picture::of(&p, false));
-        j.thumbnails = Some((Path::new("/stage/thumbnails"), (320, 180)));
-        let joined = ladder_args(&j).join(" ");
-        assert!(
-            joined.contains("fps=24.000,split=3[s0][s1][s2];[s2]fps=1/10:round=up,scale=320:180"),
-            "{joined}"
-        );
-        // The sprites come after the HLS output, so no x264 option reaches them.
-        assert!(joined.ends_with(
-            "%v/index.m3u8 -map [th] -c:v mjpeg -q:v 5 -f image2 -start_number 0 /stage/thumbnails/sprite_%03d.jpg"
-        ));
-        assert_eq!(joined.matches("-map [v").count(), 2);
     }
 
     #[test]

@@ -458,15 +458,6 @@ impl Ingester {
             }
         }
 
-        // Thumbnails come from the ladder's own frames when it runs from the start; a resumed
-        // encode would miss the beginning, so they get a pass of their own after it.
-        let thumb_size = thumbnails::size(
-            rungs
-                .iter()
-                .max_by_key(|r| r.width * r.height)
-                .map_or((probe.width, probe.height), |r| (r.width, r.height)),
-        );
-        let thumbs_in_ladder = !video_done && resume.is_none();
         let video_args = ladder_args(&LadderJob {
             source,
             out_dir: &video_dir,
@@ -476,7 +467,6 @@ impl Ingester {
             segment_seconds,
             resume,
             audio_lead_s: probe.audio_lead_s(),
-            thumbnails: thumbs_in_ladder.then_some((thumbs_dir.as_path(), thumb_size)),
         });
         // Where the source's clock zero lands in the published timeline (the first frame's
         // time out minus its time in): subtitle cues are placed by it, and the audio is moved
@@ -658,21 +648,42 @@ impl Ingester {
             return Err(RunError::Cancelled.into());
         }
 
-        if !thumbs_in_ladder {
-            self.thumbnails_pass(
+        // The shape of the top rung (square pixels, the source's display aspect).
+        let thumb_size = thumbnails::size(
+            rungs
+                .iter()
+                .max_by_key(|r| r.width * r.height)
+                .map_or((probe.width, probe.height), |r| (r.width, r.height)),
+        );
+        let mut thumbs = None;
+        for keyframes_only in [true, false] {
+            let made = self.thumbnails_pass(
                 &tools,
                 source,
                 &picture,
                 &thumbs_dir,
                 thumb_size,
                 duration,
+                keyframes_only,
                 control,
-                &mut notes,
             )?;
+            match made.and_then(|()| {
+                thumbnails::collect(&thumbs_dir, thumb_size, duration)
+                    .ok_or_else(|| "ffmpeg made no pictures".to_string())
+            }) {
+                Ok(made) => {
+                    thumbs = Some(made);
+                    break;
+                }
+                Err(why) => {
+                    tracing::info!(movie_id = %movie.id, keyframes_only, why = %why, "no thumbnails from this pass");
+                }
+            }
         }
-        let thumbs = thumbnails::collect(&thumbs_dir, thumb_size, duration);
         if thumbs.is_none() {
-            notes.push("no seek-bar thumbnails: ffmpeg made no pictures".into());
+            notes.push(
+                "no seek-bar thumbnails: ffmpeg could not make pictures of this source".into(),
+            );
         }
 
         let poster = staging.join("poster.jpg");
@@ -744,8 +755,9 @@ impl Ingester {
         )?)
     }
 
-    /// Thumbnails from the source's keyframes, when the ladder could not make them. They are a
-    /// comfort: a failure is a note, never the movie's failure.
+    /// One thumbnails pass (see `thumbnails`). Thumbnails are a comfort: a failure is the
+    /// reason in `Err` of the inner result, never the movie's failure; only a cancellation
+    /// stops the ingest.
     #[allow(clippy::too_many_arguments)]
     fn thumbnails_pass(
         &self,
@@ -755,13 +767,13 @@ impl Ingester {
         dir: &Path,
         size: (u32, u32),
         duration: f64,
+        keyframes_only: bool,
         control: &Control,
-        notes: &mut Vec<String>,
-    ) -> Result<(), IngestError> {
+    ) -> Result<Result<(), String>, IngestError> {
         let started = Instant::now();
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).map_err(IngestError::io("creating the staging dir"))?;
-        let args = thumbnails::standalone_args(source, picture, size, dir);
+        let args = thumbnails::pass_args(source, picture, size, dir, keyframes_only);
         match run_ffmpeg(
             &tools.ffmpeg,
             &args,
@@ -772,16 +784,13 @@ impl Ingester {
             Ok(()) => {
                 tracing::info!(
                     secs = started.elapsed().as_secs_f64(),
-                    "thumbnails made from keyframes"
+                    keyframes_only,
+                    "thumbnails made"
                 );
-                Ok(())
+                Ok(Ok(()))
             }
             Err(RunError::Cancelled) => Err(RunError::Cancelled.into()),
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(dir);
-                notes.push(format!("no seek-bar thumbnails: {e}"));
-                Ok(())
-            }
+            Err(e) => Ok(Err(e.to_string())),
         }
     }
 

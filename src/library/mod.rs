@@ -26,16 +26,16 @@ pub fn is_subtitle(path: &Path) -> bool {
     crate::ingest::subtitles::SIDECAR_EXTENSIONS.contains(&extension(path).as_str())
 }
 
-/// Why a file cannot be a movie, if it cannot.
-pub fn unusable(path: &Path) -> Option<&'static str> {
+/// Why a file cannot be a movie, if it cannot ("cannot be read: Permission denied").
+pub fn unusable(path: &Path) -> Option<String> {
     if !VIDEO_EXTENSIONS.contains(&extension(path).as_str()) {
-        return Some("not a video");
+        return Some("not a video".into());
     }
+    let unreadable = |e: std::io::Error| Some(format!("cannot be read: {e}"));
     match std::fs::metadata(path) {
-        Ok(m) if m.len() == 0 => Some("an empty file"),
-        Ok(_) if std::fs::File::open(path).is_err() => Some("cannot be read"),
-        Ok(_) => None,
-        Err(_) => Some("cannot be read"),
+        Ok(m) if m.len() == 0 => Some("an empty file".into()),
+        Ok(_) => std::fs::File::open(path).err().and_then(unreadable),
+        Err(e) => unreadable(e),
     }
 }
 

@@ -138,7 +138,7 @@ impl Watch {
     /// A file appeared or changed: note how it looks now.
     fn consider(&mut self, path: &Path) {
         if crate::library::is_subtitle(path)
-            || crate::library::unusable(path) == Some("not a video")
+            || crate::library::unusable(path).as_deref() == Some("not a video")
         {
             return;
         }
