@@ -18,7 +18,13 @@
   let cues = [];
   let dragging = false;
 
-  const length = () => (Number.isFinite(video.duration) && video.duration > 0 ? video.duration : wholeFilm);
+  // A film still transcoding spans its whole length (what is not published yet is refused by
+  // the player with a message); the video element only knows what is published so far.
+  const growing = root.dataset.growing === 'true';
+  const length = () => {
+    if (growing && wholeFilm > 0) return wholeFilm;
+    return Number.isFinite(video.duration) && video.duration > 0 ? video.duration : wholeFilm;
+  };
 
   function clock(seconds) {
     const t = Math.max(0, Math.floor(seconds));
