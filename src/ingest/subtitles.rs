@@ -60,7 +60,8 @@ fn parse_time(text: &str) -> Option<u64> {
     seconds.checked_mul(1000)?.checked_add(millis)
 }
 
-fn format_time(ms: u64) -> String {
+/// `HH:MM:SS.mmm`, as WebVTT writes a time (cues, and the thumbnails track).
+pub(crate) fn format_time(ms: u64) -> String {
     format!(
         "{:02}:{:02}:{:02}.{:03}",
         ms / 3_600_000,

@@ -42,16 +42,9 @@ pub fn render(thumbs: &Thumbnails, duration_s: f64, mut url: impl FnMut(&str) ->
     out
 }
 
-/// `HH:MM:SS.mmm`, as WebVTT wants it.
+/// A time in seconds as WebVTT writes it, as the subtitle converter does.
 fn timestamp(seconds: f64) -> String {
-    let ms = (seconds.max(0.0) * 1000.0).round() as u64;
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
+    crate::ingest::subtitles::format_time((seconds.max(0.0) * 1000.0).round() as u64)
 }
 
 #[cfg(test)]
