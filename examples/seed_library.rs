@@ -33,6 +33,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         average_bandwidth: kbps * 1000,
         codecs: "avc1.640028".into(),
         frame_rate: 23.976,
+        video_range: None,
     };
     let audio = |n: u32, lang: &str, label: &str| AudioRendition {
         name: format!("audio_{n}"),

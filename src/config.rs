@@ -41,6 +41,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "segment_seconds",
             "renditions",
             "preset",
+            "quality",
+            "codecs",
             "workers",
             "max_upload",
             "progressive",
@@ -63,6 +65,67 @@ const OTHER_ENV: &[&str] = &[
 ];
 
 pub const RENDITION_LADDER: &[&str] = &["480p", "720p", "1080p", "2160p"];
+
+/// How rungs spend bits (`transcode.quality`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    /// Every rung at its fixed bitrate, whatever the film shows (streamd before per-title
+    /// rates; a predictable bill for bandwidth, and a reference to compare with).
+    Fixed,
+    /// A target quality per rung, capped at the fixed rates: easy films cost far less, hard
+    /// ones never more. `Standard` looks like the fixed ladder at its best; `High` and
+    /// `Archive` spend more for fewer visible artefacts on big screens.
+    Standard,
+    High,
+    Archive,
+}
+
+impl Quality {
+    pub const NAMES: &[(&str, Quality)] = &[
+        ("fixed", Quality::Fixed),
+        ("standard", Quality::Standard),
+        ("high", Quality::High),
+        ("archive", Quality::Archive),
+    ];
+}
+
+/// The video codecs rows are made in (`transcode.codecs`). H.264 always: every browser plays
+/// it; the others add a row for the players that decode them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VideoCodec {
+    H264,
+    Hevc,
+    Av1,
+}
+
+impl VideoCodec {
+    pub const NAMES: &[(&str, VideoCodec)] = &[
+        ("h264", VideoCodec::H264),
+        ("hevc", VideoCodec::Hevc),
+        ("av1", VideoCodec::Av1),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("h264", |(n, _)| n)
+    }
+}
+
+fn named<T: Copy>(key: &'static str, names: &[(&str, T)], value: &str) -> Result<T, ConfigError> {
+    names
+        .iter()
+        .find(|(n, _)| *n == value)
+        .map(|(_, v)| *v)
+        .ok_or_else(|| ConfigError::Invalid {
+            key,
+            message: format!(
+                "{value:?} is not one of {}",
+                names.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        })
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -140,6 +203,9 @@ pub struct TranscodeConfig {
     pub segment_seconds: u32,
     pub renditions: Vec<String>,
     pub preset: String,
+    pub quality: Quality,
+    /// H.264 first, then the extra codecs in the order given.
+    pub codecs: Vec<VideoCodec>,
     pub workers: usize,
     /// Publish segments as they are encoded, so viewers can start before the end.
     pub progressive: bool,
@@ -270,6 +336,8 @@ struct RawTranscode {
     segment_seconds: u32,
     renditions: Vec<String>,
     preset: String,
+    quality: String,
+    codecs: Vec<String>,
     workers: usize,
     max_upload: String,
     progressive: bool,
@@ -283,6 +351,8 @@ impl Default for RawTranscode {
             segment_seconds: 4,
             renditions: RENDITION_LADDER.iter().map(|r| r.to_string()).collect(),
             preset: "veryfast".into(),
+            quality: "standard".into(),
+            codecs: vec!["h264".into()],
             workers: 1,
             max_upload: "50GiB".into(),
             progressive: true,
@@ -489,16 +559,27 @@ fn non_empty(value: Option<String>) -> Option<String> {
 }
 
 fn http_url(key: &'static str, value: Option<String>) -> Result<Option<String>, ConfigError> {
-    match non_empty(value) {
-        None => Ok(None),
-        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
-            Ok(Some(url.trim_end_matches('/').to_string()))
-        }
-        Some(url) => Err(ConfigError::Invalid {
-            key,
-            message: format!("{url:?} must start with http:// or https://"),
-        }),
+    let Some(text) = non_empty(value).map(|v| v.trim().to_string()) else {
+        return Ok(None);
+    };
+    let invalid = |why: &str| ConfigError::Invalid {
+        key,
+        message: format!("{text:?} {why}"),
+    };
+    // The URL is glued in front of paths and signed into S3 requests, so it must be a plain
+    // base: a scheme we speak, a host, nothing after the path.
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err(invalid("must start with http:// or https://"));
     }
+    let url = url::Url::parse(&text).map_err(|e| match e {
+        url::ParseError::EmptyHost => invalid("has no host name"),
+        e => invalid(&format!("is not a URL: {e}")),
+    })?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a ?query or #fragment"));
+    }
+    // The parsed form: "http://TV.example.org:80/" and "http://tv.example.org" sign alike.
+    Ok(Some(url.as_str().trim_end_matches('/').to_string()))
 }
 
 impl RawConfig {
@@ -607,6 +688,20 @@ impl RawConfig {
                 ),
             });
         }
+        let quality = named("transcode.quality", Quality::NAMES, &t.quality)?;
+        let mut codecs = vec![VideoCodec::H264];
+        for name in &t.codecs {
+            let codec = named("transcode.codecs", VideoCodec::NAMES, name)?;
+            if !codecs.contains(&codec) {
+                codecs.push(codec);
+            }
+        }
+        if !t.codecs.iter().any(|c| c == "h264") {
+            return Err(ConfigError::Invalid {
+                key: "transcode.codecs",
+                message: "must include \"h264\": it is the only codec every browser plays".into(),
+            });
+        }
         if self.auth.login_attempts_per_minute == 0 {
             return Err(ConfigError::Invalid {
                 key: "auth.login_attempts_per_minute",
@@ -655,6 +750,8 @@ impl RawConfig {
                 segment_seconds: t.segment_seconds,
                 renditions: t.renditions,
                 preset: t.preset,
+                quality,
+                codecs,
                 workers: t.workers,
                 progressive: t.progressive,
             },
@@ -768,6 +865,9 @@ mod tests {
                 "transcode.max_upload",
             ),
             ("[transcode]\npreset = \"warp\"\n", "transcode.preset"),
+            ("[transcode]\nquality = \"best\"\n", "transcode.quality"),
+            ("[transcode]\ncodecs = [\"vp9\"]\n", "transcode.codecs"),
+            ("[transcode]\ncodecs = [\"hevc\"]\n", "transcode.codecs"),
             (
                 "[transcode]\nauto_download = true\n",
                 "transcode.auto_download",
@@ -788,6 +888,42 @@ mod tests {
         let c = Config::load_from(&o, env(&[])).expect("config");
         assert!(c.secure_cookies());
         assert_eq!(c.public_base(), "https://tv.example.org");
+    }
+
+    #[test]
+    fn urls_without_a_host_or_with_a_query_are_refused() {
+        // Found by fuzzing: "http://" was accepted and trimmed to "http:".
+        for (url, why) in [
+            ("http://", "no host"),
+            ("http://:8080/movies", "no host"),
+            ("http://tv.example.org/?a=b", "query"),
+            ("http://tv.example.org/#top", "fragment"),
+            ("http://tv example.org", "not a URL"),
+            ("ftp://tv.example.org", "http://"),
+        ] {
+            let e = Config::load_from(
+                &Overrides::default(),
+                env(&[("STREAMD_SERVER_PUBLIC_URL", url)]),
+            )
+            .expect_err(url)
+            .to_string();
+            assert!(
+                e.contains("server.public_url") && e.contains(why),
+                "{url}: {e}"
+            );
+        }
+        let c = Config::load_from(
+            &Overrides::default(),
+            env(&[(
+                "STREAMD_STORAGE_PUBLIC_ENDPOINT",
+                " https://cdn.example.org:8443/media/ ",
+            )]),
+        )
+        .expect("a base with a port and a path is fine");
+        assert_eq!(
+            c.storage.public_endpoint.as_deref(),
+            Some("https://cdn.example.org:8443/media")
+        );
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use super::ladder::Rung;
-use super::probe::{AudioStream, Probe};
+use super::ladder::{Rung, VideoRange};
+use super::probe::{AudioStream, Hdr10, Probe};
+use crate::config::VideoCodec;
 
 pub struct LadderJob<'a> {
     pub source: &'a Path,
@@ -50,6 +51,8 @@ pub struct Picture {
     pub deinterlace: bool,
     /// The source's transfer (`smpte2084` or `arib-std-b67`) when it must be tone-mapped.
     pub hdr_transfer: Option<String>,
+    /// HDR10 static metadata, passed on to rows that keep the source's HDR.
+    pub hdr10: Option<Hdr10>,
 }
 
 impl Picture {
@@ -63,6 +66,7 @@ impl Picture {
                 .is_hdr()
                 .then(|| probe.colour.transfer.clone())
                 .flatten(),
+            hdr10: probe.hdr10.clone(),
         }
     }
 
@@ -70,14 +74,33 @@ impl Picture {
     /// SDR BT.709 at `size` (done once, at the largest size needed, since it is the costly
     /// part). Empty when there is nothing to do.
     fn prepare(&self, size: (u32, u32)) -> Vec<String> {
-        let mut chain = Vec::new();
-        if self.deinterlace {
-            // One frame per frame (25i -> 25p): smooth enough for films and half the encode
-            // of field-rate output.
-            chain.push("bwdif=mode=send_frame:parity=auto:deint=all".to_string());
-        }
+        let mut chain = self.deinterlace_filter();
         chain.extend(self.tone_map(size));
         chain
+    }
+
+    fn deinterlace_filter(&self) -> Vec<String> {
+        // One frame per frame (25i -> 25p): smooth enough for films and half the encode of
+        // field-rate output.
+        self.deinterlace
+            .then(|| "bwdif=mode=send_frame:parity=auto:deint=all".to_string())
+            .into_iter()
+            .collect()
+    }
+
+    /// x265's HDR10 static metadata, from the source's first frame when it has them.
+    fn hdr10_x265_params(&self) -> Vec<String> {
+        let Some(m) = &self.hdr10 else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        if let Some(display) = &m.mastering_display {
+            out.push(format!("master-display={display}"));
+        }
+        if let Some((max_cll, max_fall)) = m.content_light {
+            out.push(format!("max-cll={max_cll},{max_fall}"));
+        }
+        out
     }
 
     /// The same for stills taken from keyframes seconds apart, which are no neighbours for a
@@ -131,6 +154,191 @@ pub fn audio_rendition(n: usize) -> String {
 /// Audio renditions are stereo AAC-LC at this rate, whatever the source had.
 pub const AUDIO_KBPS: u32 = 128;
 
+/// The filter graph: decode once, deinterlace and fix the frame rate once, tone-map once for
+/// the SDR rows (at the largest size needed), keep the source's range for HDR rows, then one
+/// scaled output `[v{i}]` per rung.
+fn ladder_graph(job: &LadderJob, fps: f64) -> String {
+    let pic = &job.picture;
+    let largest = |hdr: bool| {
+        job.rungs
+            .iter()
+            .filter(|r| (r.range != VideoRange::Sdr) == hdr)
+            .max_by_key(|r| r.width * r.height)
+            .map(|r| (r.width, r.height))
+    };
+    let labels = |hdr: bool| -> String {
+        job.rungs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| (r.range != VideoRange::Sdr) == hdr)
+            .map(|(i, _)| format!("[s{i}]"))
+            .collect()
+    };
+    // Constant frame rate out, whatever the source's timing: `fps` drops or repeats frames
+    // so every segment holds the same number of them.
+    let mut head = pic.deinterlace_filter();
+    head.push(format!("fps={fps:.3}"));
+    let sdr = largest(false).map(|size| {
+        let mut chain = pic.tone_map(size);
+        chain.push(format!("split={}", labels(false).matches('[').count()));
+        chain
+    });
+    let hdr = largest(true).map(|_| vec![format!("split={}", labels(true).matches('[').count())]);
+    let mut graph = format!("[0:{}]", pic.video_index);
+    match (sdr, hdr) {
+        (Some(sdr), Some(hdr)) => {
+            graph.push_str(&format!(
+                "{},split=2[sdr][hdr];[sdr]{}{};[hdr]{}{}",
+                head.join(","),
+                sdr.join(","),
+                labels(false),
+                hdr.join(","),
+                labels(true)
+            ));
+        }
+        (Some(chain), None) => {
+            head.extend(chain);
+            graph.push_str(&format!("{}{}", head.join(","), labels(false)));
+        }
+        (None, Some(chain)) => {
+            head.extend(chain);
+            graph.push_str(&format!("{}{}", head.join(","), labels(true)));
+        }
+        (None, None) => {}
+    }
+    for (i, r) in job.rungs.iter().enumerate() {
+        // setsar=1: square pixels out (without it, 854x480 from 16:9 comes out 1280:1281, and
+        // an anamorphic source would keep its stretched pixels).
+        let depth = if r.codec == VideoCodec::H264 {
+            ""
+        } else {
+            ",format=yuv420p10le"
+        };
+        graph.push_str(&format!(
+            ";[s{i}]scale={}:{}:flags=bicubic,setsar=1{depth}[v{i}]",
+            r.width, r.height
+        ));
+    }
+    graph
+}
+
+/// SVT-AV1's preset (0 slowest .. 13 fastest) about as fast for its codec as an x264 preset.
+fn svt_av1_preset(x264: &str) -> u8 {
+    match x264 {
+        "ultrafast" => 12,
+        "superfast" => 11,
+        "veryfast" => 10,
+        "faster" => 9,
+        "fast" => 8,
+        "medium" => 7,
+        "slow" => 6,
+        "slower" => 5,
+        _ => 4,
+    }
+}
+
+/// The encoder of output stream `i` and everything it needs: codec, profile, bit depth, rate
+/// control, colour tags, and for x265 and SVT-AV1 closed GOPs without scene cuts (every
+/// segment of every row starts with an IDR at the same instant).
+fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
+    let o = |name: &str| format!("-{name}:v:{i}");
+    let mut a = Vec::new();
+    let mut params: Vec<String> = Vec::new();
+    match r.codec {
+        VideoCodec::H264 => a.extend([
+            o("c"),
+            s("libx264"),
+            o("preset"),
+            job.preset.to_string(),
+            o("profile"),
+            s("high"),
+            o("pix_fmt"),
+            s("yuv420p"),
+            o("level"),
+            r.level.to_string(),
+        ]),
+        VideoCodec::Hevc => {
+            a.extend([
+                o("c"),
+                s("libx265"),
+                o("preset"),
+                job.preset.to_string(),
+                o("profile"),
+                s("main10"),
+                o("pix_fmt"),
+                s("yuv420p10le"),
+                // hvc1: parameter sets in the init segment, as Apple's players require.
+                o("tag"),
+                s("hvc1"),
+                o("forced-idr"),
+                s("1"),
+            ]);
+            params.extend(["log-level=error", "open-gop=0", "scenecut=0"].map(String::from));
+            if r.range == VideoRange::Pq {
+                params.extend(["hdr10=1", "hdr10-opt=1"].map(String::from));
+                params.extend(job.picture.hdr10_x265_params());
+            }
+        }
+        VideoCodec::Av1 => {
+            a.extend([
+                o("c"),
+                s("libsvtav1"),
+                o("preset"),
+                s(svt_av1_preset(job.preset)),
+                o("pix_fmt"),
+                s("yuv420p10le"),
+            ]);
+            params.extend(["scd=0", "irefresh-type=2"].map(String::from));
+        }
+    }
+    match (r.crf, r.codec) {
+        (Some(crf), VideoCodec::Av1) => {
+            a.extend([o("crf"), s(crf)]);
+            params.push(format!("mbr={}", r.maxrate_kbps));
+        }
+        (Some(crf), _) => a.extend([
+            o("crf"),
+            s(crf),
+            o("maxrate"),
+            format!("{}k", r.maxrate_kbps),
+            o("bufsize"),
+            format!("{}k", r.bufsize_kbps),
+        ]),
+        (None, VideoCodec::Av1) => a.extend([o("b"), format!("{}k", r.video_kbps)]),
+        (None, _) => a.extend([
+            o("b"),
+            format!("{}k", r.video_kbps),
+            o("maxrate"),
+            format!("{}k", r.maxrate_kbps),
+            o("bufsize"),
+            format!("{}k", r.bufsize_kbps),
+        ]),
+    }
+    let transfer = job.picture.hdr_transfer.as_deref();
+    let tags = match (r.range, transfer) {
+        // Tone-mapped pixels are BT.709: say so, or players apply the source's curve again.
+        (VideoRange::Sdr, Some(_)) => Some(("bt709", "bt709", "bt709")),
+        (VideoRange::Pq | VideoRange::Hlg, Some(t)) => Some(("bt2020", t, "bt2020nc")),
+        _ => None,
+    };
+    if let Some((primaries, trc, matrix)) = tags {
+        a.extend([
+            o("color_primaries"),
+            s(primaries),
+            o("color_trc"),
+            s(trc),
+            o("colorspace"),
+            s(matrix),
+        ]);
+    }
+    match r.codec {
+        VideoCodec::H264 => {}
+        VideoCodec::Hevc => a.extend([o("x265-params"), params.join(":")]),
+        VideoCodec::Av1 => a.extend([o("svtav1-params"), params.join(":")]),
+    }
+    a
+}
+
 pub fn ladder_args(job: &LadderJob) -> Vec<String> {
     let n = job.rungs.len();
     let pic = &job.picture;
@@ -139,29 +347,7 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         .first()
         .map(|r| r.frame_rate)
         .unwrap_or(pic.source_frame_rate);
-    let top = job
-        .rungs
-        .iter()
-        .max_by_key(|r| r.width * r.height)
-        .map(|r| (r.width, r.height))
-        .unwrap_or((2, 2));
-    // Constant frame rate out, whatever the source's timing: `fps` drops or repeats frames
-    // so every segment holds the same number of them.
-    let mut chain = pic.prepare(top);
-    chain.insert(usize::from(pic.deinterlace), format!("fps={fps:.3}"));
-    chain.push(format!("split={n}"));
-    let mut graph = format!("[0:{}]{}", pic.video_index, chain.join(","));
-    for i in 0..n {
-        graph.push_str(&format!("[s{i}]"));
-    }
-    for (i, r) in job.rungs.iter().enumerate() {
-        // setsar=1: square pixels out (without it, 854x480 from 16:9 comes out 1280:1281, and
-        // an anamorphic source would keep its stretched pixels).
-        graph.push_str(&format!(
-            ";[s{i}]scale={}:{}:flags=bicubic,setsar=1[v{i}]",
-            r.width, r.height
-        ));
-    }
+    let graph = ladder_graph(job, fps);
     let kf = keyframe_interval(job.segment_seconds);
     let gop = (fps * f64::from(kf)).round().max(1.0) as u32;
     let mut a: Vec<String> = vec![s("-nostdin"), s("-y")];
@@ -194,14 +380,6 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         format!("expr:gte(t{offset},(n_forced+{forced_before})*{kf})")
     };
     a.extend([
-        s("-c:v"),
-        s("libx264"),
-        s("-preset"),
-        job.preset.to_string(),
-        s("-profile:v"),
-        s("high"),
-        s("-pix_fmt"),
-        s("yuv420p"),
         s("-sc_threshold"),
         s("0"),
         s("-g"),
@@ -211,31 +389,8 @@ pub fn ladder_args(job: &LadderJob) -> Vec<String> {
         s("-force_key_frames"),
         key_frames,
     ]);
-    if pic.hdr_transfer.is_some() {
-        // Tone-mapped pixels are BT.709: say so, or players apply the source's PQ curve again.
-        a.extend(
-            [
-                "-color_primaries",
-                "bt709",
-                "-color_trc",
-                "bt709",
-                "-colorspace",
-                "bt709",
-            ]
-            .map(String::from),
-        );
-    }
     for (i, r) in job.rungs.iter().enumerate() {
-        a.extend([
-            format!("-b:v:{i}"),
-            format!("{}k", r.video_kbps),
-            format!("-maxrate:v:{i}"),
-            format!("{}k", r.maxrate_kbps),
-            format!("-bufsize:v:{i}"),
-            format!("{}k", r.bufsize_kbps),
-            format!("-level:v:{i}"),
-            r.level.to_string(),
-        ]);
+        a.extend(encoder_args(i, r, job));
     }
     let stream_map: Vec<String> = job
         .rungs
@@ -355,7 +510,28 @@ pub fn poster_args(source: &Path, out: &Path, probe: &Probe, picture: &Picture) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::ladder::plan;
+    use crate::config::Quality;
+    use crate::ingest::ladder::Wanted;
+
+    fn plan_with(
+        p: &Probe,
+        renditions: &[String],
+        quality: Quality,
+        codecs: &[VideoCodec],
+    ) -> Vec<Rung> {
+        crate::ingest::ladder::plan(
+            p,
+            &Wanted {
+                renditions,
+                quality,
+                codecs,
+            },
+        )
+    }
+
+    fn plan(p: &Probe, renditions: &[String]) -> Vec<Rung> {
+        plan_with(p, renditions, Quality::Standard, &[VideoCodec::H264])
+    }
 
     fn probe(fps: f64) -> Probe {
         crate::ingest::probe::sample(1920, 1080, fps)
@@ -460,7 +636,7 @@ mod tests {
             "{joined}"
         );
         assert_eq!(joined.matches("tonemap=hable").count(), 1);
-        assert!(joined.contains("-color_primaries bt709 -color_trc bt709 -colorspace bt709"));
+        assert!(joined.contains("-color_primaries:v:2 bt709 -color_trc:v:2 bt709 -colorspace:v:2 bt709"));
         assert!(!joined.contains("-c:a"));
     }
 
@@ -489,6 +665,69 @@ mod tests {
         assert!(
             joined.contains("scale=1024:576:flags=bicubic,setsar=1"),
             "{joined}"
+        );
+    }
+
+    #[test]
+    fn a_quality_is_a_capped_crf_and_fixed_is_a_bitrate() {
+        let p = probe(30.0);
+        let r = plan(&p, &["1080p".into()]);
+        let joined = ladder_args(&job(&r, Picture::of(&p, false))).join(" ");
+        assert!(
+            joined.contains("-crf:v:0 23 -maxrate:v:0 6420k -bufsize:v:0 12840k"),
+            "{joined}"
+        );
+        assert!(!joined.contains("-b:v"));
+        let r = plan_with(&p, &["1080p".into()], Quality::Fixed, &[VideoCodec::H264]);
+        let joined = ladder_args(&job(&r, Picture::of(&p, false))).join(" ");
+        assert!(joined.contains("-b:v:0 6000k -maxrate:v:0 6420k -bufsize:v:0 12840k"));
+        assert!(!joined.contains("-crf"));
+    }
+
+    #[test]
+    fn an_hdr_source_gets_sdr_h264_rows_and_hdr10_rows_in_efficient_codecs() {
+        let mut p = crate::ingest::probe::sample(3840, 2160, 24.0);
+        p.colour.transfer = Some("smpte2084".into());
+        p.hdr10 = Some(Hdr10 {
+            mastering_display: Some("G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10)".into()),
+            content_light: Some((1000, 400)),
+        });
+        let codecs = [VideoCodec::H264, VideoCodec::Hevc, VideoCodec::Av1];
+        let r = plan_with(
+            &p,
+            &["1080p".into(), "2160p".into()],
+            Quality::Standard,
+            &codecs,
+        );
+        let joined = ladder_args(&job(&r, Picture::of(&p, false))).join(" ");
+        // Decoded and paced once; tone-mapped once for the H.264 rows; HDR rows untouched.
+        assert!(
+            joined.contains(
+                "[0:0]fps=24.000,split=2[sdr][hdr];[sdr]zscale=w=3840:h=2160:tin=smpte2084"
+            ),
+            "{joined}"
+        );
+        assert!(joined.contains("format=yuv420p,split=2[s0][s1];[hdr]split=2[s2][s3];"));
+        assert!(
+            joined.contains("[s2]scale=3840:2160:flags=bicubic,setsar=1,format=yuv420p10le[v2]")
+        );
+        assert_eq!(joined.matches("tonemap=hable").count(), 1);
+        assert!(joined.contains("-c:v:1 libx264 -preset:v:1 veryfast -profile:v:1 high -pix_fmt:v:1 yuv420p -level:v:1 5.1"));
+        assert!(
+            joined
+                .contains("-color_primaries:v:1 bt709 -color_trc:v:1 bt709 -colorspace:v:1 bt709")
+        );
+        assert!(joined.contains("-c:v:2 libx265 -preset:v:2 veryfast -profile:v:2 main10 -pix_fmt:v:2 yuv420p10le -tag:v:2 hvc1 -forced-idr:v:2 1 -crf:v:2 25 -maxrate:v:2 10272k"));
+        assert!(joined.contains(
+            "-color_primaries:v:2 bt2020 -color_trc:v:2 smpte2084 -colorspace:v:2 bt2020nc"
+        ));
+        assert!(joined.contains("-x265-params:v:2 log-level=error:open-gop=0:scenecut=0:hdr10=1:hdr10-opt=1:master-display=G(1,2)B(3,4)R(5,6)WP(7,8)L(9,10):max-cll=1000,400"), "{joined}");
+        assert!(
+            joined.contains("-c:v:3 libsvtav1 -preset:v:3 10 -pix_fmt:v:3 yuv420p10le -crf:v:3 34")
+        );
+        assert!(joined.contains("-svtav1-params:v:3 scd=0:irefresh-type=2:mbr=8560"));
+        assert!(
+            joined.contains("v:0,name:1080p v:1,name:2160p v:2,name:2160p_hevc v:3,name:2160p_av1")
         );
     }
 }

@@ -91,6 +91,89 @@ pub fn timescale(init: &[u8]) -> Result<u32> {
     read_u32(init, mdhd.body + 4 + offset - 4)
 }
 
+/// The box at the end of a path of first children (`moov/trak/mdia/...`).
+fn descend(b: &[u8], path: &[&[u8; 4]]) -> Option<Box4> {
+    let (mut start, mut end) = (0, b.len());
+    let mut found = None;
+    for kind in path {
+        let boxes = children(b, start, end).ok()?;
+        let next = boxes.into_iter().find(|x| &x.kind == *kind)?;
+        (start, end) = (next.body, next.end);
+        found = Some(next);
+    }
+    found
+}
+
+/// The RFC 6381 codec string of an init segment's first sample entry, from its decoder
+/// configuration record (`avc1.64001f`, `hvc1.2.4.L150.B0`, `av01.0.12M.10`): what the master's
+/// CODECS must say for players to pick the rows they can decode. `None` for anything else.
+pub fn codecs(init: &[u8]) -> Option<String> {
+    let stsd = descend(
+        init,
+        &[b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd"],
+    )?;
+    // stsd: version/flags(4) entry_count(4), then the sample entries.
+    let entry = children(init, stsd.body + 8, stsd.end)
+        .ok()?
+        .into_iter()
+        .next()?;
+    // A visual sample entry's own fields take 78 bytes before its child boxes.
+    let inner = children(init, entry.body + 78, entry.end).ok()?;
+    let config = |kind: &[u8; 4]| {
+        inner
+            .iter()
+            .find(|x| &x.kind == kind)
+            .and_then(|x| init.get(x.body..x.end))
+    };
+    let fourcc = std::str::from_utf8(&entry.kind).ok()?;
+    match &entry.kind {
+        b"avc1" | b"avc3" => {
+            let c = config(b"avcC")?;
+            Some(format!(
+                "{fourcc}.{:02x}{:02x}{:02x}",
+                c.get(1)?,
+                c.get(2)?,
+                c.get(3)?
+            ))
+        }
+        b"hvc1" | b"hev1" => hevc_codecs(fourcc, config(b"hvcC")?),
+        b"av01" => {
+            let c = config(b"av1C")?;
+            let (b1, b2) = (*c.get(1)?, *c.get(2)?);
+            let (profile, level) = (b1 >> 5, b1 & 0x1f);
+            let tier = if b2 & 0x80 != 0 { 'H' } else { 'M' };
+            let depth = match (b2 & 0x40 != 0, b2 & 0x20 != 0) {
+                (true, true) => 12,
+                (true, false) => 10,
+                _ => 8,
+            };
+            Some(format!("av01.{profile}.{level:02}{tier}.{depth:02}"))
+        }
+        _ => None,
+    }
+}
+
+/// ISO/IEC 14496-15 Annex E: profile space and idc, the compatibility flags bit-reversed in
+/// hex, tier and level, then the constraint bytes without the trailing zero ones.
+fn hevc_codecs(fourcc: &str, c: &[u8]) -> Option<String> {
+    let b1 = *c.get(1)?;
+    let space = ["", "A", "B", "C"][usize::from(b1 >> 6)];
+    let tier = if b1 & 0x20 != 0 { 'H' } else { 'L' };
+    let profile = b1 & 0x1f;
+    let compat = u32::from_be_bytes(c.get(2..6)?.try_into().ok()?).reverse_bits();
+    let constraints = c.get(6..12)?;
+    let level = c.get(12)?;
+    let mut out = format!("{fourcc}.{space}{profile}.{compat:X}.{tier}{level}");
+    let used = constraints
+        .iter()
+        .rposition(|b| *b != 0)
+        .map_or(0, |i| i + 1);
+    for b in &constraints[..used] {
+        out.push_str(&format!(".{b:X}"));
+    }
+    Some(out)
+}
+
 /// `trex` default sample duration from an init segment (for fragments that name none).
 fn trex_default_duration(init: &[u8]) -> Option<u32> {
     let top = children(init, 0, init.len()).ok()?;
@@ -290,5 +373,42 @@ mod tests {
         huge.splice(8..8, u64::MAX.to_be_bytes());
         assert!(end_ticks(&init(), &huge).is_err());
         assert!(timescale(b"nonsense").is_err());
+    }
+
+    /// An init segment whose only sample entry is `entry` holding the config box `config`.
+    fn init_with(entry: &[u8; 4], config: &[u8; 4], record: &[u8]) -> Vec<u8> {
+        let mut sample = vec![0u8; 78];
+        sample.extend(boxed(config, record));
+        let mut stsd = vec![0u8, 0, 0, 0, 0, 0, 0, 1];
+        stsd.extend(boxed(entry, &sample));
+        let mut inner = boxed(b"stsd", &stsd);
+        for kind in [b"stbl", b"minf", b"mdia", b"trak", b"moov"] {
+            inner = boxed(kind, &inner);
+        }
+        inner
+    }
+
+    #[test]
+    fn codec_strings_come_from_the_decoder_configuration() {
+        let avc = init_with(b"avc1", b"avcC", &[1, 0x64, 0, 0x1f, 0xff]);
+        assert_eq!(codecs(&avc).as_deref(), Some("avc1.64001f"));
+        // x265 Main 10, level 5.0: compatibility flag of profile 2, progressive/frame-only.
+        let mut hvcc = vec![1, 0x02, 0x20, 0, 0, 0, 0xB0, 0, 0, 0, 0, 0, 150];
+        hvcc.extend([0u8; 10]);
+        let hevc = init_with(b"hvc1", b"hvcC", &hvcc);
+        assert_eq!(codecs(&hevc).as_deref(), Some("hvc1.2.4.L150.B0"));
+        hvcc[1] = 0x21; // high tier, Main (profile 1, compatibility flags 1 and 2)
+        hvcc[2] = 0x60;
+        assert_eq!(
+            codecs(&init_with(b"hvc1", b"hvcC", &hvcc)).as_deref(),
+            Some("hvc1.1.6.H150.B0")
+        );
+        let av1 = init_with(b"av01", b"av1C", &[0x81, 0x0c, 0x4c, 0]);
+        assert_eq!(codecs(&av1).as_deref(), Some("av01.0.12M.10"));
+        assert_eq!(codecs(&init_with(b"mp4a", b"esds", &[0; 20])), None);
+        assert_eq!(codecs(b"nonsense"), None);
+        for cut in 0..hevc.len() {
+            let _ = codecs(&hevc[..cut]);
+        }
     }
 }

@@ -1,28 +1,74 @@
-//! Planning the ladder: which rungs a source gets (never above it), their exact sizes, bitrates
-//! after Apple's HLS authoring table, and the H.264 level each one needs (so CODECS is exact).
+//! Planning the ladder: which rungs a source gets (never above it), their exact sizes, the
+//! rate each is encoded at (a target quality capped at Apple's HLS authoring rates, or those
+//! rates fixed), the H.264 level each one needs (so CODECS is exact), and the rows in more
+//! efficient codecs beside the H.264 ones.
 
 use super::probe::Probe;
+use crate::config::{Quality, VideoCodec};
 
 /// One row of the ladder, as it will be encoded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rung {
-    /// `480p` etc.: named by the short side, which is the height of a landscape movie.
+    /// `480p` etc.: named by the short side, which is the height of a landscape movie; rows in
+    /// another codec than H.264 add it (`2160p_hevc`).
     pub name: String,
+    pub codec: VideoCodec,
     pub width: u32,
     pub height: u32,
+    /// The target quality (the encoder's CRF), `None` for a fixed rate.
+    pub crf: Option<u8>,
+    /// The fixed average rate, or with a CRF the average a rung costs at most (the cap).
     pub video_kbps: u32,
     pub maxrate_kbps: u32,
     pub bufsize_kbps: u32,
-    /// H.264 level as ffmpeg takes it (`4.0`) and as CODECS spells it (level_idc 40).
+    /// H.264 level as ffmpeg takes it (`4.0`) and as CODECS spells it (level_idc 40); the other
+    /// encoders pick theirs, read back from the init segment.
     pub level: &'static str,
     pub level_idc: u8,
     pub frame_rate: f64,
+    /// What the row's pixels are: SDR BT.709, or the source's HDR kept (only in a row of an
+    /// efficient codec: H.264 rows are always tone-mapped SDR).
+    pub range: VideoRange,
+}
+
+/// HLS VIDEO-RANGE of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoRange {
+    Sdr,
+    /// SMPTE ST 2084 (HDR10).
+    Pq,
+    /// ARIB STD-B67.
+    Hlg,
+}
+
+impl VideoRange {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VideoRange::Sdr => "SDR",
+            VideoRange::Pq => "PQ",
+            VideoRange::Hlg => "HLG",
+        }
+    }
+
+    fn of(probe: &Probe) -> VideoRange {
+        match probe.colour.transfer.as_deref() {
+            Some("smpte2084") => VideoRange::Pq,
+            Some("arib-std-b67") => VideoRange::Hlg,
+            _ => VideoRange::Sdr,
+        }
+    }
 }
 
 impl Rung {
-    /// RFC 6381 codec string: H.264 High profile at this level, plus AAC-LC when there is audio.
+    /// RFC 6381 codec string as planned: exact for H.264 (its level is ours); the other codecs'
+    /// strings are read from their init segments once written (`fmp4::codecs`).
     pub fn codecs(&self, with_audio: bool) -> String {
-        let video = format!("avc1.6400{:02x}", self.level_idc);
+        let video = match self.codec {
+            VideoCodec::H264 => format!("avc1.6400{:02x}", self.level_idc),
+            // Main 10, level picked by x265 (the init segment says which).
+            VideoCodec::Hevc => "hvc1.2.4.L150.B0".to_string(),
+            VideoCodec::Av1 => "av01.0.08M.10".to_string(),
+        };
         if with_audio {
             format!("{video},mp4a.40.2")
         } else {
@@ -31,8 +77,19 @@ impl Rung {
     }
 }
 
+/// What the operator asked for.
+#[derive(Debug, Clone)]
+pub struct Wanted<'a> {
+    pub renditions: &'a [String],
+    pub quality: Quality,
+    pub codecs: &'a [VideoCodec],
+}
+
 /// (short side, 30 fps average kbit/s) after Apple's HLS authoring spec for H.264.
 const LADDER: &[(u32, u32)] = &[(480, 1400), (720, 3000), (1080, 6000), (2160, 16000)];
+
+/// Rows in another codec than H.264 are made for sources whose top rung is at least this tall.
+pub const EFFICIENT_CODEC_MIN_SHORT_SIDE: u32 = 1080;
 
 /// The fastest frame rate a rung is encoded at; faster sources are halved or capped.
 pub const MAX_FRAME_RATE: f64 = 60.0;
@@ -49,6 +106,31 @@ const LEVELS: &[(&str, u8, u64, u64, u64)] = &[
     ("5.1", 51, 983_040, 36_864, 300_000),
     ("5.2", 52, 2_073_600, 36_864, 300_000),
 ];
+
+/// The encoder's CRF for a quality: x264's scale, and x265's and SVT-AV1's points that
+/// measured the same SSIM as x264's on the quality corpus (`benches/quality.sh`).
+pub fn crf(quality: Quality, codec: VideoCodec) -> Option<u8> {
+    let h264 = match quality {
+        Quality::Fixed => return None,
+        Quality::Standard => 23,
+        Quality::High => 20,
+        Quality::Archive => 17,
+    };
+    Some(match codec {
+        VideoCodec::H264 => h264,
+        VideoCodec::Hevc => h264 + 2,
+        VideoCodec::Av1 => h264 + 11,
+    })
+}
+
+/// The share of H.264's rate a codec needs for the same picture: its ceiling.
+fn rate_share(codec: VideoCodec) -> f64 {
+    match codec {
+        VideoCodec::H264 => 1.0,
+        VideoCodec::Hevc => 0.6,
+        VideoCodec::Av1 => 0.5,
+    }
+}
 
 fn even(x: f64) -> u32 {
     ((x / 2.0).round() as u32 * 2).max(2)
@@ -78,7 +160,14 @@ pub fn output_frame_rate(source: f64) -> f64 {
     }
 }
 
-fn rung(name: String, width: u32, height: u32, box_kbps: f64, box_pixels: f64, fps: f64) -> Rung {
+fn rung(
+    name: String,
+    (width, height): (u32, u32),
+    box_kbps: f64,
+    box_pixels: f64,
+    fps: f64,
+    quality: Quality,
+) -> Rung {
     // Scale the box's bitrate by how much of the box the picture fills (letterboxed films need
     // fewer bits), and by 1.5 for high frame rates, as Apple's table does for 60 fps rows.
     let fill = (f64::from(width) * f64::from(height) / box_pixels).clamp(0.25, 1.0);
@@ -90,28 +179,48 @@ fn rung(name: String, width: u32, height: u32, box_kbps: f64, box_pixels: f64, f
     let (level, level_idc) = level_for(width, height, fps, maxrate_kbps);
     Rung {
         name,
+        codec: VideoCodec::H264,
         width,
         height,
+        crf: crf(quality, VideoCodec::H264),
         video_kbps,
         maxrate_kbps,
         bufsize_kbps,
         level,
         level_idc,
         frame_rate: fps,
+        range: VideoRange::Sdr,
+    }
+}
+
+/// The same picture as an H.264 rung in another codec: its share of the rate, the source's
+/// dynamic range kept.
+fn in_codec(h264: &Rung, codec: VideoCodec, quality: Quality, range: VideoRange) -> Rung {
+    let share = |kbps: u32| (f64::from(kbps) * rate_share(codec)).round() as u32;
+    Rung {
+        name: format!("{}_{}", h264.name, codec.name()),
+        codec,
+        crf: crf(quality, codec),
+        video_kbps: share(h264.video_kbps),
+        maxrate_kbps: share(h264.maxrate_kbps),
+        bufsize_kbps: share(h264.bufsize_kbps),
+        range,
+        ..h264.clone()
     }
 }
 
 /// Plans the rungs for a source. A rung is a 16:9 box (turned for portrait sources); it is made
 /// when the source fills the box in at least one dimension, scaled to fit inside it and never
-/// enlarged. A source smaller than the smallest box gets one rung at its own size.
-pub fn plan(probe: &Probe, wanted: &[String]) -> Vec<Rung> {
+/// enlarged. A source smaller than the smallest box gets one rung at its own size. Then one row
+/// per extra codec at the top rung's size, when that is 1080p or more.
+pub fn plan(probe: &Probe, wanted: &Wanted) -> Vec<Rung> {
     let (sw, sh) = (f64::from(probe.width), f64::from(probe.height));
     let portrait = sh > sw;
     let fps = output_frame_rate(probe.frame_rate);
     let mut rungs = Vec::new();
     for &(short, kbps) in LADDER {
         let name = format!("{short}p");
-        if !wanted.contains(&name) {
+        if !wanted.renditions.contains(&name) {
             continue;
         }
         let long = (f64::from(short) * 16.0 / 9.0).round();
@@ -124,8 +233,15 @@ pub fn plan(probe: &Probe, wanted: &[String]) -> Vec<Rung> {
             continue; // would be an upscale
         }
         let scale = (bw / sw).min(bh / sh).min(1.0);
-        let (w, h) = (even(sw * scale), even(sh * scale));
-        rungs.push(rung(name, w, h, f64::from(kbps), bw * bh, fps));
+        let size = (even(sw * scale), even(sh * scale));
+        rungs.push(rung(
+            name,
+            size,
+            f64::from(kbps),
+            bw * bh,
+            fps,
+            wanted.quality,
+        ));
     }
     if rungs.is_empty() {
         // Below the smallest rung (or none of the wanted ones fit): one rung at its own size.
@@ -135,12 +251,22 @@ pub fn plan(probe: &Probe, wanted: &[String]) -> Vec<Rung> {
         let box_long = (f64::from(base_short) * 16.0 / 9.0).round();
         rungs.push(rung(
             format!("{short}p"),
-            w,
-            h,
+            (w, h),
             f64::from(base_kbps),
             box_long * f64::from(base_short),
             fps,
+            wanted.quality,
         ));
+    }
+    let top = rungs
+        .iter()
+        .max_by_key(|r| r.width * r.height)
+        .filter(|r| r.width.min(r.height) >= EFFICIENT_CODEC_MIN_SHORT_SIDE)
+        .cloned();
+    if let Some(top) = top {
+        for &codec in wanted.codecs.iter().filter(|c| **c != VideoCodec::H264) {
+            rungs.push(in_codec(&top, codec, wanted.quality, VideoRange::of(probe)));
+        }
     }
     rungs
 }
@@ -167,6 +293,20 @@ mod tests {
         ["480p", "720p", "1080p", "2160p"]
             .map(String::from)
             .to_vec()
+    }
+
+    const H264: &[VideoCodec] = &[VideoCodec::H264];
+
+    /// The fixed ladder of the H.264 rows: what the sizes and rates below are checked against.
+    fn plan(probe: &Probe, renditions: &[String]) -> Vec<Rung> {
+        super::plan(
+            probe,
+            &Wanted {
+                renditions,
+                quality: Quality::Fixed,
+                codecs: H264,
+            },
+        )
     }
 
     fn names(r: &[Rung]) -> Vec<&str> {
@@ -251,5 +391,94 @@ mod tests {
     fn configured_renditions_limit_the_ladder() {
         let r = plan(&probe(1920, 1080, 30.0), &["720p".to_string()]);
         assert_eq!(names(&r), ["720p"]);
+    }
+}
+
+#[cfg(test)]
+mod rate_and_codec_tests {
+    use super::*;
+
+    fn wanted<'a>(
+        renditions: &'a [String],
+        quality: Quality,
+        codecs: &'a [VideoCodec],
+    ) -> Wanted<'a> {
+        Wanted {
+            renditions,
+            quality,
+            codecs,
+        }
+    }
+
+    fn all() -> Vec<String> {
+        ["480p", "720p", "1080p", "2160p"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn a_quality_is_a_crf_capped_at_the_fixed_rates() {
+        let p = crate::ingest::probe::sample(1920, 1080, 30.0);
+        let r = all();
+        let fixed = plan(&p, &wanted(&r, Quality::Fixed, &[VideoCodec::H264]));
+        let standard = plan(&p, &wanted(&r, Quality::Standard, &[VideoCodec::H264]));
+        assert!(fixed.iter().all(|r| r.crf.is_none()));
+        assert!(standard.iter().all(|r| r.crf == Some(23)));
+        for (f, s) in fixed.iter().zip(&standard) {
+            assert_eq!(
+                (f.maxrate_kbps, f.bufsize_kbps, f.level),
+                (s.maxrate_kbps, s.bufsize_kbps, s.level),
+                "the cap is the fixed ladder's, so nothing costs more than it did"
+            );
+        }
+        let crf = |q| crf(q, VideoCodec::H264).unwrap_or(0);
+        assert!(
+            crf(Quality::Archive) < crf(Quality::High)
+                && crf(Quality::High) < crf(Quality::Standard)
+        );
+    }
+
+    #[test]
+    fn efficient_codecs_add_one_row_at_the_top_of_a_big_source() {
+        let r = all();
+        let codecs = [VideoCodec::H264, VideoCodec::Hevc, VideoCodec::Av1];
+        let mut p = crate::ingest::probe::sample(3840, 2160, 24.0);
+        p.colour.transfer = Some("smpte2084".into());
+        let rows = plan(&p, &wanted(&r, Quality::Standard, &codecs));
+        let names: Vec<_> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["480p", "720p", "1080p", "2160p", "2160p_hevc", "2160p_av1"]
+        );
+        let (h264, hevc, av1) = (&rows[3], &rows[4], &rows[5]);
+        assert!(
+            rows[..4]
+                .iter()
+                .all(|r| r.codec == VideoCodec::H264 && r.range == VideoRange::Sdr)
+        );
+        assert_eq!((hevc.codec, hevc.range), (VideoCodec::Hevc, VideoRange::Pq));
+        assert_eq!((av1.codec, av1.range), (VideoCodec::Av1, VideoRange::Pq));
+        assert_eq!((hevc.width, hevc.height), (h264.width, h264.height));
+        assert!(hevc.maxrate_kbps * 100 <= h264.maxrate_kbps * 60);
+        assert!(av1.maxrate_kbps < hevc.maxrate_kbps);
+        assert_eq!(hevc.crf, Some(25));
+
+        // An SDR 1080p film: an SDR row; a 720p one: none (the saving is too small there).
+        let p = crate::ingest::probe::sample(1920, 1080, 24.0);
+        let rows = plan(&p, &wanted(&r, Quality::High, &codecs[..2]));
+        assert_eq!(
+            rows.last().map(|r| (r.name.as_str(), r.range)),
+            Some(("1080p_hevc", VideoRange::Sdr))
+        );
+        let p = crate::ingest::probe::sample(1280, 720, 24.0);
+        assert_eq!(plan(&p, &wanted(&r, Quality::High, &codecs)).len(), 2);
+        // HLG is kept as HLG.
+        let mut p = crate::ingest::probe::sample(3840, 2160, 50.0);
+        p.colour.transfer = Some("arib-std-b67".into());
+        let rows = plan(&p, &wanted(&r, Quality::Fixed, &codecs[..2]));
+        assert_eq!(
+            rows.last().map(|r| (r.range, r.crf)),
+            Some((VideoRange::Hlg, None))
+        );
     }
 }

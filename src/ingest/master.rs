@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::ladder::Rung;
+use super::ladder::{Rung, VideoRange};
 use crate::store::RenditionInfo;
 
 #[derive(Debug, thiserror::Error)]
@@ -55,24 +55,25 @@ pub fn rates(segments: &[(f32, u64)], target_s: u64, name: &str) -> Result<Rates
     })
 }
 
-/// Every rung's measured row, from its published segments, checked for alignment.
+/// A rendition's published segments, (duration, bytes) each, and the codec string its init
+/// segment says.
+pub type Published = (Vec<(f32, u64)>, Option<String>);
+
+/// Every rung's measured row, from its published segments (and the codec string its init
+/// segment says, when read), checked for alignment.
 pub fn measure(
     rungs: &[Rung],
-    segments: &[Vec<(f32, u64)>],
+    segments: &[Published],
     target_s: u64,
 ) -> Result<Vec<Measured>, MasterError> {
     let mut measured = Vec::new();
-    for (r, segs) in rungs.iter().zip(segments) {
+    for (r, (segs, codecs)) in rungs.iter().zip(segments) {
         let rates = rates(segs, target_s, &r.name)?;
         measured.push(Measured {
             info: RenditionInfo {
-                name: r.name.clone(),
-                width: r.width,
-                height: r.height,
                 bandwidth: rates.peak,
                 average_bandwidth: rates.average,
-                codecs: r.codecs(false),
-                frame_rate: (r.frame_rate * 1000.0).round() / 1000.0,
+                ..estimate(r, codecs.as_deref())
             },
             durations: rates.durations,
         });
@@ -82,16 +83,19 @@ pub fn measure(
 }
 
 /// What a rung is expected to cost before anything is measured: the master a viewer gets
-/// while the movie transcodes (the final one replaces these with measured figures).
-pub fn estimate(r: &Rung) -> RenditionInfo {
+/// while the movie transcodes (the final one replaces these with measured figures). Its cap,
+/// since a rung with a target quality costs anything up to it. `codecs` is what its init
+/// segment says, when it has been written.
+pub fn estimate(r: &Rung, codecs: Option<&str>) -> RenditionInfo {
     RenditionInfo {
         name: r.name.clone(),
         width: r.width,
         height: r.height,
         bandwidth: u64::from(r.maxrate_kbps) * 1000,
         average_bandwidth: u64::from(r.video_kbps) * 1000,
-        codecs: r.codecs(false),
+        codecs: codecs.map_or_else(|| r.codecs(false), str::to_string),
         frame_rate: (r.frame_rate * 1000.0).round() / 1000.0,
+        video_range: (r.range != VideoRange::Sdr).then(|| r.range.as_str().to_string()),
     }
 }
 
@@ -160,6 +164,7 @@ mod tests {
             average_bandwidth: bw - 100,
             codecs: "avc1.64001f,mp4a.40.2".into(),
             frame_rate: 29.97,
+            video_range: None,
         }
     }
 

@@ -376,7 +376,7 @@ impl Ingester {
             return Err(IngestError::SourceMissing(source.clone()));
         }
         let tools = Tools::locate(&self.config.transcode)?;
-        let probe = probe::probe(&tools.ffprobe, source)?;
+        let mut probe = probe::probe(&tools.ffprobe, source)?;
         let mut notes = Vec::new();
         let interlaced = match probe.scan {
             Scan::Interlaced => true,
@@ -394,7 +394,26 @@ impl Ingester {
             ));
         }
         let segment_seconds = self.config.transcode.segment_seconds;
-        let rungs = ladder::plan(&probe, &self.config.transcode.renditions);
+        let t = &self.config.transcode;
+        let rungs = ladder::plan(
+            &probe,
+            &ladder::Wanted {
+                renditions: &t.renditions,
+                quality: t.quality,
+                codecs: &t.codecs,
+            },
+        );
+        let kept_hdr: Vec<&str> = rungs
+            .iter()
+            .filter(|r| r.range != ladder::VideoRange::Sdr)
+            .map(|r| r.name.as_str())
+            .collect();
+        if !kept_hdr.is_empty() {
+            notes.push(format!("HDR kept in {}", kept_hdr.join(", ")));
+            if probe.colour.transfer.as_deref() == Some("smpte2084") {
+                probe.hdr10 = probe::hdr10(&tools.ffprobe, source, probe.video_index);
+            }
+        }
         let mut audio = plan_audio(&probe, &mut notes);
         let streams: Vec<_> = probe.playable_audio().cloned().collect();
         let picture = Picture::of(&probe, interlaced);
@@ -591,7 +610,11 @@ impl Ingester {
                                 &movie.id,
                                 Published {
                                     duration_s: duration,
-                                    renditions: rungs.iter().map(master::estimate).collect(),
+                                    renditions: rungs
+                                        .iter()
+                                        .zip(&video)
+                                        .map(|(r, t)| master::estimate(r, t.codecs.as_deref()))
+                                        .collect(),
                                     audio: with_estimates(&audio),
                                     subtitles: subs.clone(),
                                     video_start_s,
@@ -699,7 +722,10 @@ impl Ingester {
         }
 
         let target = u64::from(segment_seconds.max(1));
-        let sizes: Vec<_> = video.iter().map(Track::sizes).collect();
+        let sizes: Vec<_> = video
+            .iter()
+            .map(|t| (t.sizes(), t.codecs.clone()))
+            .collect();
         let renditions: Vec<_> = master::measure(&rungs, &sizes, target)?
             .into_iter()
             .map(|m| m.info)

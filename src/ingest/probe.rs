@@ -133,8 +133,21 @@ pub struct Probe {
     pub video_codec: String,
     pub scan: Scan,
     pub colour: Colour,
+    /// HDR10 static metadata of a PQ source (read from its first frame: `hdr10`).
+    pub hdr10: Option<Hdr10>,
     pub audio: Vec<AudioStream>,
     pub subtitles: Vec<SubtitleStream>,
+}
+
+/// HDR10 static metadata, in x265's syntax: what a row that keeps the HDR passes on, so a
+/// display maps the picture as the source's mastering intended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hdr10 {
+    /// SMPTE ST 2086: `G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)`, chromaticities in 0.00002 and
+    /// luminance in 0.0001 cd/m².
+    pub mastering_display: Option<String>,
+    /// MaxCLL and MaxFALL in cd/m².
+    pub content_light: Option<(u32, u32)>,
 }
 
 impl Probe {
@@ -405,9 +418,71 @@ pub fn parse(json: &str) -> Result<Probe, ProbeError> {
         video_codec: video.codec_name.clone().unwrap_or_default(),
         scan,
         colour,
+        hdr10: None,
         audio,
         subtitles,
     })
+}
+
+/// A side-data fraction (`"34000/50000"`) in units of `1/unit`.
+fn in_units(value: &serde_json::Value, unit: f64) -> Option<u64> {
+    let text = value.as_str()?;
+    let (num, den) = text.split_once('/').unwrap_or((text, "1"));
+    let (num, den): (f64, f64) = (num.trim().parse().ok()?, den.trim().parse().ok()?);
+    let v = (num / den * unit).round();
+    (den > 0.0 && v.is_finite() && (0.0..=f64::from(u32::MAX)).contains(&v)).then_some(v as u64)
+}
+
+/// Parses `ffprobe -show_frames` of a PQ source's first frame: its mastering display and
+/// content light side data, when it has them.
+pub fn parse_hdr10(json: &str) -> Option<Hdr10> {
+    let v: serde_json::Value = serde_json::from_str(json).ok()?;
+    let side = v["frames"].get(0)?["side_data_list"].as_array()?.clone();
+    let of = |kind: &str| {
+        side.iter()
+            .find(|d| d["side_data_type"].as_str() == Some(kind))
+    };
+    let mastering_display = of("Mastering display metadata").and_then(|d| {
+        let c = |k: &str| in_units(&d[k], 50_000.0);
+        let l = |k: &str| in_units(&d[k], 10_000.0);
+        Some(format!(
+            "G({},{})B({},{})R({},{})WP({},{})L({},{})",
+            c("green_x")?,
+            c("green_y")?,
+            c("blue_x")?,
+            c("blue_y")?,
+            c("red_x")?,
+            c("red_y")?,
+            c("white_point_x")?,
+            c("white_point_y")?,
+            l("max_luminance")?,
+            l("min_luminance")?
+        ))
+    });
+    let content_light = of("Content light level metadata").and_then(|d| {
+        Some((
+            u32::try_from(d["max_content"].as_u64()?).ok()?,
+            u32::try_from(d["max_average"].as_u64()?).ok()?,
+        ))
+    });
+    (mastering_display.is_some() || content_light.is_some()).then_some(Hdr10 {
+        mastering_display,
+        content_light,
+    })
+}
+
+/// Reads the HDR10 static metadata of a PQ source's first video frame (`None` when it has
+/// none or ffprobe cannot say).
+pub fn hdr10(ffprobe: &Path, source: &Path, video_index: u32) -> Option<Hdr10> {
+    let out = Command::new(ffprobe)
+        .args(["-v", "error", "-select_streams"])
+        .arg(video_index.to_string())
+        .args(["-read_intervals", "%+#1", "-show_frames", "-of", "json"])
+        .arg(source)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    parse_hdr10(&String::from_utf8_lossy(&out.stdout))
 }
 
 /// A plain progressive SDR source of the given size, for the planning code's unit tests.
@@ -428,6 +503,7 @@ pub fn sample(width: u32, height: u32, fps: f64) -> Probe {
         video_codec: "h264".into(),
         scan: Scan::Progressive,
         colour: Colour::default(),
+        hdr10: None,
         audio: vec![],
         subtitles: vec![],
     }
@@ -631,5 +707,30 @@ mod tests {
         let still = r#"{"streams":[{"codec_type":"video","width":640,"height":480}],"format":{}}"#;
         assert_eq!(parse(still), Err(ProbeError::NoDuration));
         assert!(matches!(parse("not json"), Err(ProbeError::Unreadable(_))));
+    }
+
+    #[test]
+    fn hdr10_metadata_is_read_in_x265_units() {
+        let json = r#"{"frames":[{"side_data_list":[
+            {"side_data_type":"Mastering display metadata","red_x":"34000/50000","red_y":"16000/50000",
+             "green_x":"13250/50000","green_y":"34500/50000","blue_x":"7500/50000","blue_y":"3000/50000",
+             "white_point_x":"15635/50000","white_point_y":"16450/50000",
+             "min_luminance":"50/10000","max_luminance":"10000000/10000"},
+            {"side_data_type":"Content light level metadata","max_content":1000,"max_average":400},
+            {"side_data_type":"H.26[45] User Data Unregistered SEI message"}]}]}"#;
+        let m = parse_hdr10(json).expect("metadata");
+        assert_eq!(
+            m.mastering_display.as_deref(),
+            Some("G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)")
+        );
+        assert_eq!(m.content_light, Some((1000, 400)));
+        assert_eq!(parse_hdr10(r#"{"frames":[{"side_data_list":[]}]}"#), None);
+        assert_eq!(parse_hdr10(r#"{"frames":[]}"#), None);
+        let odd = r#"{"frames":[{"side_data_list":[{"side_data_type":"Mastering display metadata","red_x":"1/0"}]}]}"#;
+        assert_eq!(
+            parse_hdr10(odd),
+            None,
+            "a broken fraction is no metadata, not a panic"
+        );
     }
 }

@@ -49,6 +49,8 @@ pub struct Track {
     /// (EXTINF duration, file name, size) of every published segment, in order.
     pub published: Vec<(f32, String, u64)>,
     init_published: bool,
+    /// The RFC 6381 codec string of a video rendition, read from its init segment.
+    pub codecs: Option<String>,
     /// A resumed video run starts its fragments at decode time 0: (ticks, fragments) to add.
     shift: Option<(u64, u32)>,
     /// EXT-X-TARGETDURATION of the growing playlist: it may not change while it grows.
@@ -67,6 +69,7 @@ impl Track {
             audio,
             published: Vec::new(),
             init_published: false,
+            codecs: None,
             shift: None,
             target: u64::from(segment_seconds.max(1)),
             finished: false,
@@ -86,6 +89,10 @@ impl Track {
         };
         self.finished = playlist.finished;
         self.init_published = playlist.map.is_some();
+        if self.init_published && !self.audio {
+            let init = media.read_blocking(id, &format!("{}/init.mp4", self.name))?;
+            self.codecs = fmp4::codecs(&init);
+        }
         for (duration, uri) in playlist.segments {
             let size = media.object_size(id, &format!("{}/{uri}", self.name))?;
             self.published.push((duration, uri, size));
@@ -174,6 +181,10 @@ impl Track {
                 what: format!("{}: ffmpeg wrote no init segment", self.name),
                 source: std::io::ErrorKind::NotFound.into(),
             })?;
+            if !self.audio {
+                let bytes = std::fs::read(&init).map_err(io(init.display().to_string()))?;
+                self.codecs = fmp4::codecs(&bytes);
+            }
             media.put_file(id, &format!("{}/init.mp4", self.name), &init)?;
             self.init_published = true;
         }

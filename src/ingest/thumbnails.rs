@@ -147,6 +147,7 @@ mod tests {
             video_index: 1,
             source_frame_rate: 24.0,
             deinterlace: false,
+            hdr10: None,
             hdr_transfer: None,
         };
         let args = pass_args(
@@ -170,6 +171,7 @@ mod tests {
             video_index: 0,
             source_frame_rate: 25.0,
             deinterlace: true,
+            hdr10: None,
             hdr_transfer: Some("smpte2084".into()),
         };
         let args = pass_args(

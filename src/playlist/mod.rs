@@ -206,6 +206,9 @@ pub fn render_master(ladder: &Ladder, mut uri: impl FnMut(&str) -> String) -> St
             uri(&s.name)
         );
     }
+    // VIDEO-RANGE on every row once one is HDR (players then pick by it); absent otherwise, as
+    // SDR is what a row without it means.
+    let ranged = rows.iter().any(|r| r.video_range.is_some());
     let audio_peak = ladder.audio.iter().map(|a| a.bandwidth).max();
     let audio_average = ladder.audio.iter().map(|a| a.average_bandwidth).max();
     for r in rows {
@@ -223,6 +226,10 @@ pub fn render_master(ladder: &Ladder, mut uri: impl FnMut(&str) -> String) -> St
             r.height,
             r.frame_rate,
         );
+        if ranged {
+            let range = quoted(r.video_range.as_deref().unwrap_or("SDR"));
+            let _ = write!(out, ",VIDEO-RANGE={range}");
+        }
         if audio_peak.is_some() {
             let _ = write!(out, ",AUDIO=\"{AUDIO_GROUP}\"");
         }
@@ -357,6 +364,7 @@ mod tests {
             average_bandwidth: bw / 2,
             codecs: "avc1.64001f,mp4a.40.2".into(),
             frame_rate: 29.97,
+            video_range: None,
         };
         let video = [r("720p", 3_000_000), r("480p", 1_000_000)];
         let ladder = Ladder {
@@ -379,6 +387,44 @@ mod tests {
     }
 
     #[test]
+    fn an_hdr_row_puts_video_range_on_every_row() {
+        let row = |name: &str, bw: u64, codecs: &str, range: Option<&str>| RenditionInfo {
+            name: name.into(),
+            width: 3840,
+            height: 2160,
+            bandwidth: bw,
+            average_bandwidth: bw / 2,
+            codecs: codecs.into(),
+            frame_rate: 24.0,
+            video_range: range.map(String::from),
+        };
+        let sdr_only = [row("2160p", 16_000_000, "avc1.640033", None)];
+        let ladder = |video| Ladder {
+            video,
+            audio: &[],
+            subtitles: &[],
+        };
+        assert!(!render_master(&ladder(&sdr_only), |n| n.to_string()).contains("VIDEO-RANGE"));
+        let video = [
+            row("2160p", 16_000_000, "avc1.640033", None),
+            row("2160p_hevc", 9_000_000, "hvc1.2.4.L153.B0", Some("PQ")),
+        ];
+        let text = render_master(&ladder(&video), |n| n.to_string());
+        assert!(
+            text.contains(
+                "CODECS=\"hvc1.2.4.L153.B0\",FRAME-RATE=24.000,VIDEO-RANGE=PQ\n2160p_hevc"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("CODECS=\"avc1.640033\",FRAME-RATE=24.000,VIDEO-RANGE=SDR\n2160p\n"),
+            "{text}"
+        );
+        let m = m3u8_rs::parse_master_playlist_res(text.as_bytes()).expect("valid master");
+        assert_eq!(m.variants.len(), 2);
+    }
+
+    #[test]
     fn audio_and_subtitle_groups_are_listed_and_named_by_every_row() {
         let video = [RenditionInfo {
             name: "720p".into(),
@@ -388,6 +434,7 @@ mod tests {
             average_bandwidth: 2_800_000,
             codecs: "avc1.64001f".into(),
             frame_rate: 25.0,
+            video_range: None,
         }];
         let audio = |name: &str, lang: &str, label: &str, default: bool| AudioRendition {
             name: name.into(),

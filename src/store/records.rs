@@ -159,6 +159,9 @@ pub struct RenditionInfo {
     pub average_bandwidth: u64,
     pub codecs: String,
     pub frame_rate: f64,
+    /// HLS VIDEO-RANGE (`PQ`, `HLG`) of a row that keeps the source's HDR; `None` is SDR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_range: Option<String>,
 }
 
 /// One audio rendition: a source audio stream encoded once as stereo AAC, shared by every rung.
