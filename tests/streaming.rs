@@ -861,11 +861,24 @@ fn seek_thumbnails_show_the_frame_at_each_slot_and_are_signed_like_segments() {
     let d = dir.path();
     add_user(d, "prem", PW, &["--plan", "premium"]);
     add_user(d, "free", PW, &[]);
-    // A picture whose brightness tells the time: 5 luma levels per second, 45 s.
-    let src = d.join("clock.mp4");
+    // A picture whose brightness tells the time: 5 luma levels per second, 45 s. Its picture
+    // starts 0.04 s after its sound, as in many MKVs: the slots still start at 0. A keyframe
+    // every 0.2 s: a slot shows the last keyframe at or before it.
+    let src = d.join("clock.mkv");
     let made = std::process::Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-itsoffset",
+            "0.04",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
         .arg("color=c=black:s=640x360:r=25:d=45,format=yuv420p,geq=lum='T*5':cb=128:cr=128")
+        .args(["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo:d=45"])
         .args([
             "-c:v",
             "libx264",
@@ -873,6 +886,10 @@ fn seek_thumbnails_show_the_frame_at_each_slot_and_are_signed_like_segments() {
             "ultrafast",
             "-pix_fmt",
             "yuv420p",
+            "-g",
+            "5",
+            "-c:a",
+            "aac",
         ])
         .arg(&src)
         .status()

@@ -636,7 +636,10 @@ mod tests {
             "{joined}"
         );
         assert_eq!(joined.matches("tonemap=hable").count(), 1);
-        assert!(joined.contains("-color_primaries:v:2 bt709 -color_trc:v:2 bt709 -colorspace:v:2 bt709"));
+        assert!(
+            joined
+                .contains("-color_primaries:v:2 bt709 -color_trc:v:2 bt709 -colorspace:v:2 bt709")
+        );
         assert!(!joined.contains("-c:a"));
     }
 

@@ -35,9 +35,11 @@ pub fn size(display: (u32, u32)) -> (u32, u32) {
 }
 
 /// From frames on the movie's clock: one each `INTERVAL_S` (the frame at the slot's start,
-/// `round=up`), scaled and tiled.
+/// `round=up`), scaled and tiled. The clock starts at 0 even when the picture starts later
+/// (an MKV whose audio starts first): without `start_time=0` the first slot would be the one
+/// at 10 s, and every picture would show the slot after its own.
 fn select_and_tile(size: (u32, u32), prepare: Vec<String>) -> String {
-    let mut chain = vec![format!("fps=1/{INTERVAL_S}:round=up")];
+    let mut chain = vec![format!("fps=1/{INTERVAL_S}:round=up:start_time=0")];
     chain.extend(prepare);
     chain.extend([
         format!("scale={}:{}:flags=bicubic", size.0, size.1),
