@@ -36,8 +36,17 @@
   const say = (text) => { message.textContent = text; };
   const sessionEnded = () => say('Your session has ended: sign in again to keep watching.');
 
+  // "2160p", or "2160p HEVC HDR" for a row beside the H.264 ones (hls.js lists only the rows
+  // this browser decodes).
+  function levelName(level) {
+    const codec = (level.videoCodec || '').slice(0, 4);
+    const extra = { hvc1: ' HEVC', hev1: ' HEVC', av01: ' AV1' }[codec] || '';
+    const hdr = level.videoRange && level.videoRange !== 'SDR' ? ' HDR' : '';
+    return `${level.height}p${extra}${hdr}`;
+  }
+
   function levelLabel(level) {
-    return level ? `${level.height}p · ${(level.bitrate / 1e6).toFixed(1)} Mb/s` : '–';
+    return level ? `${levelName(level)} · ${(level.bitrate / 1e6).toFixed(1)} Mb/s` : '–';
   }
 
   function buildMenu(levels) {
@@ -45,7 +54,7 @@
     levels.forEach((level, i) => {
       const option = document.createElement('option');
       option.value = String(i);
-      option.textContent = `${level.height}p`;
+      option.textContent = levelName(level);
       quality.appendChild(option);
     });
     quality.value = String(hls.autoLevelEnabled ? -1 : hls.currentLevel);

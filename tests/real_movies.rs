@@ -1018,3 +1018,175 @@ fn admins_add_and_remove_subtitles_over_http_and_on_the_admin_page() {
     assert_eq!(movie["subtitles"], serde_json::json!([]));
     server.stop();
 }
+
+/// The EXT-X-STREAM-INF rows of a master: (attribute line, URI).
+fn variant_rows(master: &str) -> Vec<(&str, &str)> {
+    let lines: Vec<&str> = master.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].starts_with("#EXT-X-STREAM-INF:"))
+        .map(|w| (w[0], w[1]))
+        .collect()
+}
+
+fn extinf(playlist: &Path) -> Vec<String> {
+    std::fs::read_to_string(playlist)
+        .expect("playlist")
+        .lines()
+        .filter(|l| l.starts_with("#EXTINF:"))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_2160p_hdr10_source_gets_sdr_h264_rows_and_hdr10_rows_in_hevc_and_av1() {
+    let dir = Server::temp_dir();
+    let src = dir.path().join("uhd-hdr10.mkv");
+    let display = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)";
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=3840x2160:rate=24:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:sample_rate=48000:duration=2",
+        "-vf",
+        "format=yuv420p10le",
+        "-c:v",
+        "libx265",
+        "-preset",
+        "ultrafast",
+        "-x265-params",
+        &format!(
+            "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:hdr10=1:master-display={display}:max-cll=1000,400"
+        ),
+        "-color_primaries",
+        "bt2020",
+        "-color_trc",
+        "smpte2084",
+        "-colorspace",
+        "bt2020nc",
+        "-c:a",
+        "aac",
+        src.to_str().expect("utf8"),
+    ]);
+    let out = cli_env(
+        dir.path(),
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            "UHD HDR10",
+            "--json",
+        ],
+        &[
+            ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
+            ("STREAMD_TRANSCODE_RENDITIONS", r#"["480p", "2160p"]"#),
+            ("STREAMD_TRANSCODE_CODECS", r#"["h264", "hevc", "av1"]"#),
+            // Two segments in two seconds of 2160p (an expensive picture to encode thrice).
+            ("STREAMD_TRANSCODE_SEGMENT_SECONDS", "1"),
+        ],
+    );
+    assert!(out.status.success(), "ingest failed: {}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    let id = v["id"].as_str().expect("id");
+    let root = movie_dir(dir.path(), id);
+    let master = std::fs::read_to_string(root.join("master.m3u8")).expect("master");
+    let rows = variant_rows(&master);
+    let names: Vec<&str> = rows.iter().map(|(_, uri)| *uri).collect();
+    for want in ["480p", "2160p", "2160p_hevc", "2160p_av1"] {
+        assert!(
+            names.contains(&format!("{want}/index.m3u8").as_str()),
+            "{master}"
+        );
+    }
+    assert_eq!(rows.len(), 4, "{master}");
+    let segments = extinf(&root.join("480p/index.m3u8"));
+    for (line, uri) in &rows {
+        let name = uri.trim_end_matches("/index.m3u8");
+        assert_eq!(
+            extinf(&root.join(uri)),
+            segments,
+            "{name}: segments aligned with every other row"
+        );
+        let codecs = attr(line, "CODECS").expect("CODECS");
+        let range = attr(line, "VIDEO-RANGE").expect("VIDEO-RANGE on every row");
+        let seg = first_segment(&root.join(name));
+        let s = stream_of(&seg, "v:0");
+        let first_frame = ffprobe(
+            &seg,
+            &[
+                "-read_intervals",
+                "%+#1",
+                "-show_frames",
+                "-select_streams",
+                "v:0",
+            ],
+        );
+        let side = first_frame["frames"][0]["side_data_list"].clone();
+        let side_of = |kind: &str| {
+            side.as_array()
+                .and_then(|l| l.iter().find(|d| d["side_data_type"] == kind).cloned())
+        };
+        match name {
+            "480p" | "2160p" => {
+                assert_eq!(range, "SDR", "{line}");
+                assert_eq!(
+                    codecs,
+                    format!("{},mp4a.40.2", common::avc1_codecs(&s)),
+                    "{line}"
+                );
+                assert_eq!(s["pix_fmt"], "yuv420p", "{name}: 8-bit");
+                assert_eq!(s["color_transfer"], "bt709", "{name}: tone-mapped");
+                assert_eq!(s["color_primaries"], "bt709");
+            }
+            "2160p_hevc" => {
+                assert_eq!(range, "PQ", "{line}");
+                assert_eq!(
+                    s["codec_tag_string"], "hvc1",
+                    "parameter sets in the init segment"
+                );
+                assert_eq!(s["profile"], "Main 10");
+                let level = s["level"].as_u64().expect("level");
+                assert!(
+                    codecs.starts_with(&format!("hvc1.2.4.L{level}."))
+                        && codecs.ends_with(",mp4a.40.2"),
+                    "{codecs} vs Main 10 at level {level}"
+                );
+            }
+            "2160p_av1" => {
+                assert_eq!(range, "PQ", "{line}");
+                assert_eq!(s["codec_name"], "av1");
+                assert!(
+                    codecs.starts_with("av01.0.") && codecs.ends_with("M.10,mp4a.40.2"),
+                    "{codecs}: Main profile, 10-bit"
+                );
+            }
+            other => panic!("unexpected row {other}"),
+        }
+        if name.contains('_') {
+            assert_eq!(s["pix_fmt"], "yuv420p10le", "{name}: 10-bit");
+            assert_eq!(s["color_transfer"], "smpte2084", "{name}: HDR kept");
+            assert_eq!(s["color_primaries"], "bt2020");
+            assert_eq!(s["width"], 3840);
+        }
+        if name == "2160p_hevc" {
+            // HDR10's static metadata goes with the picture, as the source had it.
+            let display = side_of("Mastering display metadata").expect("mastering display");
+            assert_eq!(display["max_luminance"], "10000000/10000", "{display}");
+            assert_eq!(display["red_x"], "34000/50000", "{display}");
+            let light = side_of("Content light level metadata").expect("content light");
+            assert_eq!(
+                (light["max_content"].as_u64(), light["max_average"].as_u64()),
+                (Some(1000), Some(400))
+            );
+        }
+    }
+    let notes = v["notes"].to_string();
+    assert!(
+        notes.contains("HDR kept in 2160p_hevc, 2160p_av1"),
+        "{notes}"
+    );
+}

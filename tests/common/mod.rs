@@ -402,6 +402,19 @@ pub fn make_source(
     out
 }
 
+/// The RFC 6381 string of an H.264 stream as ffprobe describes it (profile, constraint flags as
+/// x264 writes them, level): what a master's CODECS must say of it.
+pub fn avc1_codecs(stream: &serde_json::Value) -> String {
+    let (profile, constraints) = match stream["profile"].as_str() {
+        Some("High") => (0x64, 0x00),
+        Some("Main") => (0x4d, 0x40),
+        Some("Constrained Baseline") => (0x42, 0xc0),
+        other => panic!("unexpected H.264 profile {other:?}"),
+    };
+    let level = stream["level"].as_u64().expect("level");
+    format!("avc1.{profile:02x}{constraints:02x}{level:02x}")
+}
+
 /// Runs ffprobe and returns its JSON.
 pub fn ffprobe(path: &Path, args: &[&str]) -> serde_json::Value {
     let out = Command::new("ffprobe")

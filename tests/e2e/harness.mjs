@@ -40,9 +40,9 @@ export function makeSource(dir, name, size, seconds, rate = 30) {
   return out;
 }
 
-export function ingest(dataDir, source, title, tier = 'free') {
+export function ingest(dataDir, source, title, tier = 'free', env = {}) {
   const out = cli(dataDir, ['ingest', source, '--title', title, '--tier', tier, '--json'],
-    { env: { STREAMD_TRANSCODE_PRESET: 'ultrafast' } });
+    { env: { STREAMD_TRANSCODE_PRESET: 'ultrafast', ...env } });
   return JSON.parse(out).id;
 }
 
