@@ -57,11 +57,13 @@ rungs() {
 }
 
 # crf: the table of src/ingest/ladder.rs (standard: x264 23, x265 +2, SVT-AV1 +11); the
-# efficient codecs' caps are their share (0.6, 0.5) of H.264's.
+# efficient codecs' caps are their share (0.6, 0.5) of H.264's. Keep in step with it.
 encoder() { # codec mode kbps -> the encoder options
   local codec=$1 mode=$2 kbps=$3 max bufsize share crf
   case $codec in h264) share=100; crf=23 ;; hevc) share=60; crf=25 ;; av1) share=50; crf=34 ;; esac
+  # fixed: average kbps, peak 1.07x; a quality: capped at the fixed average (buffer 2x).
   kbps=$(( kbps * share / 100 )); max=$(( kbps * 107 / 100 )); bufsize=$(( max * 2 ))
+  [ "$mode" = fixed ] || { max=$kbps; bufsize=$(( kbps * 2 )); }
   case $codec in
     h264) echo "-c:v libx264 -preset $PRESET -profile:v high -pix_fmt yuv420p" ;;
     hevc) echo "-c:v libx265 -preset $PRESET -profile:v main10 -pix_fmt yuv420p10le -tag:v hvc1 -forced-idr 1 -x265-params log-level=error:open-gop=0:scenecut=0" ;;

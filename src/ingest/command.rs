@@ -677,7 +677,7 @@ mod tests {
         let r = plan(&p, &["1080p".into()]);
         let joined = ladder_args(&job(&r, Picture::of(&p, false))).join(" ");
         assert!(
-            joined.contains("-crf:v:0 23 -maxrate:v:0 6420k -bufsize:v:0 12840k"),
+            joined.contains("-crf:v:0 23 -maxrate:v:0 6000k -bufsize:v:0 12000k"),
             "{joined}"
         );
         assert!(!joined.contains("-b:v"));
@@ -720,7 +720,7 @@ mod tests {
             joined
                 .contains("-color_primaries:v:1 bt709 -color_trc:v:1 bt709 -colorspace:v:1 bt709")
         );
-        assert!(joined.contains("-c:v:2 libx265 -preset:v:2 veryfast -profile:v:2 main10 -pix_fmt:v:2 yuv420p10le -tag:v:2 hvc1 -forced-idr:v:2 1 -crf:v:2 25 -maxrate:v:2 10272k"));
+        assert!(joined.contains("-c:v:2 libx265 -preset:v:2 veryfast -profile:v:2 main10 -pix_fmt:v:2 yuv420p10le -tag:v:2 hvc1 -forced-idr:v:2 1 -crf:v:2 25 -maxrate:v:2 9600k"));
         assert!(joined.contains(
             "-color_primaries:v:2 bt2020 -color_trc:v:2 smpte2084 -colorspace:v:2 bt2020nc"
         ));
@@ -728,7 +728,7 @@ mod tests {
         assert!(
             joined.contains("-c:v:3 libsvtav1 -preset:v:3 10 -pix_fmt:v:3 yuv420p10le -crf:v:3 34")
         );
-        assert!(joined.contains("-svtav1-params:v:3 scd=0:irefresh-type=2:mbr=8560"));
+        assert!(joined.contains("-svtav1-params:v:3 scd=0:irefresh-type=2:mbr=8000"));
         assert!(
             joined.contains("v:0,name:1080p v:1,name:2160p v:2,name:2160p_hevc v:3,name:2160p_av1")
         );

@@ -173,8 +173,14 @@ fn rung(
     let fill = (f64::from(width) * f64::from(height) / box_pixels).clamp(0.25, 1.0);
     let fps_factor = if fps > 31.0 { 1.5 } else { 1.0 };
     let video_kbps = (box_kbps * fill * fps_factor).round() as u32;
-    // Peak held near the average: a player's bandwidth estimate then holds for every segment.
-    let maxrate_kbps = video_kbps * 107 / 100;
+    let crf = crf(quality, VideoCodec::H264);
+    // A fixed rate's peak is held near its average: a player's bandwidth estimate then holds
+    // for every segment. A target quality is capped at the fixed average itself, so hard
+    // content costs no more than the fixed ladder did over a film.
+    let maxrate_kbps = match crf {
+        None => video_kbps * 107 / 100,
+        Some(_) => video_kbps,
+    };
     let bufsize_kbps = maxrate_kbps * 2;
     let (level, level_idc) = level_for(width, height, fps, maxrate_kbps);
     Rung {
@@ -182,7 +188,7 @@ fn rung(
         codec: VideoCodec::H264,
         width,
         height,
-        crf: crf(quality, VideoCodec::H264),
+        crf,
         video_kbps,
         maxrate_kbps,
         bufsize_kbps,
@@ -426,10 +432,11 @@ mod rate_and_codec_tests {
         assert!(standard.iter().all(|r| r.crf == Some(23)));
         for (f, s) in fixed.iter().zip(&standard) {
             assert_eq!(
-                (f.maxrate_kbps, f.bufsize_kbps, f.level),
-                (s.maxrate_kbps, s.bufsize_kbps, s.level),
-                "the cap is the fixed ladder's, so nothing costs more than it did"
+                (s.maxrate_kbps, s.bufsize_kbps),
+                (f.video_kbps, f.video_kbps * 2),
+                "capped at the fixed ladder's average, so nothing costs more than it did"
             );
+            assert_eq!(f.level, s.level);
         }
         let crf = |q| crf(q, VideoCodec::H264).unwrap_or(0);
         assert!(

@@ -162,7 +162,7 @@ mod tests {
         assert_eq!(
             args.join(" "),
             "-nostdin -y -i /in.mkv -filter_complex \
-             [0:1]fps=1/10:round=up,scale=320:180:flags=bicubic,setsar=1,tile=10x10[th] \
+             [0:1]fps=1/10:round=up:start_time=0,scale=320:180:flags=bicubic,setsar=1,tile=10x10[th] \
              -map [th] -c:v mjpeg -q:v 5 -f image2 -start_number 0 /t/sprite_%03d.jpg"
         );
     }
@@ -184,7 +184,11 @@ mod tests {
             true,
         );
         let graph = &args[args.iter().position(|a| a == "-filter_complex").unwrap() + 1];
-        assert!(graph.starts_with("[0:0]field=type=top,fps=1/10:round=up,zscale=w=320:h=180"));
+        assert!(
+            graph.starts_with(
+                "[0:0]field=type=top,fps=1/10:round=up:start_time=0,zscale=w=320:h=180"
+            )
+        );
         assert!(graph.ends_with("tile=10x10[th]"));
         assert!(!graph.contains("bwdif"));
         assert_eq!(args[2..4], ["-skip_frame", "nokey"]);
