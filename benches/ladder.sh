@@ -51,7 +51,9 @@ rung_args() { # name w h kbps maxrate bufsize level
 
 streamd_run() {
   local d=$WORK/sd; rm -rf "$d"
-  STREAMD_TRANSCODE_PRESET=$PRESET "$BIN" --data-dir "$d" ingest "$SRC" --title bench --json >/dev/null
+  # The hand-written peers encode the fixed rates: so does streamd here (quality "fixed"), so
+  # both do the same work; per-title rates are measured by benches/quality.sh.
+  STREAMD_TRANSCODE_QUALITY=fixed STREAMD_TRANSCODE_PRESET=$PRESET "$BIN" --data-dir "$d" ingest "$SRC" --title bench --json >/dev/null
 }
 hand_run() {
   local o=$WORK/hand; rm -rf "$o"; mkdir -p "$o"

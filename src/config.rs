@@ -111,6 +111,15 @@ impl VideoCodec {
             .find(|(_, c)| *c == self)
             .map_or("h264", |(n, _)| n)
     }
+
+    /// The ffmpeg encoder its rows are made with.
+    pub fn encoder(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "libx264",
+            VideoCodec::Hevc => "libx265",
+            VideoCodec::Av1 => "libsvtav1",
+        }
+    }
 }
 
 fn named<T: Copy>(key: &'static str, names: &[(&str, T)], value: &str) -> Result<T, ConfigError> {

@@ -52,6 +52,11 @@ echo "== browser tests (Debian chromium + playwright-core, tests/e2e)"
 cargo build --locked --quiet
 (cd tests/e2e && STREAMD_BIN="$PWD/../../target/debug/streamd" node --test --test-concurrency=1 .)
 
+echo "== quality corpus, briefly (benches/quality.sh: one 1 s clip; fails unless every figure is produced)"
+# Sizes, SSIM and PSNR of the fixed and per-title ladders and the HEVC/AV1 rows; the figures of
+# BENCHMARKS.md need the whole corpus and minutes. No time or ratio is asserted.
+STREAMD_BIN=target/debug/streamd QUALITY_CHECK=1 bash benches/quality.sh 1 1920x1080 flat
+
 # ---- Fuzzing (issue 10): every cargo-fuzz target in fuzz/ for 25 s, on the committed seeds
 # (fuzz/seeds) plus what earlier runs found (fuzz/corpus, not committed). Built without ASan
 # (--sanitizer none, 16 codegen units): ~3.7 min cold on 2 cores instead of ~4.6 and 4-5x the

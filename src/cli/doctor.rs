@@ -66,7 +66,8 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
                     Err(e) => r.fail(name, e),
                 }
             }
-            for encoder in ["libx264", "aac"] {
+            let video = config.transcode.codecs.iter().map(|c| c.encoder());
+            for encoder in video.chain(["aac"]) {
                 match tools.has_encoder(encoder) {
                     Ok(true) => r.ok("encoder", format!("{encoder} available")),
                     Ok(false) => r.fail(

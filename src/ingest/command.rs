@@ -247,7 +247,7 @@ fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
     match r.codec {
         VideoCodec::H264 => a.extend([
             o("c"),
-            s("libx264"),
+            s(r.codec.encoder()),
             o("preset"),
             job.preset.to_string(),
             o("profile"),
@@ -260,7 +260,7 @@ fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
         VideoCodec::Hevc => {
             a.extend([
                 o("c"),
-                s("libx265"),
+                s(r.codec.encoder()),
                 o("preset"),
                 job.preset.to_string(),
                 o("profile"),
@@ -282,7 +282,7 @@ fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
         VideoCodec::Av1 => {
             a.extend([
                 o("c"),
-                s("libsvtav1"),
+                s(r.codec.encoder()),
                 o("preset"),
                 s(svt_av1_preset(job.preset)),
                 o("pix_fmt"),
