@@ -114,6 +114,15 @@ fn multilingual_mkv(dir: &Path) -> PathBuf {
 }
 
 fn ingest(dir: &Path, source: &Path, extra: &[&str]) -> serde_json::Value {
+    ingest_with(dir, source, extra, FAST)
+}
+
+fn ingest_with(
+    dir: &Path,
+    source: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let mut args = vec![
         "ingest",
         source.to_str().expect("utf8"),
@@ -122,7 +131,7 @@ fn ingest(dir: &Path, source: &Path, extra: &[&str]) -> serde_json::Value {
         "--json",
     ];
     args.extend_from_slice(extra);
-    let out = cli_env(dir, &args, FAST);
+    let out = cli_env(dir, &args, env);
     assert!(out.status.success(), "ingest failed: {}", stderr(&out));
     let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("one JSON value");
     assert_eq!(v["status"], "ready", "{v}");
@@ -653,15 +662,18 @@ fn mean_luma(file: &Path, filters: &str) -> f64 {
         .unwrap_or_else(|| panic!("no YAVG: {log}"))
 }
 
-#[test]
-fn hdr10_is_tone_mapped_to_an_sdr_bt709_ladder() {
-    let dir = Server::temp_dir();
-    let src = dir.path().join("hdr.mkv");
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=1280x720:rate=25:duration=4",
+/// An HEVC Main 10 PQ/BT.2020 source of `video` (a lavfi graph), with `audio_s` seconds of a
+/// tone when given; `x265_extra` adds x265 parameters (HDR10 metadata).
+fn hdr10_source(out: &Path, video: &str, audio_s: Option<u32>, x265_extra: &str) {
+    let params = format!(
+        "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc{x265_extra}"
+    );
+    let sine = audio_s.map(|d| format!("sine=frequency=440:sample_rate=48000:duration={d}"));
+    let mut args = vec!["-f", "lavfi", "-i", video];
+    if let Some(sine) = &sine {
+        args.extend(["-f", "lavfi", "-i", sine]);
+    }
+    args.extend([
         "-vf",
         "format=yuv420p10le",
         "-c:v",
@@ -669,7 +681,7 @@ fn hdr10_is_tone_mapped_to_an_sdr_bt709_ladder() {
         "-preset",
         "ultrafast",
         "-x265-params",
-        "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
+        &params,
         "-color_primaries",
         "bt2020",
         "-color_trc",
@@ -678,8 +690,19 @@ fn hdr10_is_tone_mapped_to_an_sdr_bt709_ladder() {
         "bt2020nc",
         "-pix_fmt",
         "yuv420p10le",
-        src.to_str().expect("utf8"),
     ]);
+    if sine.is_some() {
+        args.extend(["-c:a", "aac"]);
+    }
+    args.push(out.to_str().expect("utf8"));
+    ffmpeg(&args);
+}
+
+#[test]
+fn hdr10_is_tone_mapped_to_an_sdr_bt709_ladder() {
+    let dir = Server::temp_dir();
+    let src = dir.path().join("hdr.mkv");
+    hdr10_source(&src, "testsrc2=size=1280x720:rate=25:duration=4", None, "");
     let s = stream_of(&src, "v:0");
     assert_eq!(s["color_transfer"], "smpte2084");
     let v = ingest(dir.path(), &src, &[]);
@@ -1043,44 +1066,16 @@ fn a_2160p_hdr10_source_gets_sdr_h264_rows_and_hdr10_rows_in_hevc_and_av1() {
     let dir = Server::temp_dir();
     let src = dir.path().join("uhd-hdr10.mkv");
     let display = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)";
-    ffmpeg(&[
-        "-f",
-        "lavfi",
-        "-i",
+    hdr10_source(
+        &src,
         "testsrc2=size=3840x2160:rate=24:duration=2",
-        "-f",
-        "lavfi",
-        "-i",
-        "sine=frequency=440:sample_rate=48000:duration=2",
-        "-vf",
-        "format=yuv420p10le",
-        "-c:v",
-        "libx265",
-        "-preset",
-        "ultrafast",
-        "-x265-params",
-        &format!(
-            "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:hdr10=1:master-display={display}:max-cll=1000,400"
-        ),
-        "-color_primaries",
-        "bt2020",
-        "-color_trc",
-        "smpte2084",
-        "-colorspace",
-        "bt2020nc",
-        "-c:a",
-        "aac",
-        src.to_str().expect("utf8"),
-    ]);
-    let out = cli_env(
+        Some(2),
+        &format!(":hdr10=1:master-display={display}:max-cll=1000,400"),
+    );
+    let v = ingest_with(
         dir.path(),
-        &[
-            "ingest",
-            src.to_str().expect("utf8"),
-            "--title",
-            "UHD HDR10",
-            "--json",
-        ],
+        &src,
+        &[],
         &[
             ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
             ("STREAMD_TRANSCODE_RENDITIONS", r#"["480p", "2160p"]"#),
@@ -1089,8 +1084,6 @@ fn a_2160p_hdr10_source_gets_sdr_h264_rows_and_hdr10_rows_in_hevc_and_av1() {
             ("STREAMD_TRANSCODE_SEGMENT_SECONDS", "1"),
         ],
     );
-    assert!(out.status.success(), "ingest failed: {}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
     let id = v["id"].as_str().expect("id");
     let root = movie_dir(dir.path(), id);
     let master = std::fs::read_to_string(root.join("master.m3u8")).expect("master");

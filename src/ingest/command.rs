@@ -159,51 +159,36 @@ pub const AUDIO_KBPS: u32 = 128;
 /// scaled output `[v{i}]` per rung.
 fn ladder_graph(job: &LadderJob, fps: f64) -> String {
     let pic = &job.picture;
-    let largest = |hdr: bool| {
-        job.rungs
-            .iter()
-            .filter(|r| (r.range != VideoRange::Sdr) == hdr)
-            .max_by_key(|r| r.width * r.height)
-            .map(|r| (r.width, r.height))
-    };
-    let labels = |hdr: bool| -> String {
-        job.rungs
+    // The filters of the SDR or the HDR rows after the common head, ending in one split output
+    // `[s{i}]` per rung of that range; `None` when there is no such rung. Only SDR rows of an
+    // HDR source are tone-mapped (once, at their largest size).
+    let branch = |hdr: bool| {
+        let rungs: Vec<(usize, &Rung)> = job
+            .rungs
             .iter()
             .enumerate()
             .filter(|(_, r)| (r.range != VideoRange::Sdr) == hdr)
-            .map(|(i, _)| format!("[s{i}]"))
-            .collect()
+            .collect();
+        let largest = rungs
+            .iter()
+            .map(|(_, r)| (r.width, r.height))
+            .max_by_key(|(w, h)| w * h)?;
+        let mut chain = if hdr { vec![] } else { pic.tone_map(largest) };
+        chain.push(format!("split={}", rungs.len()));
+        let labels: String = rungs.iter().map(|(i, _)| format!("[s{i}]")).collect();
+        Some(format!("{}{labels}", chain.join(",")))
     };
     // Constant frame rate out, whatever the source's timing: `fps` drops or repeats frames
     // so every segment holds the same number of them.
     let mut head = pic.deinterlace_filter();
     head.push(format!("fps={fps:.3}"));
-    let sdr = largest(false).map(|size| {
-        let mut chain = pic.tone_map(size);
-        chain.push(format!("split={}", labels(false).matches('[').count()));
-        chain
-    });
-    let hdr = largest(true).map(|_| vec![format!("split={}", labels(true).matches('[').count())]);
-    let mut graph = format!("[0:{}]", pic.video_index);
-    match (sdr, hdr) {
+    let head = head.join(",");
+    let mut graph = format!("[0:{}]{head},", pic.video_index);
+    match (branch(false), branch(true)) {
         (Some(sdr), Some(hdr)) => {
-            graph.push_str(&format!(
-                "{},split=2[sdr][hdr];[sdr]{}{};[hdr]{}{}",
-                head.join(","),
-                sdr.join(","),
-                labels(false),
-                hdr.join(","),
-                labels(true)
-            ));
+            graph.push_str(&format!("split=2[sdr][hdr];[sdr]{sdr};[hdr]{hdr}"))
         }
-        (Some(chain), None) => {
-            head.extend(chain);
-            graph.push_str(&format!("{}{}", head.join(","), labels(false)));
-        }
-        (None, Some(chain)) => {
-            head.extend(chain);
-            graph.push_str(&format!("{}{}", head.join(","), labels(true)));
-        }
+        (Some(only), None) | (None, Some(only)) => graph.push_str(&only),
         (None, None) => {}
     }
     for (i, r) in job.rungs.iter().enumerate() {
@@ -244,10 +229,9 @@ fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
     let o = |name: &str| format!("-{name}:v:{i}");
     let mut a = Vec::new();
     let mut params: Vec<String> = Vec::new();
+    a.extend([o("c"), s(r.codec.encoder())]);
     match r.codec {
         VideoCodec::H264 => a.extend([
-            o("c"),
-            s(r.codec.encoder()),
             o("preset"),
             job.preset.to_string(),
             o("profile"),
@@ -259,8 +243,6 @@ fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
         ]),
         VideoCodec::Hevc => {
             a.extend([
-                o("c"),
-                s(r.codec.encoder()),
                 o("preset"),
                 job.preset.to_string(),
                 o("profile"),
@@ -281,8 +263,6 @@ fn encoder_args(i: usize, r: &Rung, job: &LadderJob) -> Vec<String> {
         }
         VideoCodec::Av1 => {
             a.extend([
-                o("c"),
-                s(r.codec.encoder()),
                 o("preset"),
                 s(svt_av1_preset(job.preset)),
                 o("pix_fmt"),
