@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use common::{Client, Server, add_user, cli_env, cli_ok, make_source, stderr, stdout, wait_for};
+use common::{
+    Client, Peer, Server, add_user, cli_env, cli_ok, free_port, make_source, stderr, stdout,
+    wait_listening,
+};
 
 const PW: &str = "correct horse battery";
 const VIEWERS: usize = 20;
@@ -46,14 +49,6 @@ impl Drop for Nginx {
         unsafe { libc::kill(self.0.id() as libc::pid_t, libc::SIGTERM) };
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 /// How the CDN treats a path prefix: which origin serves it, and whether it is cached.
@@ -128,10 +123,8 @@ http {{
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start nginx");
-    let cdn = Nginx(child);
-    wait_for(20, "nginx to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    let mut cdn = Nginx(child);
+    wait_listening(&mut cdn.0, port, "nginx to listen");
     cdn
 }
 
@@ -356,7 +349,7 @@ fn behind_a_cdn_the_s3_backend_is_fetched_once_per_object_too() {
     std::fs::create_dir_all(root.join("media")).expect("bucket dir");
     let (s3_port, cdn_port) = (free_port(), free_port());
     let (ak, sk) = ("STREAMDTESTKEY", "streamd-test-secret-key");
-    let _store = Peer(
+    let mut s3 = Peer(
         Command::new(s3s)
             .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
             .args(["--access-key", ak, "--secret-key", sk])
@@ -366,9 +359,7 @@ fn behind_a_cdn_the_s3_backend_is_fetched_once_per_object_too() {
             .spawn()
             .expect("start s3s-fs"),
     );
-    wait_for(30, "s3s-fs to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", s3_port)).ok()
-    });
+    wait_listening(&mut s3.0, s3_port, "s3s-fs to listen");
     let store = format!("127.0.0.1:{s3_port}");
     let cdn = format!("http://127.0.0.1:{cdn_port}");
     let endpoint = format!("http://{store}");
@@ -420,13 +411,4 @@ fn behind_a_cdn_the_s3_backend_is_fetched_once_per_object_too() {
         status, 403,
         "the store refuses a tampered link behind the CDN"
     );
-}
-
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -145,9 +145,7 @@ fn a_stale_server_announcement_does_not_stop_the_cli() {
     assert_eq!(users_json(dir.path())[0]["name"], "erin");
 
     // A live pid (this test) but nothing listening: nobody answers, so the CLI goes direct.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port");
+    let closed = format!("127.0.0.1:{}", common::free_port());
     std::fs::write(
         dir.path().join("server.json"),
         serde_json::json!({ "pid": std::process::id(), "listen": closed.to_string() }).to_string(),

@@ -4,12 +4,14 @@
 mod common;
 
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use common::{Server, add_user, cli_env, make_source, stderr, stdout, wait_for};
+use common::{
+    Peer, Server, add_user, cli_env, free_port, make_source, stderr, stdout, wait_for,
+    wait_listening,
+};
 use streamd::media::sigv4::Signer;
 
 const PW: &str = "correct horse battery";
@@ -181,23 +183,6 @@ print(s3.generate_presigned_url("get_object", Params={"Bucket": "media", "Key": 
     );
 }
 
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 #[test]
 fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
     let Some(s3s) = peer("s3s-fs") else { return };
@@ -207,7 +192,7 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
     std::fs::create_dir_all(root.join("media")).expect("bucket dir");
     let port = free_port();
     let (ak, sk) = ("STREAMDTESTKEY", "streamd-test-secret-key");
-    let _peer = Peer(
+    let mut peer = Peer(
         Command::new(s3s)
             .args([
                 "--host",
@@ -225,9 +210,7 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
             .spawn()
             .expect("start s3s-fs"),
     );
-    wait_for(30, "s3s-fs to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    wait_listening(&mut peer.0, port, "s3s-fs to listen");
     let endpoint = format!("http://127.0.0.1:{port}");
     let host = format!("127.0.0.1:{port}");
 
@@ -360,7 +343,7 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
 fn start_s3s(s3s: &Path, root: &Path, ak: &str, sk: &str) -> (Peer, String) {
     std::fs::create_dir_all(root.join("media")).expect("bucket dir");
     let port = free_port();
-    let peer = Peer(
+    let mut peer = Peer(
         Command::new(s3s)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["--access-key", ak, "--secret-key", sk])
@@ -370,9 +353,7 @@ fn start_s3s(s3s: &Path, root: &Path, ak: &str, sk: &str) -> (Peer, String) {
             .spawn()
             .expect("start s3s-fs"),
     );
-    wait_for(30, "s3s-fs to listen", || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    });
+    wait_listening(&mut peer.0, port, "s3s-fs to listen");
     (peer, format!("http://127.0.0.1:{port}"))
 }
 

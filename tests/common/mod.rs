@@ -8,7 +8,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_streamd");
 
@@ -444,6 +444,54 @@ pub fn ffmpeg_processes(needle: &Path) -> Vec<u32> {
         }
     }
     found
+}
+
+/// A port for a peer server (s3s-fs, nginx) that the test starts itself. Picked below the
+/// kernel's ephemeral range: a port from `bind(127.0.0.1:0)` is free only until something else
+/// binds port 0, and the streamd servers of tests running in parallel do exactly that, so a
+/// peer could find its port taken, exit, and leave the test talking to somebody else's server.
+pub fn free_port() -> u16 {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u32, u32::from(ephemeral_low.max(10_001)));
+    // Tests running at once pick independently: start from a value that differs per call.
+    let seed = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+        ^ std::process::id().wrapping_mul(2_654_435_761);
+    // And never the same port twice in one test binary (two peers of one test, say).
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    let port = (0..high - low)
+        .map(|i| (low + (seed.wrapping_add(i.wrapping_mul(7_919))) % (high - low)) as u16)
+        .find(|&p| !given.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below the ephemeral range");
+    given.push(port);
+    port
+}
+
+/// Waits until the peer `child` accepts connections on `port`, failing at once, with a clear
+/// message, if it exits instead (a port taken, a bad argument).
+pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
+    wait_for(30, what, || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what}: the process exited ({status}) instead of listening on {port}");
+        }
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+}
+
+/// A peer server killed when the test ends, pass or fail.
+pub struct Peer(pub Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Polls `check` until it returns Some, or panics after `secs`.
