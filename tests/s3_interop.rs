@@ -41,6 +41,15 @@ fn get(url: &str, method: &str) -> (u16, Vec<u8>) {
     (res.status().as_u16(), body)
 }
 
+fn content_type_of(url: &str) -> String {
+    let res = ureq::get(url).call().expect("GET");
+    res.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
 fn head_headers(url: &str) -> std::collections::HashMap<String, String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -297,6 +306,23 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
         bytes,
         std::fs::read(published.join("480p/seg_00001.m4s")).expect("segment")
     );
+    // Uploads declare their type, so the S3 server (and a CDN) answers with it, not
+    // binary/octet-stream.
+    assert_eq!(content_type_of(segs[0]), "video/iso.segment");
+    let thumbnails = c.get(&format!("/api/v1/movies/{id}")).json()["thumbnails_url"]
+        .as_str()
+        .expect("thumbnails_url")
+        .to_string();
+    let vtt = get(&thumbnails, "GET").1;
+    let sprite = String::from_utf8_lossy(&vtt)
+        .lines()
+        .find(|l| l.starts_with(&endpoint))
+        .expect("a sprite on the S3 server")
+        .split('#')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(content_type_of(&sprite), "image/jpeg");
     // streamd itself serves no chunk in this mode.
     let local = segs[0].replace(&endpoint, &format!("http://{}/s3", s.addr));
     assert_eq!(get(&local, "GET").0, 404);

@@ -21,6 +21,27 @@ pub fn movie_prefix(id: &MovieId) -> String {
     format!("movies/{id}")
 }
 
+/// The media type of each kind of object a ladder holds, by file extension: what the built-in
+/// store answers with, and what uploads to an S3 service declare (S3 answers a GET with the type
+/// given at upload, `binary/octet-stream` when none was).
+pub const CONTENT_TYPES: &[(&str, &str)] = &[
+    ("ts", "video/mp2t"),
+    ("m3u8", crate::playlist::CONTENT_TYPE),
+    ("m4s", "video/iso.segment"),
+    ("mp4", "video/mp4"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("vtt", "text/vtt; charset=utf-8"),
+];
+
+pub fn content_type(key: &str) -> &'static str {
+    let extension = key.rsplit_once('.').map_or("", |(_, e)| e);
+    CONTENT_TYPES
+        .iter()
+        .find(|(e, _)| *e == extension)
+        .map_or("application/octet-stream", |(_, mime)| mime)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
     #[error("object {0} not found")]

@@ -9,7 +9,7 @@ use futures_util::StreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::buffered::BufWriter;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ClientOptions, ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use super::MediaError;
@@ -31,7 +31,13 @@ impl S3Media {
         secret_key: &str,
     ) -> Result<S3Media, MediaError> {
         let endpoint = config.endpoint.clone().unwrap_or_default();
+        let types = super::CONTENT_TYPES
+            .iter()
+            .fold(ClientOptions::new(), |options, (extension, mime)| {
+                options.with_content_type_for_suffix(*extension, *mime)
+            });
         let store = AmazonS3Builder::new()
+            .with_client_options(types)
             .with_endpoint(&endpoint)
             .with_allow_http(endpoint.starts_with("http://"))
             .with_bucket_name(&config.bucket)

@@ -48,18 +48,6 @@ fn error_response(req: &HttpRequest, e: &S3Error) -> HttpResponse {
     ))
 }
 
-fn content_type(key: &str) -> &'static str {
-    match key.rsplit('.').next().unwrap_or("") {
-        "ts" => "video/mp2t",
-        "m3u8" => "application/vnd.apple.mpegurl",
-        "m4s" => "video/iso.segment",
-        "mp4" => "video/mp4",
-        "jpg" | "jpeg" => "image/jpeg",
-        "vtt" => "text/vtt; charset=utf-8",
-        _ => "application/octet-stream",
-    }
-}
-
 /// Playlists are private. Everything else never changes (a new ingest is a new movie id), but
 /// a cache (a CDN, the browser) may keep an answer only while the URL that fetched it is valid:
 /// a week's `max-age` on a link that expires in two hours would let anyone holding it go on
@@ -151,7 +139,7 @@ pub(super) fn locate(
         .verify_until(method, raw_path, raw_query, host, now)?;
     Ok(Located {
         path: state.media.local.bucket_root().join(&key),
-        mime: content_type(&key),
+        mime: crate::media::content_type(&key),
         valid_until,
     })
 }
