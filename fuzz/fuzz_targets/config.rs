@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use streamd::config::{Config, Overrides, RENDITION_LADDER};
+use streamd::config::{Config, Overrides, RENDITION_LADDER, VideoCodec};
 
 fn scratch() -> &'static PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
@@ -76,6 +76,16 @@ fuzz_target!(|data: &[u8]| {
         t.renditions
             .iter()
             .all(|r| RENDITION_LADDER.contains(&r.as_str()))
+    );
+    // Every browser plays H.264, so those rows are always made, first; an extra codec at most once.
+    assert_eq!(t.codecs.first(), Some(&VideoCodec::H264), "{:?}", t.codecs);
+    assert!(
+        t.codecs
+            .iter()
+            .enumerate()
+            .all(|(i, c)| !t.codecs[..i].contains(c)),
+        "{:?}",
+        t.codecs
     );
     assert!(!config.tokens.playback_ttl.is_zero() && !config.tokens.segment_grace.is_zero());
     assert!(!config.auth.session_ttl.is_zero());
