@@ -520,7 +520,11 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
     let id = queue_through_server(dir.path(), &src);
     let mut admin = s.client();
     admin.login("root", PW);
-    wait_running(&mut admin, &id);
+    // Killed once segments are published, so that there is something to resume from.
+    wait_for(120, "the first segments to be published", || {
+        let m = admin.get(&format!("/api/v1/movies/{id}")).json();
+        (m["playable"] == true).then_some(())
+    });
     s.kill_hard();
     wait_for(10, "the orphaned ffmpeg to die", || {
         common::ffmpeg_processes(dir.path())
@@ -533,7 +537,9 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
     );
 
     // Restart with a fast preset: the interrupted job is re-queued, its staging cleared, and it
-    // finishes.
+    // finishes. Segments of another preset would not decode with the init segments the first
+    // run published, so the video is made again from the start under the new one, and every
+    // segment decodes and starts with an IDR (check_ladder).
     let s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "ultrafast")]);
     let mut admin = s.client();
     admin.login("root", PW);
@@ -542,6 +548,12 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
         (m["status"] == "ready" || m["status"] == "failed").then_some(m)
     });
     assert_eq!(m["status"], "ready", "{m}");
+    assert!(
+        m["notes"].as_array().is_some_and(|n| n.iter().any(|n| n
+            .as_str()
+            .is_some_and(|n| n.contains("encoder settings changed")))),
+        "{m}"
+    );
     check_ladder(
         &movie_dir(dir.path(), &id),
         &["480p", "720p", "1080p"],

@@ -8,6 +8,7 @@ pub mod master;
 pub mod pipeline;
 pub mod poster;
 pub mod probe;
+pub mod progress;
 pub mod publish;
 pub mod run;
 pub mod subtitles;

@@ -11,6 +11,7 @@ use super::command::{AudioJob, LadderJob, Picture, Resume, audio_args, ladder_ar
 use super::ladder;
 use super::master;
 use super::probe::{self, Probe, ProbeError, Scan};
+use super::progress::{Encode, JobProgress};
 use super::publish::{PublishError, Track};
 use super::run::{Control, RunError, Tick, run_ffmpeg};
 use super::subtitles;
@@ -440,6 +441,24 @@ impl Ingester {
         for t in video.iter_mut().chain(sound.iter_mut()) {
             t.load_published(&self.media, &movie.id)?;
         }
+        // Segments of another preset, rate or codec set-up do not decode with the init segment
+        // already published: an unfinished ladder goes on only under the settings it began with.
+        let encoder = format!(
+            "preset={} segment={segment_seconds}s rungs={rungs:?}",
+            t.preset
+        );
+        let began_otherwise = movie.encoder.as_ref().is_some_and(|e| *e != encoder);
+        if began_otherwise && !video.iter().all(|t| t.finished) {
+            for t in &mut video {
+                t.reset();
+            }
+            let note = "the encoder settings changed since the interruption: the video was encoded again from the start";
+            tracing::info!(movie_id = %movie.id, note, "ingest not resumed");
+            notes.push(note.to_string());
+        }
+        if movie.encoder.as_deref() != Some(encoder.as_str()) {
+            self.store.set_encoder(&movie.id, &encoder)?;
+        }
         let video_done = video.iter().all(|t| t.finished);
         let resume = if video_done {
             None
@@ -504,16 +523,14 @@ impl Ingester {
         let timeline = std::sync::Mutex::new(known_start);
         let read_timeline = || *timeline.lock().unwrap_or_else(|p| p.into_inner());
         let offset = resume.map_or(0.0, |r| r.start_s);
+        let no_audio = audio_done || streams.is_empty();
+        let job_progress = std::sync::Mutex::new(JobProgress::new(duration, video_done, no_audio));
+        let lock_progress = || job_progress.lock().unwrap_or_else(|p| p.into_inner());
         let mut last_saved = Instant::now() - Duration::from_secs(10);
-        let mut tick = |t: Tick| {
-            let done_s = offset + t.out_time_s;
-            let percent = (done_s / duration * 100.0).clamp(0.0, 100.0);
-            let eta_s = (t.speed > 0.0).then(|| ((duration - done_s) / t.speed).max(0.0));
-            let progress = Progress {
-                percent,
-                speed: t.speed,
-                eta_s,
-            };
+        // Called on this thread only (`on_progress` need not be Send): after each video tick,
+        // and while the audio runs on after the ladder.
+        let mut report = || {
+            let progress = lock_progress().progress();
             on_progress(&progress);
             // At most once a second: progress is for people, and every save is a disk write.
             // Never on a nearly full disk: a write that fails there leaves redb refusing every
@@ -530,7 +547,7 @@ impl Ingester {
         // the other; this thread publishes what they finish.
         let encodes = Control::default();
         let video_finished = AtomicBool::new(video_done);
-        let audio_finished = AtomicBool::new(audio_done || streams.is_empty());
+        let audio_finished = AtomicBool::new(no_audio);
         let timeout = encode_timeout(duration);
         let mut playable = movie.playable;
         let mut subs = movie.subtitles.clone();
@@ -555,11 +572,15 @@ impl Ingester {
                         // The AAC encoder's priming frame starts its output one frame early.
                         offset_s: (start + probe.input_start_s + AAC_PRIMING_S).max(0.0),
                     });
-                    let r = run_ffmpeg(&tools.ffmpeg, &args, &encodes, timeout, |_| {});
+                    let r = run_ffmpeg(&tools.ffmpeg, &args, &encodes, timeout, |t: Tick| {
+                        lock_progress().advance(Encode::Audio, t.out_time_s, t.speed);
+                    });
                     if r.is_err() {
                         encodes.cancel();
                     }
+                    lock_progress().finish(Encode::Audio);
                     audio_finished.store(true, Ordering::SeqCst);
+                    encodes.notify_all();
                     r
                 })
             });
@@ -638,14 +659,22 @@ impl Ingester {
             let video_result = if video_done {
                 Ok(())
             } else {
-                let r = run_ffmpeg(&tools.ffmpeg, &video_args, &encodes, timeout, &mut tick);
+                let tick = |t: Tick| {
+                    lock_progress().advance(Encode::Video, offset + t.out_time_s, t.speed);
+                    report();
+                };
+                let r = run_ffmpeg(&tools.ffmpeg, &video_args, &encodes, timeout, tick);
                 if r.is_err() {
                     encodes.cancel();
                 }
                 r
             };
+            lock_progress().finish(Encode::Video);
             video_finished.store(true, Ordering::SeqCst);
             encodes.notify_all();
+            while !audio_finished.load(Ordering::SeqCst) && !encodes.wait(Duration::from_secs(1)) {
+                report();
+            }
             let panicked = || Err(RunError::Failed("an ingest thread panicked".into()));
             let audio_result =
                 audio_run.map_or(Ok(()), |h| h.join().unwrap_or_else(|_| panicked()));

@@ -201,6 +201,21 @@ impl Store {
         Ok(edited)
     }
 
+    /// Records the encoder settings a running movie's segments are made with.
+    pub fn set_encoder(&self, id: &MovieId, encoder: &str) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
+        let mut written = false;
+        if let Some(mut movie) = read_movie(&txn, id)?
+            && movie.status == MovieStatus::Running
+        {
+            movie.encoder = Some(encoder.to_string());
+            write_movie(&txn, &movie)?;
+            written = true;
+        }
+        self.commit_movies(txn, written)?;
+        Ok(())
+    }
+
     /// Records progress of a running movie; a no-op once it is no longer running (deleted).
     pub fn set_progress(&self, id: &MovieId, progress: &Progress) -> Result<(), StoreError> {
         let txn = self.begin_write()?;

@@ -248,6 +248,12 @@ pub struct Movie {
     /// have none).
     #[serde(default)]
     pub thumbnails: Option<Thumbnails>,
+    /// The video encoder settings its published segments were made with (preset, rate control,
+    /// codecs): an interrupted ingest continues them only under the same settings, because a
+    /// segment from another encoder set-up does not decode with the init segment already
+    /// published. `None` for movies ingested before this was recorded.
+    #[serde(default)]
+    pub encoder: Option<String>,
 }
 
 /// Seek-bar thumbnails: `count` pictures of `width` x `height`, one every `interval_s` from the
@@ -303,6 +309,7 @@ impl Movie {
             description: None,
             poster: None,
             thumbnails: None,
+            encoder: None,
         }
     }
 
