@@ -473,14 +473,24 @@ pub fn free_port() -> u16 {
     port
 }
 
-/// Waits until the peer `child` accepts connections on `port`, failing at once, with a clear
-/// message, if it exits instead (a port taken, a bad argument).
+/// Waits until the peer `child` answers HTTP on `port` (any status: accepting a connection is
+/// not enough, CI once saw s3s-fs reset the first request after its port accepted one),
+/// failing at once, with a clear message, if it exits instead (a port taken, a bad argument).
 pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(5)))
+        .build()
+        .into();
     wait_for(30, what, || {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what}: the process exited ({status}) instead of listening on {port}");
         }
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        agent
+            .get(format!("http://127.0.0.1:{port}/"))
+            .call()
+            .ok()
+            .map(|_| ())
     });
 }
 
