@@ -29,6 +29,8 @@ SECS=${1:-30}; SIZE=${2:-1920x1080}; CLIPS=${3:-"flat talking motion grain"}
 PRESET=${PRESET:-veryfast}
 W=${SIZE%x*}; H=${SIZE#*x}; FPS=24
 BIN=${STREAMD_BIN:-}
+# streamd warns about STREAMD_ variables it does not know; this one is the script's.
+unset STREAMD_BIN
 [ -z "$BIN" ] && { [ -x target/release/streamd ] && BIN=target/release/streamd || BIN=target/debug/streamd; }
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 TIMEFORMAT='%U %S'
