@@ -97,7 +97,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     ));
     let has_admin = store.has_admin().map_err(ServeError::Store)?;
 
-    let server = http_server(listener, state.clone(), &config.server).map_err(ServeError::Run)?;
+    let (stop_tx, stopping) = tokio::sync::watch::channel(false);
+    let server =
+        http_server(listener, state.clone(), &config.server, stopping).map_err(ServeError::Run)?;
+    let handle = server.handle();
+    actix_web::rt::spawn(async move {
+        let graceful = stop_signal().await;
+        let _ = stop_tx.send(true);
+        handle.stop(graceful).await;
+    });
 
     RunningServer {
         pid: std::process::id(),
@@ -142,11 +150,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 /// connection is read by [`connection::serve`] first (`sendfile` for objects, 414 for request
 /// lines actix cannot parse) and handed to actix request by request. Otherwise as
 /// `HttpServer::listen` builds it: one app per worker, TCP_NODELAY, the peer address for rate
-/// limiting, graceful shutdown on SIGTERM/Ctrl-C.
+/// limiting. Signals are [`stop_signal`]'s; `stopping` tells each connection when the stop begins.
 fn http_server(
     listener: TcpListener,
     state: web::Data<AppState>,
     server: &crate::config::ServerConfig,
+    stopping: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<actix_web::dev::Server> {
     let timeouts = Timeouts {
         keep_alive: server.keep_alive,
@@ -154,6 +163,7 @@ fn http_server(
     };
     Ok(actix_server::Server::build()
         .shutdown_timeout(10)
+        .disable_signals()
         .listen("streamd", listener, move || {
             let app = crate::web::app(state.clone());
             let http = actix_http::HttpService::build()
@@ -164,18 +174,49 @@ fn http_server(
                 // Host header; nothing of ours reads them.
                 .h1(map_config(app, |_| actix_web::dev::AppConfig::default()));
             let state = state.clone();
+            let stopping = stopping.clone();
             fn_factory(move || {
                 let new_http = http.new_service(());
                 let state = state.clone();
+                let stopping = stopping.clone();
                 async move {
                     let http = std::rc::Rc::new(new_http.await.map_err(|_| ())?);
                     Ok::<_, ()>(fn_service(move |io: actix_rt::net::TcpStream| {
-                        connection::serve(io, http.clone(), state.clone(), timeouts)
+                        connection::serve(
+                            io,
+                            http.clone(),
+                            state.clone(),
+                            timeouts,
+                            stopping.clone(),
+                        )
                     }))
                 }
             })
         })?
         .run())
+}
+
+/// Waits for the signal to stop and says whether the stop is graceful: SIGTERM (systemd, `kill`)
+/// lets answers being sent finish for up to the shutdown timeout; Ctrl-C and SIGQUIT stop at
+/// once. actix-server's own handlers do the same, but nothing below actix would hear of them:
+/// [`connection::serve`] must close idle keep-alive connections when the stop begins.
+async fn stop_signal() -> bool {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::quit()),
+    ) else {
+        tracing::warn!("cannot listen for signals: stop streamd with SIGKILL");
+        return std::future::pending().await;
+    };
+    let graceful = tokio::select! {
+        _ = term.recv() => true,
+        _ = int.recv() => false,
+        _ = quit.recv() => false,
+    };
+    tracing::info!(graceful, "stopping");
+    graceful
 }
 
 /// Housekeeping: make resume positions durable every few seconds; drop expired sessions and

@@ -217,6 +217,96 @@ fn data_and_sessions_survive_a_restart() {
     assert_eq!(fresh.login("erin", PW).status, 200);
 }
 
+/// Reads one HTTP/1.1 answer with a `Content-Length` body; returns its head and body length.
+fn read_answer(stream: &mut std::net::TcpStream) -> (String, usize) {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("answer head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse())
+        })
+        .expect("content-length")
+        .expect("a number");
+    let mut body = Vec::new();
+    let _ = stream.take(len as u64).read_to_end(&mut body);
+    (head, body.len())
+}
+
+#[test]
+fn sigterm_closes_idle_connections_at_once_and_lets_a_download_finish() {
+    use std::io::{Read, Write};
+    let dir = Server::temp_dir();
+    let mut s = Server::start_in(dir.path(), &[]);
+    // An object larger than loopback's socket buffers hold, so that its download stays in
+    // flight while the client does not read.
+    let key = "movies/stoptest/480p/seg_00001.m4s";
+    let file = dir.path().join("objects/media").join(key);
+    std::fs::create_dir_all(file.parent().expect("parent")).expect("mkdir");
+    let size = 64 << 20;
+    std::fs::write(&file, vec![7u8; size]).expect("object");
+    let creds = std::fs::read_to_string(dir.path().join("secrets/storage.credentials"))
+        .expect("credentials");
+    let mut parts = creds.split_whitespace();
+    let signer = streamd::media::sigv4::Signer::new(
+        parts.next().expect("ak"),
+        parts.next().expect("sk"),
+        "us-east-1",
+    );
+    let host = s.addr.to_string();
+    let target = signer
+        .batch(
+            "GET",
+            &host,
+            std::time::SystemTime::now(),
+            std::time::Duration::from_secs(600),
+        )
+        .signed(&format!("/s3/media/{key}"));
+
+    // A browser's connection between requests: answered once, kept alive.
+    let mut idle = std::net::TcpStream::connect(s.addr).expect("connect");
+    write!(idle, "GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n").expect("request");
+    let (head, _) = read_answer(&mut idle);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // A download under way: its head read, the rest left in the socket buffers.
+    let mut download = std::net::TcpStream::connect(s.addr).expect("connect");
+    write!(download, "GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n").expect("request");
+    let mut first = [0u8; 12];
+    download.read_exact(&mut first).expect("download begins");
+    assert_eq!(&first, b"HTTP/1.1 200");
+
+    s.terminate();
+    // The idle connection is closed when the stop begins, not when the shutdown timeout runs
+    // out: by then the download, which nobody has read yet, would be cut short too.
+    idle.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .expect("timeout");
+    let mut rest = Vec::new();
+    let closed = idle.read_to_end(&mut rest);
+    assert!(
+        matches!(closed, Ok(0)) || closed.is_err(),
+        "idle connection closed without an answer: {closed:?} {rest:?}"
+    );
+    // The download still finishes whole.
+    let mut body = Vec::new();
+    download.read_to_end(&mut body).expect("download");
+    let head_end = body
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("head")
+        + 4;
+    assert_eq!(body.len() - head_end, size, "the download was cut short");
+    let (status, _) = s.wait_with_stderr();
+    assert!(status.success(), "clean exit on SIGTERM: {status}");
+}
+
 #[test]
 fn a_second_serve_on_the_same_data_dir_fails_clearly() {
     let dir = Server::temp_dir();

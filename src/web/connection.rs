@@ -59,11 +59,14 @@ pub struct Timeouts {
 }
 
 /// Serves one connection until it ends. `http` is actix's HTTP/1 service for this worker.
+/// `stopping` turns true when the server begins to stop: a connection waiting for its next
+/// request is closed then, one sending an answer finishes it first.
 pub async fn serve<S>(
     stream: TcpStream,
     http: Rc<S>,
     state: web::Data<AppState>,
     timeouts: Timeouts,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ()>
 where
     S: Service<(ActixIo, Option<SocketAddr>), Response = ()>,
@@ -77,7 +80,7 @@ where
     };
     let mut first = true;
     loop {
-        let head_len = match read_head(&mut conn, first, timeouts).await {
+        let head_len = match read_head(&mut conn, first, timeouts, &mut stopping).await {
             HeadRead::Complete(n) => n,
             HeadRead::Ended => return Ok(()),
             HeadRead::TimedOut => {
@@ -141,15 +144,34 @@ enum HeadRead {
 
 /// Reads until `conn.buf` holds a whole request head. The first request has
 /// `request_timeout` from the connection's start; later ones may idle for `keep_alive` before
-/// their first byte, then have `request_timeout` for the rest of the head (Slowloris).
-async fn read_head(conn: &mut Conn, first: bool, timeouts: Timeouts) -> HeadRead {
-    if conn.buf.is_empty() && !first {
-        match tokio::time::timeout(timeouts.keep_alive, conn.stream.readable()).await {
-            Ok(Ok(())) => {}
-            _ => return HeadRead::Ended,
+/// their first byte, then have `request_timeout` for the rest of the head (Slowloris). A
+/// connection with nothing to answer ends when the server stops: browsers keep one open per
+/// page, and a graceful stop would otherwise wait out its shutdown timeout for each of them.
+async fn read_head(
+    conn: &mut Conn,
+    first: bool,
+    timeouts: Timeouts,
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+) -> HeadRead {
+    let mut deadline = tokio::time::Instant::now() + timeouts.request_timeout;
+    if conn.buf.is_empty() {
+        let idle_until = if first {
+            deadline
+        } else {
+            tokio::time::Instant::now() + timeouts.keep_alive
+        };
+        tokio::select! {
+            ready = tokio::time::timeout_at(idle_until, conn.stream.readable()) => {
+                if !matches!(ready, Ok(Ok(()))) {
+                    return HeadRead::Ended;
+                }
+            }
+            () = server_stops(stopping) => return HeadRead::Ended,
+        }
+        if !first {
+            deadline = tokio::time::Instant::now() + timeouts.request_timeout;
         }
     }
-    let deadline = tokio::time::Instant::now() + timeouts.request_timeout;
     loop {
         if let Some(read) = examine(&conn.buf) {
             return read;
@@ -163,6 +185,13 @@ async fn read_head(conn: &mut Conn, first: bool, timeouts: Timeouts) -> HeadRead
             Ok(Ok(0)) | Ok(Err(_)) => return HeadRead::Ended,
             Ok(Ok(_)) => {}
         }
+    }
+}
+
+/// Resolves when the server begins to stop; never, if the sender is gone without saying so.
+async fn server_stops(stopping: &mut tokio::sync::watch::Receiver<bool>) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -16,7 +16,51 @@ pub struct Server {
     pub dir: PathBuf,
     pub addr: SocketAddr,
     child: Option<Child>,
+    log: Log,
     _tmp: Option<tempfile::TempDir>,
+}
+
+/// What a server writes to stderr, read as it comes. Left in the pipe, a chatty server (debug
+/// logging, a full disk warning every few seconds) would fill its 64 KiB and block in `write`,
+/// holding the log lock, and then hang on SIGTERM.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Log {
+    fn drain(stream: std::process::ChildStderr) -> Log {
+        let log = Log::default();
+        let sink = log.0.clone();
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = std::io::Read::read(&mut stream, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend_from_slice(&buf[..n]);
+            }
+        });
+        log
+    }
+
+    /// Everything so far. After the server exits, waits briefly for the reader to catch up
+    /// (not for EOF: a child of the server could keep the pipe open).
+    fn text(&self, exited: bool) -> String {
+        let mut last = usize::MAX;
+        if exited {
+            for _ in 0..20 {
+                let len = self.0.lock().unwrap_or_else(|p| p.into_inner()).len();
+                if len == last {
+                    break;
+                }
+                last = len;
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        }
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
 }
 
 /// Runs a CLI command against `data_dir`, optionally feeding stdin.
@@ -104,14 +148,11 @@ impl Server {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn streamd serve");
+        let log = Log::drain(child.stderr.take().expect("piped stderr"));
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                panic!("streamd serve exited early ({status}): {err}");
+                panic!("streamd serve exited early ({status}): {}", log.text(true));
             }
             if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("server.json");
@@ -127,6 +168,7 @@ impl Server {
             dir: dir.to_path_buf(),
             addr,
             child: Some(child),
+            log,
             _tmp: None,
         }
     }
@@ -154,21 +196,31 @@ impl Server {
 
     /// Sends SIGTERM, waits, and returns the exit status and everything the server logged.
     pub fn stop_with_stderr(&mut self) -> (std::process::ExitStatus, String) {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id().to_string();
+        self.terminate();
+        self.wait_with_stderr()
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub fn terminate(&self) {
+        let pid = self.child.as_ref().expect("running").id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    }
+
+    /// Waits for the server to exit (20 s at most: a hang, not a slow stop) and returns its
+    /// exit status and everything it logged.
+    pub fn wait_with_stderr(&mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
-                }
-                return (status, err);
+                return (status, self.log.text(true));
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                panic!("streamd did not stop on SIGTERM");
+                panic!(
+                    "streamd did not stop on SIGTERM; its log:\n{}",
+                    self.log.text(false)
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
