@@ -124,14 +124,16 @@ pub fn enqueue(store: &Store, source: &Path, new: NewMovie) -> Result<Movie, Ing
             .map_err(IngestError::io("reading the source"))?,
     };
     if new.skip_duplicate {
-        let same = store.list_movies()?.into_iter().find(|m| {
+        // The shared list: a folder of N files against M movies decodes the M once, not N times.
+        let movies = store.movies_shared()?;
+        let same = movies.iter().find(|m| {
             m.fingerprint.as_deref() == Some(fingerprint.as_str())
                 && m.status != crate::store::MovieStatus::Failed
         });
         if let Some(existing) = same {
             return Err(IngestError::Duplicate {
-                id: existing.id,
-                title: existing.title,
+                id: existing.id.clone(),
+                title: existing.title.clone(),
             });
         }
     }
