@@ -67,10 +67,13 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), String> {
     // Per process, so two commands probing at once never remove each other's file.
     let probe = dir.join(format!(".write-test-{}", std::process::id()));
     std::fs::write(&probe, b"ok").map_err(|e| {
-        format!(
-            "data dir {} is not writable: {e} (check its owner and permissions, or pick another with --data-dir)",
-            dir.display()
-        )
+        let _ = std::fs::remove_file(&probe);
+        let hint = if e.kind() == std::io::ErrorKind::StorageFull {
+            "the disk holding it is full: free some space"
+        } else {
+            "check its owner and permissions, or pick another with --data-dir"
+        };
+        format!("data dir {} is not writable: {e} ({hint})", dir.display())
     })?;
     let _ = std::fs::remove_file(probe);
     Ok(())

@@ -872,8 +872,7 @@ fn an_ingest_whose_output_does_not_fit_fails_clearly_and_publishes_nothing() {
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut m = serde_json::Value::Null;
     let m = loop {
-        // While the disk is full the CLI itself may refuse to run (it probes the data dir
-        // with a write): only its answers count.
+        // Only answers count: a request may fail while the disk is full.
         let out = cli(&data, &["movies", "--json"], None);
         if out.status.success() {
             let list: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
@@ -905,6 +904,10 @@ fn an_ingest_whose_output_does_not_fit_fails_clearly_and_publishes_nothing() {
     assert!(
         error.contains("No space left on device"),
         "the reason says the disk is full: {m}"
+    );
+    assert!(
+        !error.contains("No streams found"),
+        "only ffmpeg's own words, not ffmpeg-sidecar's note that nothing goes to stdout: {m}"
     );
     assert_eq!(m["playable"], false, "{m}");
     assert_eq!(
@@ -951,13 +954,32 @@ fn a_write_refused_by_a_full_disk_does_not_break_the_database_once_there_is_room
         return;
     };
     add_user(&data, "root", PW, &["--admin"]);
+    let filler = data.join("filler");
+
+    // With no server, a command that would open the database says what is wrong.
+    fill(&filler);
+    let out = cli(&data, &["user", "list", "--json"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("the disk holding it is full"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::remove_file(&filler).expect("free the disk");
+
     let env = [("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "100")];
     let mut server = Server::start_in(&data, &env);
     let mut c = server.client();
     assert_eq!(c.login("root", PW).status, 200);
 
-    let filler = data.join("filler");
     let filled = fill(&filler);
+    // Through the running server, which needs nothing written in the data dir, the CLI works.
+    let out = cli(&data, &["user", "list", "--json"], None);
+    assert!(
+        out.status.success(),
+        "the CLI answers while the disk is full: {}",
+        stderr(&out)
+    );
     let mut while_full = Vec::new();
     for _ in 0..3 {
         // Each login writes a session: refused (or not) while the disk is full.

@@ -422,10 +422,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 /// never touches the database file the server holds); the database directly otherwise.
 fn execute(config: &Config, command: Command) -> anyhow::Result<Outcome> {
     let data_dir = &config.server.data_dir;
-    prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
+    // The running server first: a command it carries out needs nothing written here, so it
+    // still works while the disk is full.
     if let Some(result) = remote::try_running_server(data_dir, &command) {
         return result;
     }
+    prepare_data_dir(data_dir).map_err(anyhow::Error::msg)?;
     match Store::open(data_dir) {
         Ok(store) if command.needs_media() => {
             let secrets = crate::secrets::Secrets::load_or_create(config)?;

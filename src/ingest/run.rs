@@ -64,6 +64,9 @@ impl Control {
     }
 }
 
+/// What ffmpeg-sidecar reports for an ffmpeg that writes nothing to stdout.
+const SIDECAR_NO_STDOUT: &str = "No streams found";
+
 /// Progress as ffmpeg reports it: seconds of output written, and speed as a multiple of real time.
 #[derive(Debug, Clone, Copy)]
 pub struct Tick {
@@ -159,6 +162,10 @@ pub fn run_ffmpeg(
                                 });
                             }
                         }
+                        // ffmpeg-sidecar's own note that nothing goes to stdout (every output
+                        // of ours is a file), not ffmpeg's: a disk-full failure read "No streams
+                        // found; ... No space left on device".
+                        FfmpegEvent::Error(line) if line == SIDECAR_NO_STDOUT => {}
                         FfmpegEvent::Log(LogLevel::Error | LogLevel::Fatal, line)
                         | FfmpegEvent::Error(line) => {
                             let line = line.trim().to_string();

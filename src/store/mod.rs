@@ -100,6 +100,9 @@ pub struct Store {
     handle: Arc<Handle>,
 }
 
+/// How long a reopen waits for the old handle's last transactions to end.
+const REOPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The open database, replaced when an I/O error poisoned it. redb refuses every write after
 /// one failed (a full disk, say) until the database is closed and opened again; without this,
 /// one write refused by a full disk broke logins and the job queue until a restart, even after
@@ -167,9 +170,19 @@ impl Store {
         }
         let mut slot = self.handle.db.write().unwrap_or_else(|e| e.into_inner());
         if slot.is_none() {
-            // Fails (Locked) while a transaction of the old handle is still alive; the next
-            // call tries again.
-            *slot = Some(Arc::new(open_database(&self.handle.path)?));
+            // Refused (Locked) while a transaction of the old handle is still alive, which is
+            // a moment: wait for it rather than fail the request with "in use by another
+            // process". Past the wait the error stands and the next call tries again.
+            let deadline = std::time::Instant::now() + REOPEN_WAIT;
+            let db = loop {
+                match open_database(&self.handle.path) {
+                    Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    other => break other?,
+                }
+            };
+            *slot = Some(Arc::new(db));
             tracing::warn!("database reopened after an I/O error");
         }
         slot.clone().ok_or(StoreError::Locked {
