@@ -536,11 +536,20 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
         "half-written output is left by the crash"
     );
 
-    // Restart with a fast preset: the interrupted job is re-queued, its staging cleared, and it
-    // finishes. Segments of another preset would not decode with the init segments the first
-    // run published, so the video is made again from the start under the new one, and every
-    // segment decodes and starts with an IDR (check_ladder).
-    let s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "ultrafast")]);
+    assert!(movie_dir(dir.path(), &id).join("1080p").exists());
+
+    // Restart with a fast preset and without the 1080p rung: the interrupted job is re-queued,
+    // its staging cleared, and it finishes. Segments of another preset would not decode with
+    // the init segments the first run published, so the video is made again from the start
+    // under the new settings, every segment decodes and starts with an IDR (check_ladder), and
+    // the rung no longer made leaves the store.
+    let s = Server::start_in(
+        dir.path(),
+        &[
+            ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
+            ("STREAMD_TRANSCODE_RENDITIONS", r#"["480p", "720p"]"#),
+        ],
+    );
     let mut admin = s.client();
     admin.login("root", PW);
     let m = wait_for(180, "the re-queued job to finish", || {
@@ -554,10 +563,10 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
             .is_some_and(|n| n.contains("encoder settings changed")))),
         "{m}"
     );
-    check_ladder(
-        &movie_dir(dir.path(), &id),
-        &["480p", "720p", "1080p"],
-        true,
+    check_ladder(&movie_dir(dir.path(), &id), &["480p", "720p"], true);
+    assert!(
+        !movie_dir(dir.path(), &id).join("1080p").exists(),
+        "the 1080p rung of the first run is removed"
     );
 }
 

@@ -457,6 +457,15 @@ impl Ingester {
             let note = "the encoder settings changed since the interruption: the video was encoded again from the start";
             tracing::info!(movie_id = %movie.id, note, "ingest not resumed");
             notes.push(note.to_string());
+            // Rows the new settings no longer make (a rung or codec taken out) would stay in
+            // the store, unlisted, until the movie is deleted.
+            for gone in movie
+                .renditions
+                .iter()
+                .filter(|old| !rungs.iter().any(|r| r.name == old.name))
+            {
+                self.media.delete_part(&movie.id, &gone.name)?;
+            }
         }
         if movie.encoder.as_deref() != Some(encoder.as_str()) {
             self.store.set_encoder(&movie.id, &encoder)?;
