@@ -100,9 +100,11 @@ fn content_security_policy(config: &Config) -> String {
             external.push_str(endpoint);
         }
     }
+    // media-src `data:`: hls.js gives each subtitle `<track>` it makes `src="data:,WEBVTT"` and
+    // adds the cues itself; refused, every player page logged a CSP violation per track.
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:{external}; \
-         media-src 'self' blob:{external}; connect-src 'self'{external}; \
+         media-src 'self' data: blob:{external}; connect-src 'self'{external}; \
          frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
     )
 }

@@ -17,9 +17,13 @@ export function tempDir(prefix = 'streamd-e2e-') {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
+// The environment streamd runs with: STREAMD_BIN is ours, and streamd warns about a STREAMD_
+// variable it does not know.
+const { STREAMD_BIN: _bin, ...inherited } = process.env;
+
 export function cli(dataDir, args, { input, env } = {}) {
   const r = spawnSync(BIN, ['--data-dir', dataDir, ...args], {
-    input, encoding: 'utf8', env: { ...process.env, ...env },
+    input, encoding: 'utf8', env: { ...inherited, ...env },
   });
   if (r.status !== 0) throw new Error(`streamd ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout;
@@ -49,7 +53,7 @@ export function ingest(dataDir, source, title, tier = 'free', env = {}) {
 export async function startServer(dataDir, env = {}) {
   rmSync(join(dataDir, 'server.json'), { force: true });
   const proc = spawn(BIN, ['--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
-    env: { ...process.env, STREAMD_LOG: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...inherited, STREAMD_LOG: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'],
   });
   const deadline = Date.now() + 30000;
   for (;;) {

@@ -140,6 +140,13 @@ test('with no preference, the default audio plays and subtitles are off', async 
 
 test('switch audio to French and turn English subtitles on while playing; the choice is remembered', async () => {
   const page = await b.context.newPage();
+  // Whatever the page or the player loads must be allowed by the page's own policy.
+  await page.addInitScript(() => {
+    window.__refused = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__refused.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const missing = [];
+  page.on('response', (r) => { if (r.status() === 404) missing.push(r.url()); });
   await signIn(page, server.url, 'linguist');
   await open(page, movie);
 
@@ -190,6 +197,14 @@ test('switch audio to French and turn English subtitles on while playing; the ch
   assert.match(shown.showing[0].cues.join(' '), /English line \d+/);
   await keepsPlaying(page);
   await screenshot(page, 'player-subtitles');
+  assert.deepEqual(await page.evaluate(() => window.__refused), [], 'nothing refused by the CSP');
+  assert.deepEqual(missing, [], 'nothing the page asks for is missing');
+  // The browser asks for the tab icon on its own (not seen above): /favicon.ico unless named.
+  const icon = await page.evaluate(async () => {
+    const link = document.querySelector('link[rel=icon]');
+    return link ? (await fetch(link.href)).status : 'no icon link';
+  });
+  assert.equal(icon, 200, 'the tab icon is served');
 
   // Reload: the page carries the saved languages and the player applies them from the start.
   await page.reload();
