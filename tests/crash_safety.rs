@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
     Client, Server, add_user, cli, cli_env, cli_ok, ffmpeg_processes, make_source, multipart,
-    stderr, stdout, wait_for,
+    read_response, stderr, stdout, wait_for,
 };
 use streamd::store::{Movie, MovieId, MovieStatus, Store, Tier, Timestamp};
 
@@ -723,49 +723,6 @@ fn small_disk(parent: &Path, size: &str) -> Option<(PathBuf, Unmount)> {
     Some((data.clone(), Unmount(data)))
 }
 
-/// Reads one HTTP/1.1 response off `s` (Content-Length framed, or to EOF).
-fn read_response(s: &mut TcpStream) -> std::io::Result<(u16, String)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok());
-    let mut body = buf[head_end..].to_vec();
-    match length {
-        Some(n) => {
-            while body.len() < n {
-                let got = s.read(&mut chunk)?;
-                if got == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..got]);
-            }
-        }
-        None => {
-            let _ = s.read_to_end(&mut body);
-        }
-    }
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
 #[test]
 fn an_upload_larger_than_the_free_space_is_refused_clearly_and_leaves_nothing() {
     let tmp = Server::temp_dir();
@@ -798,7 +755,7 @@ fn an_upload_larger_than_the_free_space_is_refused_clearly_and_leaves_nothing() 
         let _ = w.write_all(&upload_suffix());
         sent
     });
-    let answer = read_response(&mut s);
+    let answer = read_response(&mut s).map(|r| (r.status, r.text()));
     drop(s);
     let sent = sender.join().expect("sender");
     println!("disk full upload: {answer:?} after {sent} bytes of the file were sent");

@@ -11,7 +11,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Client, Server, add_user, cli_env, make_source, multipart, stderr, stdout};
+use common::{
+    Client, Raw, Server, add_user, cli_env, make_source, multipart, read_response, stderr, stdout,
+};
 
 const PW: &str = "correct horse battery";
 
@@ -32,75 +34,6 @@ impl Rng {
 }
 
 /// One HTTP/1.1 response read off a raw socket: status, lower-cased headers, body.
-struct Raw {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads one response (Content-Length framed, or to EOF) from `s`.
-fn read_response(s: &mut TcpStream) -> std::io::Result<Raw> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        let n = s.read(&mut chunk)?;
-        if n == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "closed before a response",
-            ));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let mut body = buf[head_end..].to_vec();
-    let length = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse::<usize>().ok());
-    match length {
-        Some(n) => {
-            while body.len() < n {
-                let got = s.read(&mut chunk)?;
-                if got == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..got]);
-            }
-        }
-        None => {
-            let _ = s.read_to_end(&mut body);
-        }
-    }
-    Ok(Raw {
-        status,
-        headers,
-        body,
-    })
-}
-
 fn connect(addr: SocketAddr) -> TcpStream {
     let s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))

@@ -153,25 +153,30 @@ async fn read_head(
     timeouts: Timeouts,
     stopping: &mut tokio::sync::watch::Receiver<bool>,
 ) -> HeadRead {
-    let mut deadline = tokio::time::Instant::now() + timeouts.request_timeout;
+    let started = tokio::time::Instant::now();
     if conn.buf.is_empty() {
-        let idle_until = if first {
-            deadline
+        let idle = if first {
+            timeouts.request_timeout
         } else {
-            tokio::time::Instant::now() + timeouts.keep_alive
+            timeouts.keep_alive
         };
         tokio::select! {
-            ready = tokio::time::timeout_at(idle_until, conn.stream.readable()) => {
+            ready = tokio::time::timeout(idle, conn.stream.readable()) => {
                 if !matches!(ready, Ok(Ok(()))) {
                     return HeadRead::Ended;
                 }
             }
             () = server_stops(stopping) => return HeadRead::Ended,
         }
-        if !first {
-            deadline = tokio::time::Instant::now() + timeouts.request_timeout;
-        }
     }
+    // The first head is due `request_timeout` after the connection opened; a later one, after
+    // its first byte.
+    let from = if first {
+        started
+    } else {
+        tokio::time::Instant::now()
+    };
+    let deadline = from + timeouts.request_timeout;
     loop {
         if let Some(read) = examine(&conn.buf) {
             return read;
