@@ -16,3 +16,4 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod web;
+pub mod webvtt;

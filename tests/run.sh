@@ -34,28 +34,41 @@ export PATH="$HOME/.cargo/bin:$PATH"
 cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
-echo "== cargo test"
+# ---- The steps. Each runs whatever happened to the one before (one failure never hides
+# another), and the log ends with every step's result and time.
+step_names=("install what is missing"); step_results=(ok); step_secs=("$SECONDS")
+step() {
+  local name="$1"; shift
+  echo "== $name"
+  local began=$SECONDS rc=0
+  "$@" || rc=$?
+  step_names+=("$name"); step_secs+=($((SECONDS - began)))
+  if [ "$rc" = 0 ]; then step_results+=(ok); else step_results+=("FAILED (exit $rc)"); fi
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --all-targets --locked -- -D warnings
 # The peers above are required here: a test that cannot find one fails instead of skipping.
-STREAMD_REQUIRE_PEERS=1 cargo test --locked
+# --no-fail-fast: a failing test binary does not stop the ones after it.
+step "cargo test" env STREAMD_REQUIRE_PEERS=1 cargo test --locked --no-fail-fast
 
-echo "== paced viewers, briefly (benches/paced.sh: 100 viewers for 10 s against streamd and nginx; fails on any error)"
-# The figures need a release build and minutes (BENCHMARKS.md); here only "no request fails".
-PACED_PROFILE=debug PACED_SOURCE_S=12 bash benches/paced.sh 100 10
+# benches/paced.sh: 100 viewers for 10 s against streamd and nginx; fails on any error. The
+# figures need a release build and minutes (BENCHMARKS.md); here only "no request fails".
+step "paced viewers, briefly" env PACED_PROFILE=debug PACED_SOURCE_S=12 bash benches/paced.sh 100 10
 
-echo "== browser tests (Debian chromium + playwright-core, tests/e2e)"
-# playwright-core is pinned in tests/e2e/package.json; it never downloads a browser.
-(cd tests/e2e && npm install --silent --no-audit --no-fund)
-cargo build --locked --quiet
-(cd tests/e2e && STREAMD_BIN="$PWD/../../target/debug/streamd" node --test --test-concurrency=1 .)
+# Debian chromium + playwright-core (pinned in tests/e2e/package.json; it never downloads a
+# browser), driving the real pages of a debug build.
+browser_tests() {
+  (cd tests/e2e && npm install --silent --no-audit --no-fund) &&
+    cargo build --locked --quiet &&
+    (cd tests/e2e && STREAMD_BIN="$PWD/../../target/debug/streamd" node --test --test-concurrency=1 .)
+}
+step "browser tests (tests/e2e)" browser_tests
 
-echo "== quality corpus, briefly (benches/quality.sh: one 1 s clip; fails unless every figure is produced)"
-# Sizes, SSIM and PSNR of the fixed and per-title ladders and the HEVC/AV1 rows; the figures of
-# BENCHMARKS.md need the whole corpus and minutes. No time or ratio is asserted.
-STREAMD_BIN=target/debug/streamd QUALITY_CHECK=1 bash benches/quality.sh 1 1920x1080 flat
+# benches/quality.sh on one 1 s clip: sizes, SSIM and PSNR of the fixed and per-title ladders
+# and the HEVC/AV1 rows; fails unless every figure is produced. The figures of BENCHMARKS.md
+# need the whole corpus and minutes. No time or ratio is asserted.
+step "quality corpus, briefly" env STREAMD_BIN=target/debug/streamd QUALITY_CHECK=1 bash benches/quality.sh 1 1920x1080 flat
 
 # ---- Fuzzing (issue 10): every cargo-fuzz target in fuzz/ for 25 s, on the committed seeds
 # (fuzz/seeds) plus what earlier runs found (fuzz/corpus, not committed). Built without ASan
@@ -65,6 +78,19 @@ STREAMD_BIN=target/debug/streamd QUALITY_CHECK=1 bash benches/quality.sh 1 1920x
 # and the fuzzed paths hold no unsafe code of ours. Any crash fails the suite; its input is left
 # in fuzz/artifacts/<target>/. The long run (10 minutes per target, release, with ASan):
 # bash fuzz/run.sh
-echo "== fuzzing (cargo fuzz, 25 s per target)"
-rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-FUZZ_SANITIZER=none FUZZ_QUICK=1 bash fuzz/run.sh 25
+fuzzing() {
+  { rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal; } &&
+    FUZZ_SANITIZER=none FUZZ_QUICK=1 bash fuzz/run.sh 25
+}
+step "fuzzing (cargo fuzz, 25 s per target)" fuzzing
+
+echo
+echo "== summary (seconds per step)"
+passed=0; failed=0
+for i in "${!step_names[@]}"; do
+  printf '%6s s  %-40s %s\n' "${step_secs[$i]}" "${step_names[$i]}" "${step_results[$i]}"
+  if [ "${step_results[$i]}" = ok ]; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+printf '%6s s  total\n' "$SECONDS"
+echo "steps: $passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -136,7 +136,7 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
         }
         // Two copies in one folder: the second is the first's duplicate, even in a dry run
         // (which records nothing the store could match).
-        let print = match crate::library::fingerprint::of(path) {
+        let print = match crate::ingest::fingerprint::of(path) {
             Ok(print) => {
                 if let Some(first) = seen.get(&print) {
                     let reason = format!("a copy of {first}");

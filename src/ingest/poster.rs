@@ -6,7 +6,8 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
-use super::pipeline::{IngestError, Ingester};
+use super::error::IngestError;
+use super::pipeline::Ingester;
 use super::run::{Control, RunError, run_ffmpeg};
 use super::tools::Tools;
 use crate::store::{Movie, MovieId};

@@ -298,17 +298,9 @@ fn bit_depth(video: &Stream) -> u32 {
     }
 }
 
-/// Parses `ffprobe -print_format json -show_format -show_streams` output.
-pub fn parse(json: &str) -> Result<Probe, ProbeError> {
-    let out: Output =
-        serde_json::from_str(json).map_err(|e| ProbeError::Unreadable(e.to_string()))?;
-    // Cover art is a "video" stream with attached_pic set; it is not the movie.
-    let video = out
-        .streams
-        .iter()
-        .find(|s| s.codec_type.as_deref() == Some("video") && !s.flag("attached_pic"))
-        .ok_or(ProbeError::NoVideo)?;
-
+/// The picture as shown: the coded size stretched by the sample aspect ratio, turned when the
+/// display matrix rotates it a quarter. (coded w, coded h, display w, display h, rotation).
+fn display_size(video: &Stream) -> Result<(u32, u32, u32, u32, i32), ProbeError> {
     let (w, h) = (video.width.unwrap_or(0), video.height.unwrap_or(0));
     if !(2..=MAX_SIDE).contains(&w) || !(2..=MAX_SIDE).contains(&h) {
         return Err(ProbeError::AbsurdResolution(w, h));
@@ -331,9 +323,12 @@ pub fn parse(json: &str) -> Result<Probe, ProbeError> {
     } else {
         (display_w, h)
     };
+    Ok((w, h, width, height, rotation))
+}
 
-    // The movie lasts as long as its picture. The container's duration is the fallback: a
-    // subtitle cue with broken timing can make it absurd (Matroska then says 49 days).
+/// The movie lasts as long as its picture. The container's duration is the fallback: a
+/// subtitle cue with broken timing can make it absurd (Matroska then says 49 days).
+fn duration(video: &Stream, format: Option<&Format>) -> Result<f64, ProbeError> {
     let positive = |d: &f64| d.is_finite() && *d > 0.0;
     let video_duration = video
         .duration
@@ -341,64 +336,73 @@ pub fn parse(json: &str) -> Result<Probe, ProbeError> {
         .and_then(|d| d.parse::<f64>().ok())
         .or_else(|| video.tag("DURATION").as_deref().and_then(parse_clock))
         .filter(positive);
-    let duration_s = video_duration
+    video_duration
         .or_else(|| {
-            out.format
-                .as_ref()
+            format
                 .and_then(|f| f.duration.as_deref())
                 .and_then(|d| d.parse::<f64>().ok())
                 .filter(positive)
         })
-        .ok_or(ProbeError::NoDuration)?;
+        .ok_or(ProbeError::NoDuration)
+}
+
+/// The rate to encode at (snapped to a broadcast rate), and whether the source's rate varies.
+fn frame_rate(video: &Stream) -> (f64, bool) {
     let plausible = |f: &f64| (1.0..=240.0).contains(f);
     let average = rational(video.avg_frame_rate.as_deref()).filter(plausible);
     let base = rational(video.r_frame_rate.as_deref()).filter(plausible);
-    let variable_frame_rate =
-        matches!((average, base), (Some(a), Some(b)) if (a - b).abs() / b > 0.01);
-    let frame_rate = snap_rate(average.or(base).unwrap_or(25.0));
+    let variable = matches!((average, base), (Some(a), Some(b)) if (a - b).abs() / b > 0.01);
+    (snap_rate(average.or(base).unwrap_or(25.0)), variable)
+}
 
+fn audio_stream(s: &Stream) -> AudioStream {
+    AudioStream {
+        index: s.index(),
+        codec: s.codec_name.clone().filter(|c| c != "none"),
+        channels: s.channels.unwrap_or(2).max(1),
+        layout: s.channel_layout.clone(),
+        language: s.tag("language"),
+        title: s.tag("title"),
+        default: s.flag("default"),
+        forced: s.flag("forced"),
+        start_s: s.start(),
+    }
+}
+
+fn subtitle_stream(s: &Stream) -> SubtitleStream {
+    SubtitleStream {
+        index: s.index(),
+        codec: s.codec_name.clone().unwrap_or_default(),
+        language: s.tag("language"),
+        title: s.tag("title"),
+        forced: s.flag("forced"),
+    }
+}
+
+/// Parses `ffprobe -print_format json -show_format -show_streams` output.
+pub fn parse(json: &str) -> Result<Probe, ProbeError> {
+    let out: Output =
+        serde_json::from_str(json).map_err(|e| ProbeError::Unreadable(e.to_string()))?;
+    // Cover art is a "video" stream with attached_pic set; it is not the movie.
+    let video = out
+        .streams
+        .iter()
+        .find(|s| s.codec_type.as_deref() == Some("video") && !s.flag("attached_pic"))
+        .ok_or(ProbeError::NoVideo)?;
+    let (coded_width, coded_height, width, height, rotation) = display_size(video)?;
+    let (frame_rate, variable_frame_rate) = frame_rate(video);
     let scan = match video.field_order.as_deref() {
         Some("progressive") => Scan::Progressive,
         Some("tt" | "bb" | "tb" | "bt") => Scan::Interlaced,
         _ => Scan::Unknown,
     };
-    let colour = Colour {
-        transfer: video.color_transfer.clone(),
-        primaries: video.color_primaries.clone(),
-        matrix: video.color_space.clone(),
-        bit_depth: bit_depth(video),
-    };
-
     let of_type = |t: &'static str| {
         out.streams
             .iter()
             .filter(move |s| s.codec_type.as_deref() == Some(t))
     };
-    let audio = of_type("audio")
-        .map(|s| AudioStream {
-            index: s.index(),
-            codec: s.codec_name.clone().filter(|c| c != "none"),
-            channels: s.channels.unwrap_or(2).max(1),
-            layout: s.channel_layout.clone(),
-            language: s.tag("language"),
-            title: s.tag("title"),
-            default: s.flag("default"),
-            forced: s.flag("forced"),
-            start_s: s.start(),
-        })
-        .collect();
-    let subtitles = of_type("subtitle")
-        .map(|s| SubtitleStream {
-            index: s.index(),
-            codec: s.codec_name.clone().unwrap_or_default(),
-            language: s.tag("language"),
-            title: s.tag("title"),
-            forced: s.flag("forced"),
-        })
-        .collect();
-
     Ok(Probe {
-        duration_s,
+        duration_s: duration(video, out.format.as_ref())?,
         video_index: video.index(),
         input_start_s: out
             .format
@@ -410,17 +414,22 @@ pub fn parse(json: &str) -> Result<Probe, ProbeError> {
         video_start_s: video.start(),
         width,
         height,
-        coded_width: w,
-        coded_height: h,
+        coded_width,
+        coded_height,
         frame_rate,
         variable_frame_rate,
         rotation,
         video_codec: video.codec_name.clone().unwrap_or_default(),
         scan,
-        colour,
+        colour: Colour {
+            transfer: video.color_transfer.clone(),
+            primaries: video.color_primaries.clone(),
+            matrix: video.color_space.clone(),
+            bit_depth: bit_depth(video),
+        },
         hdr10: None,
-        audio,
-        subtitles,
+        audio: of_type("audio").map(audio_stream).collect(),
+        subtitles: of_type("subtitle").map(subtitle_stream).collect(),
     })
 }
 

@@ -2,6 +2,7 @@
 //! ASS/SSA, mov_text, WebVTT) to WebVTT; this module then keeps only well-formed cues in time
 //! order and adds the `X-TIMESTAMP-MAP` that lines them up with the video's timestamps.
 
+use crate::webvtt::format_ms;
 use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
@@ -58,17 +59,6 @@ fn parse_time(text: &str) -> Option<u64> {
         seconds = seconds.checked_mul(60)?.checked_add(value)?;
     }
     seconds.checked_mul(1000)?.checked_add(millis)
-}
-
-/// `HH:MM:SS.mmm`, as WebVTT writes a time (cues, and the thumbnails track).
-pub(crate) fn format_time(ms: u64) -> String {
-    format!(
-        "{:02}:{:02}:{:02}.{:03}",
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1000 % 60,
-        ms % 1000
-    )
 }
 
 /// Reads the cues of a WebVTT text (what ffmpeg's webvtt encoder writes): cues with a broken
@@ -134,14 +124,14 @@ pub fn render(cues: &[Cue], offset_s: f64) -> String {
     };
     let mut out = format!(
         "WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:{mpegts},LOCAL:{}\n",
-        format_time(local_ms)
+        format_ms(local_ms)
     );
     for cue in cues {
         let _ = write!(
             out,
             "\n{} --> {}",
-            format_time(cue.start_ms),
-            format_time(cue.end_ms)
+            format_ms(cue.start_ms),
+            format_ms(cue.end_ms)
         );
         if !cue.settings.is_empty() {
             out.push(' ');

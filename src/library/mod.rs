@@ -1,7 +1,6 @@
 //! A library from files as people keep them: names that say title and year, subtitles
 //! beside the movie, content fingerprints, folders imported once and watched.
 
-pub mod fingerprint;
 pub mod names;
 pub mod sidecars;
 pub mod watch;

@@ -57,7 +57,7 @@ pub fn usable_beside(file: &Path, given: &[Sidecar]) -> (Vec<Sidecar>, Vec<Strin
     let usable = beside(file)
         .into_iter()
         .filter(|s| s.path.canonicalize().is_ok_and(|p| !given.contains(&p)))
-        .filter_map(|s| match crate::ingest::pipeline::check_sidecar(s) {
+        .filter_map(|s| match crate::ingest::queue::check_sidecar(s) {
             Ok(s) => Some(s),
             Err(e) => {
                 problems.push(e.to_string());

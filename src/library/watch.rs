@@ -193,7 +193,7 @@ impl Watch {
             tracing::warn!(file = %path.display(), reason = why, "library file skipped");
             return;
         }
-        let print = match crate::library::fingerprint::of(path) {
+        let print = match crate::ingest::fingerprint::of(path) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(file = %path.display(), error = %e, "library file cannot be read");

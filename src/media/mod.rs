@@ -21,17 +21,22 @@ pub fn movie_prefix(id: &MovieId) -> String {
     format!("movies/{id}")
 }
 
+/// What HLS playlists are served as (RFC 8216 section 4).
+pub const PLAYLIST_TYPE: &str = "application/vnd.apple.mpegurl";
+/// What WebVTT files (subtitles, the thumbnails track) are served as.
+pub const WEBVTT_TYPE: &str = "text/vtt; charset=utf-8";
+
 /// The media type of each kind of object a ladder holds, by file extension: what the built-in
 /// store answers with, and what uploads to an S3 service declare (S3 answers a GET with the type
 /// given at upload, `binary/octet-stream` when none was).
 pub const CONTENT_TYPES: &[(&str, &str)] = &[
     ("ts", "video/mp2t"),
-    ("m3u8", crate::playlist::CONTENT_TYPE),
+    ("m3u8", PLAYLIST_TYPE),
     ("m4s", "video/iso.segment"),
     ("mp4", "video/mp4"),
     ("jpg", "image/jpeg"),
     ("jpeg", "image/jpeg"),
-    ("vtt", "text/vtt; charset=utf-8"),
+    ("vtt", WEBVTT_TYPE),
 ];
 
 pub fn content_type(key: &str) -> &'static str {

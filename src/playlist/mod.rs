@@ -11,8 +11,6 @@ use std::sync::{Arc, Mutex};
 use crate::media::sigv4::{Batch, uri_encode};
 use crate::store::{AudioRendition, RenditionInfo, SubtitleRendition};
 
-pub const CONTENT_TYPE: &str = "application/vnd.apple.mpegurl";
-
 /// A variant playlist as ffmpeg wrote it, reduced to what is re-rendered.
 #[derive(Debug)]
 pub struct Variant {

@@ -6,8 +6,6 @@ use std::fmt::Write;
 
 use crate::store::Thumbnails;
 
-pub const CONTENT_TYPE: &str = "text/vtt; charset=utf-8";
-
 /// The track for a movie of `duration_s`, `url` giving each sprite's absolute URL (presigned:
 /// the browser fetches sprites straight from the store, like segments).
 pub fn render(thumbs: &Thumbnails, duration_s: f64, mut url: impl FnMut(&str) -> String) -> String {
@@ -32,19 +30,14 @@ pub fn render(thumbs: &Thumbnails, duration_s: f64, mut url: impl FnMut(&str) ->
         let _ = write!(
             out,
             "\n{} --> {}\n{}#xywh={x},{y},{},{}\n",
-            timestamp(start),
-            timestamp(end),
+            crate::webvtt::format_seconds(start),
+            crate::webvtt::format_seconds(end),
             sprite_urls[index],
             thumbs.width,
             thumbs.height
         );
     }
     out
-}
-
-/// A time in seconds as WebVTT writes it, as the subtitle converter does.
-fn timestamp(seconds: f64) -> String {
-    crate::ingest::subtitles::format_time((seconds.max(0.0) * 1000.0).round() as u64)
 }
 
 #[cfg(test)]

@@ -233,7 +233,7 @@ pub struct Movie {
     /// The year of release, from the file name (`Inception.2010.1080p.mkv`) or set by hand.
     #[serde(default)]
     pub year: Option<u16>,
-    /// The source file's content fingerprint (`library::fingerprint`): a folder import skips a
+    /// The source file's content fingerprint (`ingest::fingerprint`): a folder import skips a
     /// file whose content is already in the library.
     #[serde(default)]
     pub fingerprint: Option<String>,

@@ -105,7 +105,7 @@ pub fn link_lifetime(state: &AppState, movie: &Movie) -> Duration {
 
 fn playlist_response(body: String) -> HttpResponse {
     HttpResponse::Ok()
-        .content_type(playlist::CONTENT_TYPE)
+        .content_type(crate::media::PLAYLIST_TYPE)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(body)
 }
@@ -184,7 +184,7 @@ async fn thumbnails_track(
         .with_label_values(&["thumbnails"])
         .inc();
     Ok(HttpResponse::Ok()
-        .content_type(playlist::thumbnails::CONTENT_TYPE)
+        .content_type(crate::media::WEBVTT_TYPE)
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
         .body(body))
 }
