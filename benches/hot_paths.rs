@@ -42,6 +42,7 @@ fn fixture() -> Fixture {
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$xxxxxxxxxxxxxxxxxxxxxx$yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy".into(),
             admin: false,
             created_at: Timestamp(0),
+disabled: false,
         };
         store.create_user(&user, &Plan::default()).expect("user");
         let (_, hash) = session::new_token();
@@ -61,6 +62,7 @@ fn fixture() -> Fixture {
         password_hash: password::hash("correct horse").expect("hash"),
         admin: false,
         created_at: Timestamp(0),
+        disabled: false,
     };
     store.create_user(&user, &Plan::default()).expect("user");
     let (_, token_hash) = session::new_token();

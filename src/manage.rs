@@ -28,6 +28,15 @@ pub enum Command {
         password: String,
     },
     UserList,
+    /// Remove a user with their sessions, grants, positions and preferences.
+    UserRemove {
+        name: String,
+    },
+    /// Refuse a user's sign-in and end their sessions (`disabled: false` enables).
+    UserDisable {
+        name: String,
+        disabled: bool,
+    },
     Grant {
         name: String,
         movie: String,
@@ -68,6 +77,10 @@ pub enum Command {
         id: String,
         path: std::path::PathBuf,
     },
+    /// Delete a movie: its records, grants and objects (a running server stops its encode).
+    MovieDelete {
+        id: String,
+    },
 }
 
 impl Command {
@@ -94,6 +107,8 @@ pub struct UserView {
     pub plan: Tier,
     pub plan_until: Option<String>,
     pub created_at: String,
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 impl UserView {
@@ -104,6 +119,7 @@ impl UserView {
             plan: plan.tier,
             plan_until: plan.until.map(Timestamp::to_rfc3339),
             created_at: user.created_at.to_rfc3339(),
+            disabled: user.disabled,
         }
     }
 }
@@ -229,7 +245,9 @@ impl From<StoreError> for ManageError {
             StoreError::UserNotFound(_) | StoreError::MovieNotFound(_) => {
                 ManageError::NotFound(e.to_string())
             }
-            StoreError::UserExists(_) => ManageError::Conflict(e.to_string()),
+            StoreError::UserExists(_) | StoreError::LastAdmin(_) => {
+                ManageError::Conflict(e.to_string())
+            }
             other => ManageError::Store(other),
         }
     }
@@ -262,6 +280,7 @@ impl Command {
             Command::SubtitleAdd { .. }
                 | Command::SubtitleRemove { .. }
                 | Command::MoviePoster { .. }
+                | Command::MovieDelete { .. }
         )
     }
 }
@@ -284,6 +303,15 @@ pub fn execute_with(ingester: &Ingester, command: Command) -> Result<Outcome, Ma
             let id = movie_id(&id)?;
             let updated = ingester.set_poster(&id, &path)?;
             Ok(Outcome::Movie(Box::new(MovieView::from(&updated))))
+        }
+        Command::MovieDelete { id } => {
+            let id = movie_id(&id)?;
+            match ingester.delete(&id)? {
+                Some(movie) => Ok(Outcome::Done {
+                    message: format!("deleted {:?} ({id}) and its objects", movie.title),
+                }),
+                None => Err(ManageError::NotFound(format!("no movie with id {id}"))),
+            }
         }
         other => execute(&ingester.store, other),
     }
@@ -309,6 +337,7 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
                 name,
                 admin,
                 created_at: now,
+                disabled: false,
             };
             store.create_user(
                 &user,
@@ -390,9 +419,26 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         }
         Command::SubtitleAdd { .. }
         | Command::SubtitleRemove { .. }
-        | Command::MoviePoster { .. } => Err(ManageError::Invalid(
-            "subtitle and poster changes need the object store: use execute_with".into(),
+        | Command::MoviePoster { .. }
+        | Command::MovieDelete { .. } => Err(ManageError::Invalid(
+            "subtitle, poster and delete commands need the object store: use execute_with".into(),
         )),
+        Command::UserRemove { name } => {
+            let name = username(&name)?;
+            store.remove_user(&name)?;
+            done(format!(
+                "removed {name}: their sessions ended, their grants, positions and preferences are gone"
+            ))
+        }
+        Command::UserDisable { name, disabled } => {
+            let name = username(&name)?;
+            store.set_disabled(&name, disabled)?;
+            done(if disabled {
+                format!("disabled {name}: sign-in refused, sessions ended, their data kept")
+            } else {
+                format!("enabled {name}: they can sign in again")
+            })
+        }
         Command::MovieEdit { id, edit } => {
             let id = movie_id(&id)?;
             edit.check().map_err(ManageError::Invalid)?;

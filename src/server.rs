@@ -131,6 +131,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         store.clone(),
         config.library.folders.clone(),
         config.library.settle,
+        &data_dir,
     );
     let sweeper = actix_web::rt::spawn(sweep(state.clone()));
     let result = server.await;

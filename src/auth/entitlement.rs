@@ -69,6 +69,7 @@ mod tests {
             password_hash: String::new(),
             admin,
             created_at: Timestamp(0),
+            disabled: false,
         }
     }
     fn plan(tier: Tier, until: Option<Timestamp>) -> Plan {

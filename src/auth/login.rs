@@ -10,6 +10,9 @@ pub enum LoginError {
     /// Unknown user and wrong password are one error, by design.
     #[error("wrong user name or password")]
     BadCredentials,
+    /// Said only to someone who gave the right password: it tells a stranger nothing.
+    #[error("this account is disabled; ask the server's owner to enable it")]
+    Disabled,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -33,6 +36,9 @@ pub fn login(
         return Err(LoginError::BadCredentials);
     }
     let user = user.ok_or(LoginError::BadCredentials)?;
+    if user.disabled {
+        return Err(LoginError::Disabled);
+    }
     let (token, hash) = session::new_token();
     let now = Timestamp::now();
     store.insert_session(

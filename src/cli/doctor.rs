@@ -106,6 +106,22 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
         );
     }
 
+    let own = crate::library::OwnFolders::of(data_dir);
+    for folder in &config.library.folders {
+        match own.inside(folder).first() {
+            Some(inside) => r.warn(
+                "library",
+                format!(
+                    "{} holds streamd's own data ({}): it is skipped; better keep the data dir outside library folders",
+                    folder.display(),
+                    inside.display()
+                ),
+            ),
+            None if folder.is_dir() => r.ok("library", format!("{} is watched", folder.display())),
+            None => r.warn("library", format!("{} does not exist (yet)", folder.display())),
+        }
+    }
+
     if r.failures > 0 {
         bail!("{} check(s) failed", r.failures);
     }

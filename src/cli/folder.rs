@@ -88,7 +88,17 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
     let mut items = Vec::new();
     let mut seen = std::collections::HashMap::new();
     let json = opts.json;
-    for found in WalkDir::new(&root).follow_links(true).sort_by_file_name() {
+    // Never streamd's own output: a folder that holds the data dir would import every
+    // published init segment as a movie.
+    let own = library::OwnFolders::of(data_dir);
+    for skipped in own.inside(&root) {
+        eprintln!(
+            "skipping {}: streamd's own data, not a library folder",
+            skipped.display()
+        );
+    }
+    let walk = WalkDir::new(&root).follow_links(true).sort_by_file_name();
+    for found in walk.into_iter().filter_entry(|e| !own.hold(e.path())) {
         let entry = match found {
             Ok(entry) => entry,
             Err(e) => {

@@ -50,13 +50,18 @@ pub enum Cmd {
     /// Let a user watch one movie regardless of plan.
     Grant {
         name: String,
+        #[arg(allow_hyphen_values = true)]
         movie_id: String,
         /// End of the grant (RFC 3339, e.g. 2027-01-31T00:00:00Z); open-ended without it.
         #[arg(long)]
         until: Option<String>,
     },
     /// Take back a grant.
-    Revoke { name: String, movie_id: String },
+    Revoke {
+        name: String,
+        #[arg(allow_hyphen_values = true)]
+        movie_id: String,
+    },
     /// Turn a movie file, or every video in a folder (recursive), into HLS ladders (a file:
     /// waits and shows progress unless --no-wait). Title and year come from the file name
     /// (`Inception.2010.1080p.mkv`) unless --title is given; subtitle files beside it
@@ -87,7 +92,7 @@ pub enum Cmd {
         #[command(subcommand)]
         command: SubtitleCmd,
     },
-    /// Change a movie's metadata.
+    /// Change or delete a movie.
     Movie {
         #[command(subcommand)]
         command: MovieCmd,
@@ -105,6 +110,7 @@ pub enum Cmd {
 pub enum SubtitleCmd {
     /// Add a subtitle file (.srt, .vtt, .ass) to a ready movie.
     Add {
+        #[arg(allow_hyphen_values = true)]
         movie_id: String,
         path: PathBuf,
         /// Its language (BCP 47 or ISO 639: en, fr, pt-BR, fre).
@@ -119,13 +125,18 @@ pub enum SubtitleCmd {
         forced: bool,
     },
     /// Remove a movie's subtitles in a language.
-    Remove { movie_id: String, lang: String },
+    Remove {
+        #[arg(allow_hyphen_values = true)]
+        movie_id: String,
+        lang: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum MovieCmd {
     /// Change a movie's title, year, description, tier or poster (what is not given stays).
     Edit {
+        #[arg(allow_hyphen_values = true)]
         movie_id: String,
         #[arg(long)]
         title: Option<String>,
@@ -142,6 +153,11 @@ pub enum MovieCmd {
         tier: Option<Tier>,
         #[arg(long)]
         json: bool,
+    },
+    /// Delete a movie: stops its encode if one runs, removes its records, grants and objects.
+    Delete {
+        #[arg(allow_hyphen_values = true)]
+        movie_id: String,
     },
 }
 
@@ -214,6 +230,13 @@ pub enum UserCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Remove a user: their sessions end at once; their grants, resume positions and
+    /// preferences go. The last admin cannot be removed.
+    Remove { name: String },
+    /// Refuse a user's sign-in and end their sessions; their data is kept.
+    Disable { name: String },
+    /// Let a disabled user sign in again.
+    Enable { name: String },
 }
 
 impl Cli {
@@ -266,6 +289,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     (Command::UserPasswd { name, password }, false)
                 }
                 UserCmd::List { json } => (Command::UserList, json),
+                UserCmd::Remove { name } => (Command::UserRemove { name }, false),
+                UserCmd::Disable { name } => (
+                    Command::UserDisable {
+                        name,
+                        disabled: true,
+                    },
+                    false,
+                ),
+                UserCmd::Enable { name } => (
+                    Command::UserDisable {
+                        name,
+                        disabled: false,
+                    },
+                    false,
+                ),
             };
             print_outcome(&execute(&config, command)?, json)
         }
@@ -390,6 +428,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 None => Ok(()),
             }
         }
+        Cmd::Movie {
+            command: MovieCmd::Delete { movie_id },
+        } => print_outcome(
+            &execute(&config, Command::MovieDelete { id: movie_id })?,
+            false,
+        ),
         Cmd::Subtitle { command } => {
             let command = match command {
                 SubtitleCmd::Add {

@@ -30,7 +30,7 @@ impl Ingester {
         control: &Control,
     ) -> Result<Vec<SubtitleRendition>, IngestError> {
         let mut wanted: Vec<(&Path, Option<u32>, String, String, bool)> = Vec::new();
-        for (n, s) in probe.subtitles.iter().enumerate() {
+        for s in &probe.subtitles {
             let lang = tracks::bcp47(s.language.as_deref());
             if !s.is_text() {
                 notes.push(format!(
@@ -39,7 +39,7 @@ impl Ingester {
                 ));
                 continue;
             }
-            let label = tracks::subtitle_name(&lang, s.title.as_deref(), s.forced, n + 1);
+            let label = tracks::subtitle_name(&lang, s.title.as_deref(), s.forced);
             wanted.push((&job.source, Some(s.index), lang, label, s.forced));
         }
         let embedded: Vec<(String, bool)> = probe
@@ -48,7 +48,7 @@ impl Ingester {
             .filter(|s| s.is_text())
             .map(|s| (tracks::bcp47(s.language.as_deref()), s.forced))
             .collect();
-        for (n, s) in job.sidecars.iter().enumerate() {
+        for s in &job.sidecars {
             let lang = tracks::bcp47(s.lang.as_deref());
             if s.found_beside && embedded.contains(&(lang.clone(), s.forced)) {
                 notes.push(format!(
@@ -57,8 +57,7 @@ impl Ingester {
                 ));
                 continue;
             }
-            let ordinal = probe.subtitles.len() + n + 1;
-            let label = tracks::subtitle_name(&lang, s.name.as_deref(), s.forced, ordinal);
+            let label = tracks::subtitle_name(&lang, s.name.as_deref(), s.forced);
             wanted.push((&s.path, None, lang, label, s.forced));
         }
         let mut subs: Vec<SubtitleRendition> = Vec::new();
@@ -103,8 +102,7 @@ impl Ingester {
         let taken: Vec<String> = movie.subtitles.iter().map(|s| s.name.clone()).collect();
         let labels: Vec<String> = movie.subtitles.iter().map(|s| s.label.clone()).collect();
         let name = tracks::subtitle_rendition(&lang, &taken);
-        let ordinal = movie.subtitles.len() + 1;
-        let label = tracks::subtitle_name(&lang, sidecar.name.as_deref(), sidecar.forced, ordinal);
+        let label = tracks::subtitle_name(&lang, sidecar.name.as_deref(), sidecar.forced);
         let staged = self
             .staging_root
             .join(format!("{}-{name}-{}", movie.id, MovieId::generate()));

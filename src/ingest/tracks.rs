@@ -23,10 +23,7 @@ pub fn plan_audio(probe: &Probe, notes: &mut Vec<String>) -> Vec<AudioRendition>
     let mut out = Vec::new();
     for (n, a) in playable.iter().enumerate() {
         let lang = bcp47(a.language.as_deref());
-        let label = unique(
-            audio_name(&lang, a.title.as_deref(), a.channels, n + 1),
-            &labels,
-        );
+        let label = unique(audio_name(&lang, a.title.as_deref(), a.channels), &labels);
         labels.push(label.clone());
         if a.channels > 2 {
             notes.push(format!(
@@ -139,28 +136,32 @@ fn channel_label(channels: u32) -> Option<String> {
     }
 }
 
+/// What a track without a (known) language tag is called: a name people understand, where
+/// "Audio 1" made them guess.
+pub const UNKNOWN_LANGUAGE: &str = "Unknown language";
+
 /// NAME of an audio rendition: the stream's title when it has one ("Director's commentary"),
-/// else its language and layout ("English 5.1"), else "Audio N".
-pub fn audio_name(lang: &str, title: Option<&str>, channels: u32, ordinal: usize) -> String {
+/// else its language and layout ("English 5.1"), else "Unknown language" (and its layout).
+pub fn audio_name(lang: &str, title: Option<&str>, channels: u32) -> String {
     if let Some(title) = title.map(str::trim).filter(|t| !t.is_empty()) {
         return clip(title);
     }
-    let base = language_name(lang).unwrap_or_else(|| format!("Audio {ordinal}"));
+    let base = language_name(lang).unwrap_or_else(|| UNKNOWN_LANGUAGE.to_string());
     match channel_label(channels) {
         Some(label) => format!("{base} {label}"),
         None => base,
     }
 }
 
-/// NAME of a subtitle rendition: the title, else the language, else "Subtitles N"; forced
-/// tracks say so.
-pub fn subtitle_name(lang: &str, title: Option<&str>, forced: bool, ordinal: usize) -> String {
+/// NAME of a subtitle rendition: the title, else the language, else "Unknown language";
+/// forced tracks say so.
+pub fn subtitle_name(lang: &str, title: Option<&str>, forced: bool) -> String {
     let base = title
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(clip)
         .or_else(|| language_name(lang))
-        .unwrap_or_else(|| format!("Subtitles {ordinal}"));
+        .unwrap_or_else(|| UNKNOWN_LANGUAGE.to_string());
     if forced && !base.to_lowercase().contains("forced") {
         format!("{base} (forced)")
     } else {
@@ -235,17 +236,19 @@ mod tests {
 
     #[test]
     fn names_are_what_people_read_in_a_menu() {
-        assert_eq!(audio_name("en", None, 6, 1), "English 5.1");
-        assert_eq!(audio_name("fr", None, 2, 2), "Français");
-        assert_eq!(audio_name("de", None, 8, 1), "Deutsch 7.1");
-        assert_eq!(audio_name("und", None, 2, 3), "Audio 3");
+        assert_eq!(audio_name("en", None, 6), "English 5.1");
+        assert_eq!(audio_name("fr", None, 2), "Français");
+        assert_eq!(audio_name("de", None, 8), "Deutsch 7.1");
+        assert_eq!(audio_name("und", None, 2), "Unknown language");
+        assert_eq!(audio_name("und", None, 6), "Unknown language 5.1");
+        assert_eq!(audio_name("und", Some("Commentary"), 2), "Commentary");
         assert_eq!(
-            audio_name("en", Some("Director's \"commentary\""), 2, 2),
+            audio_name("en", Some("Director's \"commentary\""), 2),
             "Director's commentary"
         );
-        assert_eq!(subtitle_name("fr", None, true, 1), "Français (forced)");
-        assert_eq!(subtitle_name("en", None, false, 1), "English");
-        assert_eq!(subtitle_name("und", None, false, 4), "Subtitles 4");
+        assert_eq!(subtitle_name("fr", None, true), "Français (forced)");
+        assert_eq!(subtitle_name("en", None, false), "English");
+        assert_eq!(subtitle_name("und", None, false), "Unknown language");
         assert_eq!(language_name("es").as_deref(), Some("Español"));
     }
 

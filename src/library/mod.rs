@@ -5,7 +5,7 @@ pub mod names;
 pub mod sidecars;
 pub mod watch;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What ffmpeg reads and people keep films in.
 const VIDEO_EXTENSIONS: &[&str] = &[
@@ -52,4 +52,72 @@ pub fn new_movie(path: &Path, tier: crate::store::Tier) -> (crate::ingest::NewMo
         ..Default::default()
     };
     (movie, problems)
+}
+
+/// Folders a library scan never enters: streamd's own data dir and its object store folder
+/// (which may be a symlink to another disk), by canonical path. A folder import of a parent of
+/// the data dir would otherwise take every published `init.mp4` for a movie, and a watched one
+/// would import each new ingest's output again, without end.
+#[derive(Debug, Clone, Default)]
+pub struct OwnFolders(Vec<PathBuf>);
+
+impl OwnFolders {
+    pub fn of(data_dir: &Path) -> OwnFolders {
+        let mut own = Vec::new();
+        for dir in [data_dir.to_path_buf(), data_dir.join("objects")] {
+            if let Ok(real) = dir.canonicalize()
+                && !own.contains(&real)
+            {
+                own.push(real);
+            }
+        }
+        OwnFolders(own)
+    }
+
+    /// Whether `path` is one of them or lies inside one, symlinks followed.
+    pub fn hold(&self, path: &Path) -> bool {
+        path.canonicalize()
+            .is_ok_and(|real| self.0.iter().any(|own| real.starts_with(own)))
+    }
+
+    /// Those of them that lie inside `folder`: a scan of `folder` skips them.
+    pub fn inside(&self, folder: &Path) -> Vec<PathBuf> {
+        let Ok(folder) = folder.canonicalize() else {
+            return Vec::new();
+        };
+        (self.0.iter())
+            .filter(|own| own.starts_with(&folder))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_data_dir_and_a_symlinked_object_store_are_streamds_own() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let media = root.path().join("media");
+        let data = media.join("streamd-data");
+        let elsewhere = root.path().join("disk2");
+        std::fs::create_dir_all(&data).expect("data");
+        std::fs::create_dir_all(elsewhere.join("media/movies")).expect("disk2");
+        std::os::unix::fs::symlink(&elsewhere, data.join("objects")).expect("symlink");
+        std::fs::write(media.join("film.mkv"), b"x").expect("film");
+        // A link in the media folder into the data dir is the data dir too.
+        std::os::unix::fs::symlink(&data, media.join("shortcut")).expect("symlink");
+
+        let own = OwnFolders::of(&data);
+        assert!(own.hold(&data));
+        assert!(own.hold(&data.join("objects/media/movies")));
+        assert!(own.hold(&elsewhere.join("media")));
+        assert!(own.hold(&media.join("shortcut")));
+        assert!(!own.hold(&media.join("film.mkv")));
+        assert!(!own.hold(&media));
+        assert_eq!(own.inside(&media).len(), 1, "the data dir");
+        assert_eq!(own.inside(root.path()).len(), 2, "both");
+        assert!(own.inside(&elsewhere.join("media")).is_empty());
+    }
 }

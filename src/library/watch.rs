@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use notify::{RecursiveMode, Watcher};
 
+use super::OwnFolders;
 use crate::ingest::{IngestError, enqueue};
 use crate::store::{MovieStatus, Store, Tier};
 
@@ -26,13 +27,23 @@ struct Candidate {
 }
 
 /// Starts watching on a thread of its own; it runs for the life of the process.
-pub fn start(store: Store, folders: Vec<PathBuf>, settle: Duration) {
+pub fn start(store: Store, folders: Vec<PathBuf>, settle: Duration, data_dir: &Path) {
     if folders.is_empty() {
         return;
     }
+    let own = OwnFolders::of(data_dir);
+    for folder in &folders {
+        for inside in own.inside(folder) {
+            tracing::warn!(
+                folder = %folder.display(),
+                skipped = %inside.display(),
+                "a watched library folder holds streamd's own data dir: it is skipped (better: keep the data dir outside library folders)"
+            );
+        }
+    }
     let spawned = std::thread::Builder::new()
         .name("library-watch".into())
-        .spawn(move || Watch::new(store, folders, settle).run());
+        .spawn(move || Watch::new(store, folders, own, settle).run());
     if let Err(e) = spawned {
         tracing::error!(error = %e, "cannot start watching the library folders");
     }
@@ -41,6 +52,8 @@ pub fn start(store: Store, folders: Vec<PathBuf>, settle: Duration) {
 struct Watch {
     store: Store,
     folders: Vec<PathBuf>,
+    /// Never looked into (see [`OwnFolders`]).
+    own: OwnFolders,
     settle: Duration,
     candidates: HashMap<PathBuf, Candidate>,
     /// Files already imported, refused or known copies: not looked at again unless they change.
@@ -50,7 +63,7 @@ struct Watch {
 }
 
 impl Watch {
-    fn new(store: Store, folders: Vec<PathBuf>, settle: Duration) -> Watch {
+    fn new(store: Store, folders: Vec<PathBuf>, own: OwnFolders, settle: Duration) -> Watch {
         let known = store
             .list_movies()
             .map(|movies| {
@@ -64,6 +77,7 @@ impl Watch {
         Watch {
             store,
             folders,
+            own,
             settle,
             candidates: HashMap::new(),
             done: HashMap::new(),
@@ -123,9 +137,11 @@ impl Watch {
 
     fn scan(&mut self) {
         for folder in self.folders.clone() {
-            for entry in walkdir::WalkDir::new(&folder)
-                .follow_links(true)
+            let walk = walkdir::WalkDir::new(&folder).follow_links(true);
+            let own = self.own.clone();
+            for entry in walk
                 .into_iter()
+                .filter_entry(|e| !own.hold(e.path()))
                 .flatten()
             {
                 if entry.file_type().is_file() {
@@ -139,6 +155,7 @@ impl Watch {
     fn consider(&mut self, path: &Path) {
         if crate::library::is_subtitle(path)
             || crate::library::unusable(path).as_deref() == Some("not a video")
+            || self.own.hold(path)
         {
             return;
         }

@@ -1,6 +1,7 @@
 //! The embedded database (redb): its tables, schema version and migrations. This is the only
 //! code that opens a transaction; every call blocks, so async callers use the blocking pool.
 
+mod accounts;
 mod movies;
 mod records;
 
@@ -32,13 +33,65 @@ const POSITIONS: TableDefinition<(&str, &str), f64> = TableDefinition::new("posi
 /// user -> the languages the viewer last chose in the player.
 const PREFERENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("preferences");
 
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 const DB_FILE: &str = "streamd.redb";
 
 /// Migrations, index `n` upgrades schema `n + 1` to `n + 2`. Records are JSON with serde
 /// defaults, so only changes of shape or keying need an entry here.
 type Migration = fn(&WriteTransaction) -> Result<(), StoreError>;
-const MIGRATIONS: &[Migration] = &[];
+const MIGRATIONS: &[Migration] = &[name_unknown_languages];
+
+/// v1 -> v2: tracks without a language tag were named "Audio 2" or "Subtitles 1" (a name that
+/// made people guess); they are "Unknown language" now, as new ingests name them.
+fn name_unknown_languages(txn: &WriteTransaction) -> Result<(), StoreError> {
+    /// "Audio 2 5.1" -> "Unknown language 5.1", for a track whose language is `und`.
+    fn renamed(label: &str, lang: &str, word: &str) -> Option<String> {
+        let rest = label.strip_prefix(word)?.strip_prefix(' ')?;
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let tail = &rest[digits..];
+        (lang == "und" && digits > 0 && (tail.is_empty() || tail.starts_with(' ')))
+            .then(|| format!("Unknown language{tail}"))
+    }
+    fn unique(name: String, taken: &[String]) -> String {
+        (1..)
+            .map(|n| match n {
+                1 => name.clone(),
+                n => format!("{name} {n}"),
+            })
+            .find(|candidate| !taken.contains(candidate))
+            .unwrap_or(name)
+    }
+    let mut movies = txn.open_table(MOVIES)?;
+    let mut changed = Vec::new();
+    for row in movies.iter()? {
+        let (id, bytes) = row?;
+        let mut movie: Movie = decode("movies", bytes.value())?;
+        let mut touched = false;
+        let mut taken: Vec<String> = movie.audio.iter().map(|a| a.label.clone()).collect();
+        for a in &mut movie.audio {
+            if let Some(name) = renamed(&a.label, &a.lang, "Audio") {
+                a.label = unique(name, &taken);
+                taken.push(a.label.clone());
+                touched = true;
+            }
+        }
+        let mut taken: Vec<String> = movie.subtitles.iter().map(|s| s.label.clone()).collect();
+        for s in &mut movie.subtitles {
+            if let Some(name) = renamed(&s.label, &s.lang, "Subtitles") {
+                s.label = unique(name, &taken);
+                taken.push(s.label.clone());
+                touched = true;
+            }
+        }
+        if touched {
+            changed.push((id.value().to_string(), encode(&movie)));
+        }
+    }
+    for (id, bytes) in changed {
+        movies.insert(id.as_str(), bytes.as_slice())?;
+    }
+    Ok(())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,6 +123,8 @@ pub enum StoreError {
     UserNotFound(Username),
     #[error("no movie with id {0}")]
     MovieNotFound(MovieId),
+    #[error("{0} is the last admin who can sign in: make another user an admin first")]
+    LastAdmin(Username),
 }
 
 macro_rules! from_redb {
@@ -333,7 +388,10 @@ impl Store {
     }
 
     pub fn has_admin(&self) -> Result<bool, StoreError> {
-        Ok(self.list_users()?.iter().any(|(u, _)| u.admin))
+        Ok(self
+            .list_users()?
+            .iter()
+            .any(|(u, _)| u.admin && !u.disabled))
     }
 
     // ---- sessions ----
@@ -365,6 +423,9 @@ impl Store {
             return Ok(None);
         };
         let user: User = decode("users", user.value())?;
+        if user.disabled {
+            return Ok(None);
+        }
         let plan = txn
             .open_table(PLANS)?
             .get(session.user.as_str())?
@@ -581,6 +642,7 @@ mod tests {
             password_hash: "$argon2id$x".into(),
             admin,
             created_at: Timestamp(1),
+            disabled: false,
         }
     }
 
@@ -626,6 +688,68 @@ mod tests {
         );
         store.delete_movie(&a).expect("delete");
         assert!(store.movies_shared().expect("list").is_empty());
+    }
+
+    #[test]
+    fn tracks_named_audio_n_before_are_unknown_language_after_the_upgrade() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rendition = |name: &str, lang: &str, label: &str| AudioRendition {
+            name: name.into(),
+            lang: lang.into(),
+            label: label.into(),
+            channels: 2,
+            source_channels: 2,
+            default: false,
+            bandwidth: 0,
+            average_bandwidth: 0,
+        };
+        let mut old = movie("m1");
+        old.audio = vec![
+            rendition("audio_0", "en", "English"),
+            rendition("audio_1", "und", "Audio 2"),
+            rendition("audio_2", "und", "Audio 3 5.1"),
+            rendition("audio_3", "und", "Audio commentary"),
+            rendition("audio_4", "und", "Audio 5"),
+        ];
+        old.subtitles = vec![SubtitleRendition {
+            name: "subs_und".into(),
+            lang: "und".into(),
+            label: "Subtitles 1 (forced)".into(),
+            forced: true,
+        }];
+        {
+            // A database as streamd wrote it at schema version 1.
+            let store = Store::open(dir.path()).expect("open");
+            let db = store.db().expect("db");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(MOVIES)
+                .expect("movies")
+                .insert("m1", encode(&old).as_slice())
+                .expect("insert");
+            txn.open_table(META)
+                .expect("meta")
+                .insert("schema_version", 1)
+                .expect("version");
+            txn.commit().expect("commit");
+        }
+        let store = Store::open(dir.path()).expect("reopen");
+        let labels = |m: &Movie| m.audio.iter().map(|a| a.label.clone()).collect::<Vec<_>>();
+        let now = store
+            .movie(&MovieId::parse("m1").expect("id"))
+            .expect("read")
+            .expect("m1");
+        assert_eq!(
+            labels(&now),
+            [
+                "English",
+                "Unknown language",
+                "Unknown language 5.1",
+                "Audio commentary",
+                "Unknown language 2"
+            ]
+        );
+        assert_eq!(now.subtitles[0].label, "Unknown language (forced)");
+        assert_eq!(store.schema_version().expect("v"), SCHEMA_VERSION);
     }
 
     #[test]

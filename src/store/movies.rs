@@ -470,6 +470,7 @@ mod tests {
             password_hash: String::new(),
             admin: false,
             created_at: Timestamp(0),
+            disabled: false,
         };
         store.create_user(&user, &Default::default()).expect("user");
         store

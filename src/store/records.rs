@@ -88,6 +88,9 @@ pub struct User {
     pub password_hash: String,
     pub admin: bool,
     pub created_at: Timestamp,
+    /// Sign-in refused and no session honoured; everything of theirs kept.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

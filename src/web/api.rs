@@ -15,7 +15,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/movies/{id}", web::get().to(get_movie))
         .route("/movies/{id}/playback", web::get().to(playback))
         .route("/movies/{id}/position", web::post().to(save_position))
-        .route("/preferences", web::put().to(save_preferences));
+        .route("/preferences", web::put().to(save_preferences))
+        .route("/users/{name}", web::delete().to(remove_user));
 }
 
 #[derive(Deserialize)]
@@ -42,6 +43,25 @@ async fn login(
     Ok(HttpResponse::Ok().cookie(cookie).json(LoginAnswer {
         user: UserView::new(&user, &plan),
     }))
+}
+
+/// `DELETE /api/v1/users/{name}` (admin): the user, their sessions (at once), grants,
+/// positions and preferences; 409 for the last admin who can sign in.
+async fn remove_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    viewer::require_admin(&req, &state).await?;
+    if !super::upload::same_origin(&req) {
+        return Err(ApiError::Forbidden("cross-site request refused"));
+    }
+    let store = state.store.clone();
+    let command = crate::manage::Command::UserRemove {
+        name: name.into_inner(),
+    };
+    web::block(move || crate::manage::execute(&store, command)).await??;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -21,6 +21,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("wrong user name or password")]
     BadCredentials,
+    #[error("this account is disabled; ask the server's owner to enable it")]
+    AccountDisabled,
     #[error("{0}")]
     Denied(Denied),
     #[error("{0}")]
@@ -47,6 +49,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadCredentials => "bad_credentials",
+            ApiError::AccountDisabled => "account_disabled",
             ApiError::Denied(d) => d.code(),
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -92,6 +95,7 @@ impl From<LoginError> for ApiError {
     fn from(e: LoginError) -> Self {
         match e {
             LoginError::BadCredentials => ApiError::BadCredentials,
+            LoginError::Disabled => ApiError::AccountDisabled,
             LoginError::Store(e) => e.into(),
             LoginError::Busy(_) => ApiError::RateLimited(Duration::from_secs(1)),
         }
@@ -115,7 +119,9 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Denied(_) | ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Denied(_) | ApiError::Forbidden(_) | ApiError::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

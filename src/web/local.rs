@@ -6,7 +6,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use subtle::ConstantTimeEq;
 
 use super::{ApiError, AppState};
-use crate::manage::{self, Command};
+use crate::manage::{self, Command, Outcome};
+use crate::store::MovieId;
 
 pub const CLI_PATH: &str = "/api/v1/local/cli";
 
@@ -37,6 +38,19 @@ async fn run_command(
         ));
     }
     let command = command.into_inner();
+    // A running server stops the movie's encode first, as the API and the admin page do.
+    if let Command::MovieDelete { id } = &command {
+        let title = match MovieId::parse(id) {
+            Ok(id) => crate::web::upload::delete_movie(&state, id).await?,
+            Err(_) => None,
+        };
+        return match title {
+            Some(title) => Ok(HttpResponse::Ok().json(Outcome::Done {
+                message: format!("deleted {title:?} ({id}) and its objects"),
+            })),
+            None => Err(ApiError::NotFound(format!("no movie with id {id}"))),
+        };
+    }
     let queues_a_job = matches!(command, Command::Ingest { .. });
     let changed_movie = match &command {
         Command::SubtitleAdd { movie, .. } | Command::SubtitleRemove { movie, .. } => {

@@ -80,6 +80,10 @@ pub async fn entitled_movie(
     })
     .await??;
     let user = found_user.ok_or(ApiError::Unauthorized)?;
+    // A playback token outlives sessions: a disabled account's is refused here.
+    if user.disabled {
+        return Err(ApiError::AccountDisabled);
+    }
     let movie = movie
         .filter(Movie::is_playable)
         .ok_or_else(|| ApiError::NotFound("no such movie, or it is not ready yet".into()))?;

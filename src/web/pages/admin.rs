@@ -18,6 +18,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/admin/users", web::post().to(add_user))
         .route("/admin/users/{name}/plan", web::post().to(set_plan))
         .route("/admin/users/{name}/password", web::post().to(set_password))
+        .route("/admin/users/{name}/{action}", web::post().to(account))
         .route("/admin/grants", web::post().to(grant))
         .route("/admin/grants/revoke", web::post().to(revoke))
         .route("/admin/movies/{id}/delete", web::post().to(delete_movie))
@@ -187,6 +188,29 @@ async fn set_plan(
         until: until(f.until),
     };
     run(&req, &state, &f.csrf, command).await
+}
+
+/// Remove, disable or enable a user.
+async fn account(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, PageError> {
+    let (name, action) = path.into_inner();
+    let command = match action.as_str() {
+        "remove" => Command::UserRemove { name },
+        "disable" => Command::UserDisable {
+            name,
+            disabled: true,
+        },
+        "enable" => Command::UserDisable {
+            name,
+            disabled: false,
+        },
+        _ => return Err(ApiError::NotFound("no such page".into()).into()),
+    };
+    run(&req, &state, &form.csrf, command).await
 }
 
 #[derive(Deserialize)]
