@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{
-    Client, Server, add_user, cli, cli_env, cli_ok, ffmpeg_processes, make_source, multipart,
-    read_response, stderr, stdout, wait_for,
+    Client, DEFAULT_PRESET, Server, Work, add_user, cli, cli_env, cli_ok, ffmpeg_processes,
+    make_source, multipart, read_response, stderr, stdout, wait_for, when,
 };
 use streamd::store::{Movie, MovieId, MovieStatus, Store, Tier, Timestamp};
 
@@ -506,10 +506,14 @@ fn an_upload_cut_by_kill_9_is_removed_at_restart_and_publishes_nothing() {
             s.write_all(&chunk).expect("body");
             sent += chunk.len() as u64;
         }
-        let partial = wait_for(30, "the partial upload on disk", || {
-            upload_files(&data)
-                .into_iter()
+        // The bytes are in the socket already: a bound for a hang.
+        let partial = wait_for(60, "the partial upload on disk", || {
+            let files = upload_files(&data);
+            files
+                .iter()
                 .find(|(n, len)| n.ends_with(".upload") && *len >= 1024 * 1024)
+                .cloned()
+                .ok_or_else(|| format!("uploads/: {files:?}"))
         });
         // The connection stays open: the server dies with the upload in its hands.
         server.kill_hard();
@@ -563,9 +567,11 @@ fn an_upload_cut_by_kill_9_is_removed_at_restart_and_publishes_nothing() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["id"], id.as_str());
     let mut c = login(&server, "root");
-    let m = wait_for(120, "the acknowledged upload to be ingested", || {
+    let budget = Work::of(&src).whole(DEFAULT_PRESET);
+    let m = wait_for(budget, "the acknowledged upload to be ingested", || {
         let m = c.get(&format!("/api/v1/movies/{id}")).json();
-        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
+        let done = m["status"] == "ready" || m["status"] == "failed";
+        when(done, m.clone(), m)
     });
     assert_eq!(m["status"], "ready", "the upload survived the crash: {m}");
     assert_eq!(
@@ -585,6 +591,22 @@ fn an_upload_cut_by_kill_9_is_removed_at_restart_and_publishes_nothing() {
 
 fn movie(c: &mut Client, id: &str) -> serde_json::Value {
     c.get(&format!("/api/v1/movies/{id}")).json()
+}
+
+/// Segments listed by each video rung's published playlist of movie `id` (rungs are named by
+/// their height: `480p`).
+fn published_segments(data: &Path, id: &str) -> Vec<(String, usize)> {
+    let movie = data.join("objects/media/movies").join(id);
+    entries(&movie)
+        .into_iter()
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        .map(|r| {
+            let text =
+                std::fs::read_to_string(movie.join(&r).join("index.m3u8")).unwrap_or_default();
+            let n = text.matches("#EXTINF").count();
+            (r, n)
+        })
+        .collect()
 }
 
 /// Whether a process still runs (a zombie waiting for a reaper does not).
@@ -629,10 +651,28 @@ fn kill_9_mid_ingest_leaves_no_orphan_ffmpeg_and_no_stray_staging() {
         .expect("id")
         .to_string();
     let mut c = login(&server, "root");
-    wait_for(120, "the movie to become playable", || {
-        (movie(&mut c, &id)["playable"] == true).then_some(())
-    });
-    std::thread::sleep(Duration::from_millis(rng.range(0, 1500)));
+    // Killed at a random point of the encode: once a random number of segments (the first,
+    // which makes it playable, and up to three more of its eight) is published in every rung,
+    // the encoder still at work. A point in the encode, not in time: a slow machine moves it
+    // later, never past the end.
+    let work = Work::of(&src);
+    let segments = rng.range(1, 4) as usize;
+    wait_for(
+        work.encode_secs((segments + 1) as f64 * 4.0, "slow"),
+        &format!("{segments} segments of every rung to be published"),
+        || {
+            let m = movie(&mut c, &id);
+            assert!(
+                m["status"] == "queued" || m["status"] == "running",
+                "the encode ended before the kill: {m}"
+            );
+            let counts = published_segments(&data, &id);
+            let reached = m["playable"] == true
+                && !counts.is_empty()
+                && counts.iter().all(|(_, n)| *n >= segments);
+            when(reached, (), format!("published {counts:?}; the movie: {m}"))
+        },
+    );
     let ffmpegs = ffmpeg_processes(&data);
     let staged = files_under(&data.join("staging"));
     server.kill_hard();
@@ -654,8 +694,9 @@ fn kill_9_mid_ingest_leaves_no_orphan_ffmpeg_and_no_stray_staging() {
     std::fs::create_dir_all(&stray).expect("mkdir");
     std::fs::write(stray.join("seg_00001.m4s"), b"half a segment").expect("write");
 
-    wait_for(10, "the killed server's ffmpeg to die with it", || {
-        (!ffmpegs.iter().any(|p| alive(*p))).then_some(())
+    wait_for(30, "the killed server's ffmpeg to die with it", || {
+        let left: Vec<&u32> = ffmpegs.iter().filter(|p| alive(**p)).collect();
+        when(left.is_empty(), (), format!("still alive: {left:?}"))
     });
     let server = Server::start_in(&data, &env);
     let survivors: Vec<u32> = ffmpeg_processes(&data)
@@ -673,9 +714,10 @@ fn kill_9_mid_ingest_leaves_no_orphan_ffmpeg_and_no_stray_staging() {
         "only the resumed job's staging after the restart: {staging:?}"
     );
     let mut c = login(&server, "root");
-    let m = wait_for(300, "the resumed job to end", || {
+    let m = wait_for(work.whole("slow"), "the resumed job to end", || {
         let m = movie(&mut c, &id);
-        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
+        let done = m["status"] == "ready" || m["status"] == "failed";
+        when(done, m.clone(), m)
     });
     assert_eq!(m["status"], "ready", "{m}");
     assert_eq!(m["playable"], true);
@@ -825,8 +867,9 @@ fn an_ingest_whose_output_does_not_fit_fails_clearly_and_publishes_nothing() {
         .expect("id")
         .to_string();
     let mut was_playable = false;
-    // The encode takes ~10 s; a job still running long after that will never end.
-    let deadline = Instant::now() + Duration::from_secs(90);
+    // A job still running long after its whole encode would take will never end.
+    let budget = Work::of(&src).whole(DEFAULT_PRESET);
+    let deadline = Instant::now() + Duration::from_secs(budget);
     let mut m = serde_json::Value::Null;
     let m = loop {
         // Only answers count: a request may fail while the disk is full.
@@ -1016,8 +1059,12 @@ fn resume_positions_saved_without_fsync_survive_kill_9_once_persisted() {
         );
         assert_eq!(r.status, 204, "{}", r.body);
     }
-    // Past one persist interval, then killed without warning.
-    std::thread::sleep(Duration::from_secs(7));
+    // The clock this test is about: positions become durable at the server's next persist
+    // tick (every PERSIST_EVERY, src/server.rs), and nothing shows from outside that it ran.
+    // Waited past two ticks, so that one a busy machine delays still falls inside; then
+    // killed without warning.
+    const PERSIST_EVERY: Duration = Duration::from_secs(5);
+    std::thread::sleep(2 * PERSIST_EVERY + Duration::from_secs(1));
     server.kill_hard();
     let server = Server::start_in(dir, &[]);
     let mut c = login(&server, "ann");

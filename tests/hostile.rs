@@ -246,9 +246,10 @@ fn upload_abuse_gets_a_clear_4xx_and_leaves_nothing_behind() {
         );
         let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
         let id = v["id"].as_str().expect("id").to_string();
-        let m = common::wait_for(60, "the job to fail", || {
+        // Only ffprobe runs on it: a bound for a hang, not for an encode.
+        let m = common::wait_for(120, "the job to fail", || {
             let m = c.get(&format!("/api/v1/movies/{id}")).json();
-            (m["status"] == "failed").then_some(m)
+            common::when(m["status"] == "failed", m.clone(), m)
         });
         assert!(
             m["error"].as_str().unwrap_or("").contains("ffprobe"),
@@ -267,8 +268,10 @@ fn upload_abuse_gets_a_clear_4xx_and_leaves_nothing_behind() {
         let mut sock = connect(s.addr);
         sock.write_all(&full[..full.len() / 2]).expect("write");
     }
-    common::wait_for(20, "the cut-off upload's file to go", || {
-        leftovers(d).is_empty().then_some(())
+    // The server sees the connection end at once: a bound for a hang.
+    common::wait_for(60, "the cut-off upload's file to go", || {
+        let left = leftovers(d);
+        common::when(left.is_empty(), (), format!("left: {left:?}"))
     });
     let movies = admin(&s).get("/api/v1/movies").json();
     assert_eq!(movies.as_array().map(Vec::len), Some(0), "{movies}");
@@ -774,12 +777,14 @@ fn a_slow_reader_keeps_its_connection_for_the_next_segment() {
     let mut sock = connect(s.addr);
     sock.write_all(format!("GET {} HTTP/1.1\r\nHost: {}\r\n\r\n", targets[0], s.addr).as_bytes())
         .expect("write");
-    // A player on a slow link: a little now, the rest much later (past actix's default 5 s
-    // keep-alive, well inside streamd's minute).
+    // A player on a slow link: a little now, the rest much later. The clock this test is
+    // about: the pause outlasts actix's default keep-alive (5 s), which must not apply to a
+    // response still being read, and stays well inside streamd's (`server.keep_alive`, 60 s).
+    const ACTIX_DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(5);
     let mut first = [0u8; 1024];
     let n = sock.read(&mut first).expect("first bytes");
     assert!(n > 0);
-    std::thread::sleep(Duration::from_secs(7));
+    std::thread::sleep(ACTIX_DEFAULT_KEEP_ALIVE + Duration::from_secs(2));
     let mut rest = Vec::new();
     let head_end = first[..n]
         .windows(4)

@@ -5,7 +5,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Server, add_user, cli_env, ffprobe, make_source, stderr, stdout, wait_for};
+use common::{
+    Server, Work, add_user, cli_env, ffmpeg_processes, ffprobe, make_source, stderr, stdout,
+    wait_for, when,
+};
 
 const FAST: &[(&str, &str)] = &[("STREAMD_TRANSCODE_PRESET", "ultrafast")];
 const PW: &str = "correct horse battery";
@@ -404,13 +407,18 @@ fn upload_over_http_queues_a_job_the_server_runs_with_visible_progress() {
     assert_eq!(r.json()["status"], "queued");
     let id = r.json()["id"].as_str().expect("id").to_string();
 
+    // An observation, not a wait: the job saves its progress at ffmpeg's first tick and every
+    // second after, so it shows for the whole encode but its first frames, a window that only
+    // widens on a slower machine, and the API is polled every 100 ms through it.
     let mut saw_progress = false;
-    let last = wait_for(120, "the upload to be transcoded", || {
+    let budget = Work::of(&src).whole("veryfast");
+    let last = wait_for(budget, "the upload to be transcoded", || {
         let m = admin.get(&format!("/api/v1/movies/{id}")).json();
         if m["status"] == "running" && m["progress"]["percent"].as_f64().unwrap_or(0.0) > 0.0 {
             saw_progress = true;
         }
-        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
+        let done = m["status"] == "ready" || m["status"] == "failed";
+        when(done, m.clone(), m)
     });
     assert_eq!(last["status"], "ready", "{last}");
     assert!(saw_progress, "progress was visible while it ran");
@@ -424,9 +432,10 @@ fn upload_over_http_queues_a_job_the_server_runs_with_visible_progress() {
     let r = upload(&mut admin, b"this is not a movie at all", "Junk", "free");
     assert_eq!(r.status, 202);
     let junk = r.json()["id"].as_str().expect("id").to_string();
-    let m = wait_for(60, "the junk job to fail", || {
+    // Only ffprobe runs on it: a bound for a hang, not for an encode.
+    let m = wait_for(120, "the junk job to fail", || {
         let m = admin.get(&format!("/api/v1/movies/{junk}")).json();
-        (m["status"] == "failed").then_some(m)
+        when(m["status"] == "failed", m.clone(), m)
     });
     assert!(
         m["error"].as_str().expect("reason").contains("ffprobe"),
@@ -444,6 +453,9 @@ fn upload_over_http_queues_a_job_the_server_runs_with_visible_progress() {
     assert_eq!(admin.get("/healthz").status, 200);
 }
 
+/// The server's segment length (`transcode.segment_seconds`).
+const SEGMENT_S: f64 = 4.0;
+
 /// A source slow enough to catch mid-encode on 2 cores with the veryslow preset.
 fn slow_source(dir: &Path) -> PathBuf {
     make_source(
@@ -456,11 +468,16 @@ fn slow_source(dir: &Path) -> PathBuf {
     )
 }
 
-fn wait_running(c: &mut common::Client, id: &str) {
-    wait_for(60, "the job to start encoding", || {
-        let m = c.get(&format!("/api/v1/movies/{id}")).json();
-        (m["status"] == "running" && m["progress"]["percent"].as_f64().unwrap_or(0.0) > 0.0)
-            .then_some(())
+/// Waits until the server's ffmpeg is encoding movie `id`'s ladder: what the tests that
+/// interrupt an encode need. (Not its progress: at veryslow, on a loaded 2-core machine, a
+/// 1080p ladder reports none for over a minute.) Nothing is encoded before that ffmpeg
+/// starts, only the source probed: a bound for a hang, not for an encode.
+fn wait_encoding(s: &Server, c: &mut common::Client, id: &str) {
+    wait_for(120, "the server's ffmpeg to encode the job", || {
+        common::ladder_ffmpeg(s, id).map_err(|none| {
+            let m = c.get(&format!("/api/v1/movies/{id}")).json();
+            format!("{none}; the movie: {m}")
+        })
     });
 }
 
@@ -492,18 +509,18 @@ fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
     let id = queue_through_server(dir.path(), &src);
     let mut admin = s.client();
     admin.login("root", PW);
-    wait_running(&mut admin, &id);
+    wait_encoding(&s, &mut admin, &id);
     assert!(
-        !common::ffmpeg_processes(dir.path()).is_empty(),
+        !ffmpeg_processes(dir.path()).is_empty(),
         "ffmpeg is running"
     );
 
     let r = admin.delete(&format!("/api/v1/movies/{id}"));
     assert_eq!(r.status, 204, "{}", r.body);
-    wait_for(10, "ffmpeg to be gone", || {
-        common::ffmpeg_processes(dir.path())
-            .is_empty()
-            .then_some(())
+    // A SIGKILL: a bound for a hang.
+    wait_for(30, "ffmpeg to be gone", || {
+        let left = ffmpeg_processes(dir.path());
+        when(left.is_empty(), (), format!("ffmpeg running: {left:?}"))
     });
     assert_eq!(admin.get(&format!("/api/v1/movies/{id}")).status, 404);
     assert!(!dir.path().join("staging").join(&id).exists());
@@ -520,16 +537,21 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
     let id = queue_through_server(dir.path(), &src);
     let mut admin = s.client();
     admin.login("root", PW);
-    // Killed once segments are published, so that there is something to resume from.
-    wait_for(120, "the first segments to be published", || {
-        let m = admin.get(&format!("/api/v1/movies/{id}")).json();
-        (m["playable"] == true).then_some(())
-    });
+    // Killed once segments are published, so that there is something to resume from: the
+    // first segment of every rung, encoded at veryslow.
+    let work = Work::of(&src);
+    wait_for(
+        work.encode_secs(2.0 * SEGMENT_S, "veryslow"),
+        "the first segments to be published",
+        || {
+            let m = admin.get(&format!("/api/v1/movies/{id}")).json();
+            when(m["playable"] == true, (), m)
+        },
+    );
     s.kill_hard();
-    wait_for(10, "the orphaned ffmpeg to die", || {
-        common::ffmpeg_processes(dir.path())
-            .is_empty()
-            .then_some(())
+    wait_for(30, "the orphaned ffmpeg to die", || {
+        let left = ffmpeg_processes(dir.path());
+        when(left.is_empty(), (), format!("ffmpeg running: {left:?}"))
     });
     assert!(
         dir.path().join("staging").join(&id).exists(),
@@ -552,10 +574,15 @@ fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
     );
     let mut admin = s.client();
     admin.login("root", PW);
-    let m = wait_for(180, "the re-queued job to finish", || {
-        let m = admin.get(&format!("/api/v1/movies/{id}")).json();
-        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
-    });
+    let m = wait_for(
+        work.whole("ultrafast"),
+        "the re-queued job to finish",
+        || {
+            let m = admin.get(&format!("/api/v1/movies/{id}")).json();
+            let done = m["status"] == "ready" || m["status"] == "failed";
+            when(done, m.clone(), m)
+        },
+    );
     assert_eq!(m["status"], "ready", "{m}");
     assert!(
         m["notes"].as_array().is_some_and(|n| n.iter().any(|n| n
@@ -579,10 +606,10 @@ fn sigterm_mid_encode_stops_ffmpeg_and_requeues_the_job() {
     let id = queue_through_server(dir.path(), &src);
     let mut admin = s.client();
     admin.login("root", PW);
-    wait_running(&mut admin, &id);
+    wait_encoding(&s, &mut admin, &id);
     assert!(s.stop().success(), "graceful exit");
     assert!(
-        common::ffmpeg_processes(dir.path()).is_empty(),
+        ffmpeg_processes(dir.path()).is_empty(),
         "no ffmpeg outlives the server"
     );
     let list = cli_env(dir.path(), &["movies", "--json"], &[]);

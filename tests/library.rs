@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Server, add_user, cli_env, make_source, stderr, stdout, wait_for};
+use common::{Server, Work, add_user, cli_env, make_source, stderr, stdout, wait_for, when};
 
 const FAST: &[(&str, &str)] = &[("STREAMD_TRANSCODE_PRESET", "ultrafast")];
 
@@ -125,6 +125,7 @@ fn a_folder_is_imported_once_with_names_subtitles_and_copies_handled() {
         false,
         &[],
     );
+    let work = Work::of(&c);
     std::fs::rename(&c, films.join("Город.2010.mp4")).expect("c");
     let (ok, v, err) = import(dir, &films, &[]);
     assert!(ok, "{err}");
@@ -133,12 +134,17 @@ fn a_folder_is_imported_once_with_names_subtitles_and_copies_handled() {
         (Some(1), Some(3)),
         "{v}"
     );
-    wait_for(120, "the server to transcode the new film", || {
-        movies(dir)
-            .iter()
-            .any(|m| m["title"] == "Город" && m["year"] == 2010 && m["status"] == "ready")
-            .then_some(())
-    });
+    wait_for(
+        work.whole("ultrafast"),
+        "the server to transcode the new film",
+        || {
+            let all = movies(dir);
+            let done = all
+                .iter()
+                .any(|m| m["title"] == "Город" && m["year"] == 2010 && m["status"] == "ready");
+            when(done, (), serde_json::Value::from(all))
+        },
+    );
 }
 
 /// A folder where a file cannot be imported: the scan goes on, the rest is imported, and the
@@ -409,13 +415,20 @@ fn a_watched_folder_imports_new_films_only_once_they_are_whole() {
             .find(|m| m["title"] == title)
             .map(|m| (m["status"].as_str().unwrap_or("").to_string(), m.clone()))
     };
-    wait_for(90, "the film there at start to be imported", || {
-        status_of("Early Film")
-            .filter(|(s, _)| s == "ready")
-            .map(|_| ())
-    });
+    // Found by the folder watch (or, without one, by the rescan every minute), held still for
+    // the settle time, then encoded.
+    let found = |src: &Path| 60 + 2 + Work::of(src).whole("ultrafast");
+    wait_for(
+        found(&watched.join("Early.Film.2011.mp4")),
+        "the film there at start to be imported",
+        || match status_of("Early Film") {
+            Some((s, _)) if s == "ready" => Ok(()),
+            seen => Err(format!("{seen:?}")),
+        },
+    );
 
-    // Copied in slowly: a piece every 600 ms, so it never holds still for 2 s until done.
+    // Copied in slowly: a piece every 600 ms, so it never holds still for the 2 s settle time
+    // until done (the clock this test is about).
     let bytes = std::fs::read(&slow).expect("slow source");
     let target = watched.join("Slow.Copy.2012.mp4");
     {
@@ -431,9 +444,14 @@ fn a_watched_folder_imports_new_films_only_once_they_are_whole() {
             );
         }
     }
-    let (_, movie) = wait_for(90, "the copied film to be imported whole", || {
-        status_of("Slow Copy").filter(|(s, _)| s == "ready")
-    });
+    let (_, movie) = wait_for(
+        found(&target),
+        "the copied film to be imported whole",
+        || match status_of("Slow Copy") {
+            Some((s, m)) if s == "ready" => Ok((s, m)),
+            seen => Err(format!("{seen:?}")),
+        },
+    );
     assert_eq!(movie["year"], 2012, "{movie}");
     let duration = movie["duration_s"].as_f64().expect("duration");
     assert!((duration - 3.0).abs() < 0.5, "the whole file: {movie}");

@@ -9,7 +9,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Client, Server, add_user, cli, make_source, multipart, stderr, wait_for};
+use common::{Client, Server, Work, add_user, cli, make_source, multipart, stderr, wait_for, when};
 
 const ROOT_PW: &str = "root pass Zq7-unusual";
 const VIEWER_PW_OLD: &str = "viewer first Kx3-pass";
@@ -275,9 +275,11 @@ fn no_secret_issued_during_a_full_session_appears_in_the_logs() {
     assert_eq!(upload(&mut viewer, "Not yours", Some(&bytes)).status, 403);
     assert_eq!(upload(&mut admin, "No file", None).status, 400);
     assert_eq!(upload(&mut admin, "Empty", Some(b"")).status, 400);
-    let m = wait_for(120, "the upload to be ingested", || {
+    let budget = Work::of(&src).whole("ultrafast");
+    let m = wait_for(budget, "the upload to be ingested", || {
         let m = admin.get(&format!("/api/v1/movies/{id}")).json();
-        (m["status"] == "ready" || m["status"] == "failed").then_some(m)
+        let done = m["status"] == "ready" || m["status"] == "failed";
+        when(done, m.clone(), m)
     });
     assert_eq!(m["status"], "ready", "{m}");
 

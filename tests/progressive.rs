@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, add_user, cli_env, ffmpeg_processes, make_source, stderr, stdout, wait_for};
+use common::{
+    DEFAULT_PRESET, Server, Work, add_user, cli_env, ffmpeg_processes, make_source, stderr, stdout,
+    wait_for, when,
+};
 
 const PW: &str = "correct horse battery";
 
@@ -77,6 +80,18 @@ fn movie(c: &mut common::Client, id: &str) -> serde_json::Value {
     c.get(&format!("/api/v1/movies/{id}")).json()
 }
 
+/// The server's segment length (`transcode.segment_seconds`).
+const SEGMENT_S: f64 = 4.0;
+
+/// Waits until the movie is ready, failing at once if it fails.
+fn wait_ready(c: &mut common::Client, id: &str, secs: u64, what: &str) {
+    wait_for(secs, what, || {
+        let m = movie(c, id);
+        assert_ne!(m["status"], "failed", "{m}");
+        when(m["status"] == "ready", (), m)
+    });
+}
+
 #[test]
 fn a_movie_is_playable_within_seconds_and_its_playlists_grow_then_end() {
     let dir = Server::temp_dir();
@@ -93,13 +108,26 @@ fn a_movie_is_playable_within_seconds_and_its_playlists_grow_then_end() {
     let mut server = Server::start_in(dir.path(), &[]);
     let mut c = server.client();
     assert_eq!(c.login("early", PW).status, 200);
+    let work = Work::of(&src);
     let started = Instant::now();
     let id = queue(dir.path(), &src);
     assert_eq!(c.get(&format!("/stream/{id}")).status, 404, "nothing yet");
-    let master = wait_for(120, "the first 200 on /stream", || {
-        let r = c.get(&format!("/stream/{id}"));
-        (r.status == 200).then_some(r.body)
-    });
+    let master = wait_for(
+        work.encode_secs(2.0 * SEGMENT_S, DEFAULT_PRESET),
+        "the first 200 on /stream",
+        || {
+            let r = c.get(&format!("/stream/{id}"));
+            if r.status == 200 {
+                return Ok(r.body);
+            }
+            Err(format!(
+                "{} {}; the movie: {}",
+                r.status,
+                r.body,
+                movie(&mut c, &id)
+            ))
+        },
+    );
     let to_playable = started.elapsed();
     println!(
         "FIGURE seconds from ingest start to the first 200 on /stream: {:.1}",
@@ -161,14 +189,23 @@ fn a_movie_is_playable_within_seconds_and_its_playlists_grow_then_end() {
         String::from_utf8_lossy(&decode.stderr)
     );
 
-    let grown = wait_for(300, "the playlist to grow", || {
-        let body = c.get(&uri).body;
-        (body.matches("#EXTINF").count() > early_count).then_some(body)
-    });
+    // One segment more than the first ones seen: encoded, at most, through the one after.
+    let grown = wait_for(
+        work.encode_secs((early_count as f64 + 2.0) * SEGMENT_S, DEFAULT_PRESET),
+        "the playlist to grow",
+        || {
+            let body = c.get(&uri).body;
+            let grown = body.matches("#EXTINF").count() > early_count;
+            when(grown, body.clone(), body)
+        },
+    );
     assert!(grown.contains("#EXT-X-PLAYLIST-TYPE:EVENT") || grown.contains("#EXT-X-ENDLIST"));
-    wait_for(600, "the movie to be ready", || {
-        (movie(&mut c, &id)["status"] == "ready").then_some(())
-    });
+    wait_ready(
+        &mut c,
+        &id,
+        work.whole(DEFAULT_PRESET),
+        "the movie to be ready",
+    );
     println!(
         "FIGURE seconds for the whole ingest: {:.1}",
         started.elapsed().as_secs_f64()
@@ -237,24 +274,51 @@ fn a_killed_ingest_resumes_from_its_last_segment_and_equals_an_uninterrupted_one
     let id = queue(&data, &src);
     let mut c = server.client();
     assert_eq!(c.login("watcher", PW).status, 200);
-    wait_for(300, "the encode to pass half way", || {
-        let m = movie(&mut c, &id);
-        m["progress"]["percent"]
-            .as_f64()
-            .filter(|p| *p >= 50.0)
-            .map(|_| ())
-    });
+    // Killed once every rung has published half its segments (not at a progress percentage:
+    // what is resumed from is what is published).
+    let work = Work::of(&src);
+    let total = (work.seconds / SEGMENT_S).ceil() as usize;
+    let rungs = ["480p", "720p"];
+    let published_min = || {
+        rungs
+            .map(|r| published(&data, &id, r).0.len())
+            .into_iter()
+            .min()
+            .unwrap_or(0)
+    };
+    wait_for(
+        work.encode_secs(work.seconds / 2.0 + SEGMENT_S, DEFAULT_PRESET),
+        "half the segments of every rung to be published",
+        || {
+            let counts = rungs.map(|r| published(&data, &id, r));
+            let m = movie(&mut c, &id);
+            assert!(
+                (m["status"] == "queued" || m["status"] == "running")
+                    && !counts.iter().any(|(_, ended)| *ended),
+                "the encode ended before half of it was seen published: {m}"
+            );
+            let seen = counts.iter().map(|(s, _)| s.len()).min().unwrap_or(0);
+            when(
+                seen >= total / 2,
+                (),
+                format!(
+                    "segments {:?} of {total}; the movie: {m}",
+                    counts.map(|(s, _)| s.len())
+                ),
+            )
+        },
+    );
     server.kill_hard();
     // A resume goes on after the last segment every rung has: the kill may fall between one
     // rung's newest segment and the other's.
-    let before = ["480p", "720p"]
-        .map(|r| published(&data, &id, r).0.len())
-        .into_iter()
-        .min()
-        .unwrap_or(0);
-    assert!(before >= 5, "segments published before the kill: {before}");
-    wait_for(10, "no ffmpeg left", || {
-        ffmpeg_processes(&data).is_empty().then_some(())
+    let before = published_min();
+    assert!(
+        before >= total / 2,
+        "segments published before the kill: {before}"
+    );
+    wait_for(30, "no ffmpeg left", || {
+        let left = ffmpeg_processes(&data);
+        when(left.is_empty(), (), format!("ffmpeg running: {left:?}"))
     });
 
     let t1 = Instant::now();
@@ -264,9 +328,12 @@ fn a_killed_ingest_resumes_from_its_last_segment_and_equals_an_uninterrupted_one
     // Still watchable while it resumes.
     let m = movie(&mut c, &id);
     assert_eq!(m["playable"], true, "{m}");
-    wait_for(600, "the resumed movie to be ready", || {
-        (movie(&mut c, &id)["status"] == "ready").then_some(())
-    });
+    wait_ready(
+        &mut c,
+        &id,
+        work.whole(DEFAULT_PRESET),
+        "the resumed movie to be ready",
+    );
     let rest = t1.elapsed();
     println!(
         "FIGURE work lost to a kill -9 at >=50%: finishing took {:.1} s, the whole encode {:.1} s",

@@ -9,8 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use common::{
-    Peer, Server, add_user, cli_env, free_port, make_source, stderr, stdout, wait_for,
-    wait_listening,
+    DEFAULT_PRESET, Peer, Server, Work, add_user, cli_env, free_port, make_source, stderr, stdout,
+    wait_for, wait_listening, when,
 };
 use streamd::media::sigv4::Signer;
 
@@ -429,16 +429,23 @@ fn on_the_s3_backend_segments_are_uploaded_as_they_finish_and_a_killed_ingest_re
         .as_str()
         .expect("id")
         .to_string();
-    let variant_uri = wait_for(120, "playable", || {
+    // The server's segments are 4 s long (`transcode.segment_seconds`).
+    let work = Work::of(&src);
+    let variant_uri = wait_for(work.encode_secs(8.0, DEFAULT_PRESET), "playable", || {
         let master = c.get(&format!("/stream/{id}"));
-        (master.status == 200).then(|| {
-            master
-                .body
-                .lines()
-                .find(|l| l.contains("/480p.m3u8"))
-                .expect("480p")
-                .to_string()
-        })
+        if master.status != 200 {
+            let m = c.get(&format!("/api/v1/movies/{id}")).body;
+            return Err(format!(
+                "/stream: {} {}; the movie: {m}",
+                master.status, master.body
+            ));
+        }
+        Ok(master
+            .body
+            .lines()
+            .find(|l| l.contains("/480p.m3u8"))
+            .expect("480p")
+            .to_string())
     });
     let m = c.get(&format!("/api/v1/movies/{id}")).json();
     assert_eq!(
@@ -463,20 +470,46 @@ fn on_the_s3_backend_segments_are_uploaded_as_they_finish_and_a_killed_ingest_re
         assert_eq!(get(url, "GET").0, 200, "{url}");
     }
 
-    wait_for(300, "the encode to pass half way", || {
-        let m = c.get(&format!("/api/v1/movies/{id}")).json();
-        m["progress"]["percent"]
-            .as_f64()
-            .filter(|p| *p >= 50.0)
-            .map(|_| ())
-    });
+    // Killed once every rung has published half its segments (not at a progress percentage:
+    // what is resumed from is what the bucket holds), as its playlists list them.
+    let total = (work.seconds / 4.0).ceil() as usize;
+    wait_for(
+        work.encode_secs(work.seconds / 2.0 + 4.0, DEFAULT_PRESET),
+        "half the segments of every rung to be published",
+        || {
+            let m = c.get(&format!("/api/v1/movies/{id}")).json();
+            let master = c.get(&format!("/stream/{id}")).body;
+            let mut counts = Vec::new();
+            for uri in master.lines().filter(|l| l.starts_with("/stream/")) {
+                let variant = c.get(uri).body;
+                assert!(
+                    (m["status"] == "queued" || m["status"] == "running")
+                        && !variant.contains("#EXT-X-ENDLIST"),
+                    "the encode ended before half of it was seen published: {m}"
+                );
+                counts.push(variant.matches("#EXTINF").count());
+            }
+            let half = counts.len() == 2 && counts.iter().all(|n| *n >= total / 2);
+            when(
+                half,
+                (),
+                format!("segments per rung {counts:?} of {total}; the movie: {m}"),
+            )
+        },
+    );
     s.kill_hard();
     let mut s = Server::start_in(d, &env);
     let mut c = s.client();
     c.login("root", PW);
-    wait_for(300, "the resumed movie to be ready", || {
-        (c.get(&format!("/api/v1/movies/{id}")).json()["status"] == "ready").then_some(())
-    });
+    wait_for(
+        work.whole(DEFAULT_PRESET),
+        "the resumed movie to be ready",
+        || {
+            let m = c.get(&format!("/api/v1/movies/{id}")).json();
+            assert_ne!(m["status"], "failed", "{m}");
+            when(m["status"] == "ready", (), m)
+        },
+    );
     let m = c.get(&format!("/api/v1/movies/{id}")).json();
     assert!(
         m["notes"]

@@ -99,6 +99,15 @@ fn get_raw(url: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, 
     (res.status().as_u16(), headers, body)
 }
 
+/// Sleeps until `t` is past on the wall clock, by a second more: the server keeps time in
+/// whole seconds.
+fn sleep_past(t: SystemTime) {
+    let past = t + Duration::from_secs(1);
+    if let Ok(left) = past.duration_since(SystemTime::now()) {
+        std::thread::sleep(left);
+    }
+}
+
 fn fetch(url: &str, headers: &[(&str, &str)]) -> Reply {
     let (status, headers, body) = get_raw(url, headers);
     Reply {
@@ -309,11 +318,13 @@ fn who_may_stream_follows_the_entitlement_rule_at_every_request() {
     assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 200);
     cli_ok(d, &["user", "plan", "prem", "free"]);
     assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 403);
-    let soon =
-        humantime::format_rfc3339_seconds(SystemTime::now() + Duration::from_secs(3)).to_string();
+    // Five seconds of plan: time for one CLI call and one request before it lapses.
+    let end = SystemTime::now() + Duration::from_secs(5);
+    let soon = humantime::format_rfc3339_seconds(end).to_string();
     cli_ok(d, &["user", "plan", "prem", "premium", "--until", &soon]);
     assert_eq!(prem.get(&format!("/stream/{}", st.premium)).status, 200);
-    std::thread::sleep(Duration::from_secs(4));
+    // The clock this test is about: past the plan's end.
+    sleep_past(end);
     let r = prem.get(&format!("/stream/{}", st.premium));
     assert_eq!(r.status, 403);
     assert_eq!(r.json()["error"]["code"], "plan_expired");
@@ -326,7 +337,8 @@ fn who_may_stream_follows_the_entitlement_rule_at_every_request() {
 #[test]
 fn forged_expired_and_borrowed_tokens_are_refused() {
     let st = setup();
-    let s = Server::start_in(st.dir.path(), &[("STREAMD_TOKENS_PLAYBACK_TTL", "2s")]);
+    // Long enough for the link to be used once before it expires; waited out below.
+    let s = Server::start_in(st.dir.path(), &[("STREAMD_TOKENS_PLAYBACK_TTL", "5s")]);
     let mut prem = signed_in(&s, "prem");
     let master = prem.get(&format!("/stream/{}", st.premium)).body;
     let variant = variant_uris(&master)[0].clone();
@@ -379,7 +391,9 @@ fn forged_expired_and_borrowed_tokens_are_refused() {
     assert_eq!(fetch(&url, &[]).status, 200);
     let other = url.replace(&st.premium, &st.free);
     assert_eq!(fetch(&other, &[]).status, 403);
-    std::thread::sleep(Duration::from_secs(3));
+    // The clock this test is about: past the link's expiry, as the API gave it.
+    let expires_at = playback["expires_at"].as_str().expect("expiry");
+    sleep_past(humantime::parse_rfc3339(expires_at).expect("RFC 3339 expiry"));
     let expired = fetch(&url, &[]);
     assert_eq!(expired.status, 403);
     assert!(expired.body.contains("expired"));
@@ -661,6 +675,7 @@ fn tokens_survive_a_key_rotation_until_the_old_key_is_removed() {
 #[test]
 fn viewers_get_byte_identical_segment_links_within_a_url_window() {
     let st = setup();
+    const WINDOW: Duration = Duration::from_secs(3);
     let s = Server::start_in(st.dir.path(), &[("STREAMD_TOKENS_URL_WINDOW", "3s")]);
     let mut prem = signed_in(&s, "prem");
     let mut root = signed_in(&s, "root");
@@ -685,7 +700,8 @@ fn viewers_get_byte_identical_segment_links_within_a_url_window() {
         "two viewers got different segment links within one window"
     );
     let before = links(&mut prem);
-    std::thread::sleep(Duration::from_secs(4));
+    // The clock this test is about: a window later, the next window has begun.
+    std::thread::sleep(WINDOW + Duration::from_secs(1));
     let after = links(&mut prem);
     assert_ne!(before, after, "a new window signs new links");
     // Signed at the window's start, valid for the window plus the lifetime.

@@ -149,7 +149,10 @@ impl Server {
         }
         let mut child = cmd.spawn().expect("spawn streamd serve");
         let log = Log::drain(child.stderr.take().expect("piped stderr"));
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Opening the store and binding a socket: no work that grows with anything the test
+        // does, so a fixed bound, generous for a busy machine; past it, it is a hang.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = String::from("no server.json yet");
         let addr = loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
                 panic!("streamd serve exited early ({status}): {}", log.text(true));
@@ -157,11 +160,16 @@ impl Server {
             if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("server.json");
                 let addr: SocketAddr = v["listen"].as_str().expect("listen").parse().expect("addr");
-                if ureq::get(format!("http://{addr}/healthz")).call().is_ok() {
-                    break addr;
+                match ureq::get(format!("http://{addr}/healthz")).call() {
+                    Ok(_) => break addr,
+                    Err(e) => seen = format!("server.json says {addr}; /healthz: {e}"),
                 }
             }
-            assert!(Instant::now() < deadline, "streamd did not come up");
+            assert!(
+                Instant::now() < deadline,
+                "streamd did not come up in 60 s; last seen: {seen}; its log:\n{}",
+                log.text(false)
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         Server {
@@ -171,6 +179,11 @@ impl Server {
             log,
             _tmp: None,
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -498,6 +511,149 @@ pub fn ffmpeg_processes(needle: &Path) -> Vec<u32> {
     found
 }
 
+/// The ffmpeg processes `parent` (a server's pid) started, as (pid, command line with its
+/// arguments joined by spaces), read from /proc: a child's parent is the fourth field of
+/// `/proc/<pid>/stat`, and a child only counts once it runs ffmpeg (between fork and exec it
+/// is a copy of the server).
+pub fn ffmpeg_children(parent: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so count fields
+        // from the last ')'.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid != Some(parent) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let is_ffmpeg = args
+            .first()
+            .and_then(|a| Path::new(a).file_name())
+            .is_some_and(|n| n == "ffmpeg");
+        if is_ffmpeg {
+            found.push((pid, args.join(" ")));
+        }
+    }
+    found
+}
+
+/// The server's ffmpeg encoding movie `id`'s video ladder: it writes the job's staging dir,
+/// `<data>/staging/<id>/video/` (`ladder_args` in src/ingest/command.rs), which nothing else
+/// names. Ok with (pid, command line), or Err with what the server was running instead.
+pub fn ladder_ffmpeg(server: &Server, id: &str) -> Result<(u32, String), String> {
+    let marker = server.dir.join("staging").join(id).join("video");
+    let marker = format!("{}/", marker.display());
+    let children = ffmpeg_children(server.pid());
+    children
+        .iter()
+        .find(|(_, cmdline)| cmdline.contains(&marker))
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "no ffmpeg of the server writes {marker}; its ffmpeg children: {:?}",
+                children
+                    .iter()
+                    .map(|(pid, cmd)| format!(
+                        "{pid}: {}",
+                        cmd.chars().take(200).collect::<String>()
+                    ))
+                    .collect::<Vec<_>>()
+            )
+        })
+}
+
+/// The preset the server encodes with unless told otherwise (`transcode.preset`).
+pub const DEFAULT_PRESET: &str = "veryfast";
+
+/// What encoding a source costs: its length, picture size and frame rate, as ffprobe reads
+/// them. Waits for an encode take their bounds from it.
+#[derive(Debug, Clone, Copy)]
+pub struct Work {
+    pub seconds: f64,
+    pub width: f64,
+    pub height: f64,
+    pub fps: f64,
+}
+
+impl Work {
+    pub fn of(source: &Path) -> Work {
+        let v = ffprobe(
+            source,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height,avg_frame_rate:format=duration",
+            ],
+        );
+        let stream = &v["streams"][0];
+        let rate = stream["avg_frame_rate"].as_str().unwrap_or("30/1");
+        let fps = match rate.split_once('/') {
+            Some((n, d)) => n.parse::<f64>().unwrap_or(30.0) / d.parse::<f64>().unwrap_or(1.0),
+            None => rate.parse().unwrap_or(30.0),
+        };
+        Work {
+            seconds: v["format"]["duration"]
+                .as_str()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_else(|| panic!("no duration for {}: {v}", source.display())),
+            width: stream["width"].as_f64().expect("width"),
+            height: stream["height"].as_f64().expect("height"),
+            fps: if fps.is_finite() && fps > 0.0 {
+                fps
+            } else {
+                30.0
+            },
+        }
+    }
+
+    /// A bound, in seconds, on encoding the first `seconds` of the source through the ladder
+    /// with x264's `preset`, plus a minute for everything around it (probing, start-up,
+    /// publishing, the audio). Generous on purpose: it only says when to give up. Measured on
+    /// a 2-core machine running a cargo build beside it, one 1080p encode costs x264 about
+    /// 0.014 s (ultrafast), 0.032 s (veryfast), 0.056 s (medium), 0.092 s (slow) and 0.28 s
+    /// (veryslow) per million pixels of frames; the costs below round those up, the ladder
+    /// counts twice the source's pixels (its rungs add up to at most 1.7 times them), and
+    /// all of it three times over.
+    pub fn encode_secs(&self, seconds: f64, preset: &str) -> u64 {
+        let per_megapixel_frame = match preset {
+            "ultrafast" => 0.015,
+            "superfast" => 0.025,
+            "veryfast" => 0.035,
+            "faster" => 0.045,
+            "fast" => 0.05,
+            "medium" => 0.06,
+            "slow" => 0.1,
+            "slower" => 0.2,
+            "veryslow" => 0.3,
+            other => panic!("not an x264 preset: {other}"),
+        };
+        let megapixel_frames =
+            seconds.min(self.seconds) * self.fps * self.width * self.height / 1e6;
+        60 + (megapixel_frames * 2.0 * per_megapixel_frame * 3.0).ceil() as u64
+    }
+
+    /// `encode_secs` of the whole source.
+    pub fn whole(&self, preset: &str) -> u64 {
+        self.encode_secs(self.seconds, preset)
+    }
+}
+
 /// A port for a peer server (s3s-fs, nginx) that the test starts itself. Picked below the
 /// kernel's ephemeral range: a port from `bind(127.0.0.1:0)` is free only until something else
 /// binds port 0, and the streamd servers of tests running in parallel do exactly that, so a
@@ -534,15 +690,15 @@ pub fn wait_listening(child: &mut Child, port: u16, what: &str) {
         .timeout_global(Some(Duration::from_secs(5)))
         .build()
         .into();
-    wait_for(30, what, || {
+    wait_for(60, what, || {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what}: the process exited ({status}) instead of listening on {port}");
         }
         agent
             .get(format!("http://127.0.0.1:{port}/"))
             .call()
-            .ok()
             .map(|_| ())
+            .map_err(|e| format!("GET http://127.0.0.1:{port}/: {e}"))
     });
 }
 
@@ -556,16 +712,26 @@ impl Drop for Peer {
     }
 }
 
-/// Polls `check` until it returns Some, or panics after `secs`.
-pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+/// Polls `check` every 100 ms until it returns Ok, or panics after `secs` saying what it
+/// waited for and what `check` last saw: its last Err, the state as it stood.
+pub fn wait_for<T>(secs: u64, what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        let seen = match check() {
+            Ok(v) => return v,
+            Err(seen) => seen,
+        };
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {secs} s waiting for {what}; last seen: {seen}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Ok(`v`) when `done`, else Err with `seen` described: for `wait_for` checks.
+pub fn when<T>(done: bool, v: T, seen: impl std::fmt::Display) -> Result<T, String> {
+    if done { Ok(v) } else { Err(seen.to_string()) }
 }
 
 /// A multipart/form-data body: (name, filename, bytes) per field.

@@ -3,7 +3,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { tempDir, addUser, makeSource, startServer, browser, signIn, screenshot, PW } from './harness.mjs';
+import {
+  tempDir, addUser, makeSource, startServer, browser, signIn, screenshot, PW, encodeMs, waitPlayer,
+} from './harness.mjs';
 
 let dir; let server; let b; let source;
 
@@ -35,8 +37,12 @@ async function upload(page, file, title) {
   await page.fill('#upload input[name=title]', title);
   await page.setInputFiles('#upload input[name=file]', file);
   await page.click('#upload button[type=submit]');
-  await page.waitForFunction(() => ['Ready', 'Failed', 'Upload refused', 'Upload failed', 'Stopped']
-    .includes(document.getElementById('upload-phase').textContent), null, { timeout: 90000 });
+  // A minute for the upload itself, then the encode of the 6 s source.
+  await waitPlayer(page, `the upload of ${title} to end`, () => ['Ready', 'Failed', 'Upload refused', 'Upload failed', 'Stopped']
+    .includes(document.getElementById('upload-phase').textContent), null, {
+    timeout: 60000 + encodeMs(6, 640, 360, 25, 'ultrafast'),
+    seen: () => ({ phases: window.__phases, message: document.getElementById('upload-message').textContent }),
+  });
   return page.evaluate(() => window.__phases);
 }
 
@@ -117,7 +123,7 @@ test('a deleted movie in an open tab and an expired session get friendly pages',
   const movies = await (await page.request.get(`${server.url}/api/v1/movies`)).json();
   const uploaded = movies.find((m) => m.title === 'Uploaded Pattern');
   await page.goto(`${server.url}/watch/${uploaded.id}`);
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length > 0);
+  await waitPlayer(page, 'hls.js to list the rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length > 0, null, { timeout: 60000 });
   const admin = await b.context.newPage();
   await admin.goto(`${server.url}/admin`);
   admin.on('dialog', (d) => d.accept());

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import {
-  tempDir, addUser, ingest, startServer, browser, signIn, screenshot, frameBrightness,
+  tempDir, addUser, ingest, startServer, browser, signIn, screenshot, frameBrightness, waitPlayer,
+  playMs,
 } from './harness.mjs';
 
 let dir; let server; let movie; let b;
@@ -49,7 +50,7 @@ test('a browser without HEVC plays the H.264 rows of a ladder that has HEVC and 
   const requested = [];
   page.on('request', (r) => requested.push(r.url()));
   await page.goto(`${server.url}/watch/${movie}`);
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length >= 2);
+  await waitPlayer(page, 'hls.js to list the rows it can decode', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length >= 2, null, { timeout: 60000 });
   const levels = await page.evaluate(() => window.streamdPlayer.hls.levels.map((l) => ({ height: l.height, codec: l.videoCodec, range: l.videoRange })));
   assert.ok(levels.every((l) => !/^(hvc1|hev1)/.test(l.codec)), `no HEVC row survives in a browser without HEVC: ${JSON.stringify(levels)}`);
   assert.ok(levels.some((l) => l.height === 480 && /^avc1/.test(l.codec)) && levels.some((l) => l.height === 1080 && /^avc1/.test(l.codec)), JSON.stringify(levels));
@@ -59,7 +60,7 @@ test('a browser without HEVC plays the H.264 rows of a ladder that has HEVC and 
   if (levels.some((l) => /^av01/.test(l.codec))) assert.ok(options.includes('1080p AV1 HDR'), JSON.stringify(options));
 
   await page.keyboard.press(' ');
-  await page.waitForFunction(() => document.getElementById('video').currentTime > 2, null, { timeout: 60000 });
+  await waitPlayer(page, 'playback to pass 2 s', () => document.getElementById('video').currentTime > 2, null, { timeout: playMs(2) });
   const playing = await page.evaluate(() => window.streamdPlayer.hls.levels[window.streamdPlayer.hls.currentLevel].videoCodec);
   assert.match(playing, /^avc1/, 'hls.js starts on (and stays with) the H.264 rows');
   const brightness = await frameBrightness(page);

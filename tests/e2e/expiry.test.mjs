@@ -3,16 +3,22 @@
 // the same position, without a reload and without the viewer doing anything.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempDir, addUser, makeSource, ingest, startServer, browser, signIn } from './harness.mjs';
+import {
+  tempDir, addUser, makeSource, ingest, startServer, browser, signIn, waitPlayer, playMs,
+} from './harness.mjs';
 
 let dir; let server; let movie; let b;
+// The film's length, tokens.segment_grace and tokens.url_window, in seconds.
+const SECONDS = 24;
+const GRACE = 1;
+const WINDOW = 1;
 
 before(async () => {
   dir = tempDir();
   addUser(dir, 'viewer');
-  movie = ingest(dir, makeSource(dir, 'short.mp4', '854x480', 24, 25), 'Short', 'free');
+  movie = ingest(dir, makeSource(dir, 'short.mp4', '854x480', SECONDS, 25), 'Short', 'free');
   // A 1 s URL window: links are signed at the current second, as before shared windows.
-  server = await startServer(dir, { STREAMD_TOKENS_SEGMENT_GRACE: '1s', STREAMD_TOKENS_URL_WINDOW: '1s' });
+  server = await startServer(dir, { STREAMD_TOKENS_SEGMENT_GRACE: `${GRACE}s`, STREAMD_TOKENS_URL_WINDOW: `${WINDOW}s` });
   b = await browser();
 });
 
@@ -29,17 +35,19 @@ test('an expired chunk URL recovers without user action', async () => {
   await signIn(page, server.url, 'viewer');
   await page.goto(`${server.url}/watch/${movie}`);
   const loadedAt = Date.now();
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length > 0);
+  await waitPlayer(page, 'hls.js to list the rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length > 0, null, { timeout: 60000 });
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.keyboard.press(' ');
-  await page.waitForFunction(() => document.getElementById('video').currentTime > 1.5, null, { timeout: 20000 });
+  await waitPlayer(page, 'playback to pass 1.5 s', () => document.getElementById('video').currentTime > 1.5, null, { timeout: playMs(1.5) });
   await page.keyboard.press(' ');
   const pausedAt = await page.evaluate(() => document.getElementById('video').currentTime);
-  // URLs were signed (at most 1 s before the variant loaded) for 1 s + 24 s + 1 s: wait past that.
-  const wait = Math.max(0, loadedAt + 27000 - Date.now());
+  // The clock this test is about: URLs were signed (at most a window before the variant loaded)
+  // for the window, the film and the grace; wait past that, by a second more (the server keeps
+  // time in whole seconds).
+  const wait = Math.max(0, loadedAt + (WINDOW + SECONDS + GRACE + 1) * 1000 - Date.now());
   await page.waitForTimeout(wait);
   await page.keyboard.press(' ');
-  await page.waitForFunction((p) => document.getElementById('video').currentTime > p + 6, pausedAt, { timeout: 30000 });
+  await waitPlayer(page, `playback to carry on 6 s past ${pausedAt} with fresh URLs`, (p) => document.getElementById('video').currentTime > p + 6, pausedAt, { timeout: playMs(6) });
   assert.ok(refused > 0, 'a chunk URL really had expired');
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'no page reload');
   await page.close();

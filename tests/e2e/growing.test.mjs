@@ -7,13 +7,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { tempDir, addUser, cli, makeSource, startServer, browser, signIn, screenshot } from './harness.mjs';
+import {
+  tempDir, addUser, cli, makeSource, startServer, browser, signIn, screenshot, encodeMs, playMs, waitPlayer,
+} from './harness.mjs';
 
 // Long enough that at the default preset (no STREAMD_TRANSCODE_PRESET here) the movie stays
 // playable-but-transcoding for a good while: on a small machine the encoder runs only a few
 // times faster than real time, which leaves a minute or more of "playable, running".
 const SECONDS = 300;
 const LENGTH = '5:00';
+// The source's picture, and the server's segment length (transcode.segment_seconds).
+const [WIDTH, HEIGHT, FPS] = [1280, 720, 30];
+const SEGMENT = 4;
+/** A bound on encoding the first `seconds` of the film at the default preset. */
+const encode = (seconds) => encodeMs(seconds, WIDTH, HEIGHT, FPS);
 // A resume point well inside what is published when the tests begin, and well away from 0.
 const RESUME = 12;
 let dir; let server; let b; let movie;
@@ -22,7 +29,7 @@ before(async () => {
   dir = tempDir();
   addUser(dir, 'viewer');
   addUser(dir, 'returning');
-  const src = makeSource(dir, 'long.mp4', '1280x720', SECONDS);
+  const src = makeSource(dir, 'long.mp4', `${WIDTH}x${HEIGHT}`, SECONDS, FPS);
   server = await startServer(dir);
   b = await browser();
   // Through the running server: the CLI queues the movie and the server's worker transcodes it.
@@ -43,26 +50,61 @@ async function movieState(page) {
   return res.json();
 }
 
-/** Polls the API until `ok(movie)`; fails if the movie fails to transcode. */
-async function waitMovie(page, ok, what, timeoutMs = 300000) {
+/** Polls the API until `ok(movie)`, for at most `timeoutMs`; fails if the movie fails to
+ * transcode. */
+async function waitMovie(page, ok, what, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const m = await movieState(page);
     assert.notEqual(m.status, 'failed', `the transcode failed: ${JSON.stringify(m)}`);
     if (ok(m)) return m;
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}: ${JSON.stringify(m)}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting until ${what}; last seen: ${JSON.stringify(m)}`);
+    // A poll interval: the loop checks real state.
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+/** How far each of the movie's playlists (every video rung and the audio) reaches, in seconds
+ * listed, with the page's session: what is published. */
+async function published(page) {
+  const master = await page.request.get(`${server.url}/stream/${movie}`);
+  if (master.status() !== 200) return { master: master.status() };
+  const text = await master.text();
+  const uris = [
+    ...text.split('\n').filter((l) => l.trim() && !l.startsWith('#')),
+    ...Array.from(text.matchAll(/URI="([^"]+)"/g), (m) => m[1]),
+  ];
+  const reach = {};
+  for (const uri of uris) {
+    const res = await page.request.get(new URL(uri.trim(), `${server.url}/stream/${movie}`).href);
+    const playlist = await res.text();
+    const name = uri.split('?')[0].split('/').pop();
+    reach[name] = Array.from(playlist.matchAll(/#EXTINF:([\d.]+)/g), (m) => Number(m[1])).reduce((a, b) => a + b, 0);
+  }
+  return reach;
 }
 
 /** Playable while still running, and a little more published: the beginning, the resume point
  * and the live edge hls.js would pick (three target durations back) are then far apart. */
 async function waitGrowing(page) {
-  const playable = await waitMovie(page, (m) => m.playable || m.status === 'ready', 'playable');
+  const playable = await waitMovie(page, (m) => m.playable || m.status === 'ready', 'playable', encode(2 * SEGMENT));
   assert.equal(playable.status, 'running', `playable while still transcoding: ${JSON.stringify(playable)}`);
-  const m = await waitMovie(page, (x) => x.status === 'ready' || (x.progress && x.progress.percent >= 12),
-    'an eighth or so is transcoded');
-  assert.equal(m.status, 'running', `still transcoding: ${JSON.stringify(m)}`);
+  // An eighth of the film published in every playlist (what the player can reach, not how far
+  // the encoder says it has got).
+  const ahead = SECONDS / 8;
+  const deadline = Date.now() + encode(ahead + 2 * SEGMENT);
+  for (;;) {
+    const reach = await published(page);
+    const m = await movieState(page);
+    assert.equal(m.status, 'running', `still transcoding: ${JSON.stringify(m)}`);
+    const ends = Object.values(reach);
+    if (reach.master === undefined && ends.length >= 3 && Math.min(...ends) >= ahead) return;
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting until ${ahead} s of every playlist are published; last seen: ${JSON.stringify({ reach, movie: m })}`);
+    }
+    // A poll interval: the loop checks real state.
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 /** What the player is doing; `end` is how far both the video and the audio playlists reach. */
@@ -87,21 +129,23 @@ const state = (page) => page.evaluate(() => {
   };
 });
 
-/** The film goes on: the clock moves `seconds` further and the video is not paused. */
-async function keepsPlaying(page, seconds = 3, timeout = 60000) {
+/** The film goes on: the clock moves `seconds` further and the video is not paused. Right
+ * behind the encoder, at the pace it publishes: a bound for the encode of those seconds and a
+ * segment on either side, and for the film's own clock. */
+async function keepsPlaying(page, seconds = 3) {
   const from = await page.evaluate(() => document.getElementById('video').currentTime);
-  await page.waitForFunction((t) => {
+  await waitPlayer(page, `playback to go on ${seconds} s past ${from}`, (t) => {
     const v = document.getElementById('video');
     return !v.paused && v.currentTime > t;
-  }, from + seconds, { timeout, polling: 250 });
+  }, from + seconds, { timeout: encode(seconds + 2 * SEGMENT) + playMs(seconds), polling: 250 });
 }
 
 /** Opens the player, and notes where playback really begins and how far (if ever) the clock
  * runs past the end of the published picture while the playlist grows. */
 async function openPlayer(page) {
   await page.goto(`${server.url}/watch/${movie}`);
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls
-    && window.streamdPlayer.hls.levels.length > 0, null, { timeout: 30000 });
+  await waitPlayer(page, 'hls.js to list the rungs', () => window.streamdPlayer && window.streamdPlayer.hls
+    && window.streamdPlayer.hls.levels.length > 0, null, { timeout: 60000 });
   await page.evaluate(() => {
     const v = document.getElementById('video');
     // Fatal hls.js errors, from this instance and any the player starts after it.
@@ -127,7 +171,7 @@ async function openPlayer(page) {
 
 async function play(page) {
   await page.evaluate(() => { document.getElementById('video').play().catch(() => {}); });
-  await page.waitForFunction(() => window.__began !== null, null, { timeout: 60000 });
+  await waitPlayer(page, 'playback to begin', () => window.__began !== null, null, { timeout: playMs(0) });
 }
 
 test('a movie still transcoding is watchable, and a viewer coming back starts at the resume point', async () => {
@@ -168,7 +212,7 @@ test('a movie still transcoding plays from the start, stays inside what is publi
   assert.equal(await player.getAttribute('data-resume'), '0');
   assert.equal(await page.locator('#video').getAttribute('poster'), null, 'no poster before the end');
   await play(page);
-  await page.waitForFunction(() => document.getElementById('video').currentTime > 1, null, { timeout: 60000 });
+  await waitPlayer(page, 'playback to pass 1 s', () => document.getElementById('video').currentTime > 1, null, { timeout: playMs(1) });
 
   // From the beginning, not the edge.
   const began = await page.evaluate(() => window.__began);
@@ -180,8 +224,8 @@ test('a movie still transcoding plays from the start, stays inside what is publi
   assert.equal(s.growing, true);
 
   // The indicator: how much of the whole film is ready.
-  await page.waitForFunction((whole) => new RegExp(`Transcoding: \\d+:\\d\\d of ${whole} ready`)
-    .test(document.getElementById('transcode').innerText), LENGTH, { timeout: 10000 });
+  await waitPlayer(page, 'the transcode indicator', (whole) => new RegExp(`Transcoding: \\d+:\\d\\d of ${whole} ready`)
+    .test(document.getElementById('transcode').innerText), LENGTH, { timeout: 60000, seen: () => document.getElementById('transcode').innerText });
   assert.ok(await page.locator('#transcode').isVisible());
   assert.ok(await page.locator('#transcode progress').isVisible());
   await screenshot(page, 'player-growing');
@@ -191,7 +235,7 @@ test('a movie still transcoding plays from the start, stays inside what is publi
     const v = document.getElementById('video');
     v.currentTime = Number(document.getElementById('player').dataset.duration) - 5;
   });
-  await page.waitForFunction(() => !document.getElementById('video').seeking, null, { timeout: 30000, polling: 100 });
+  await waitPlayer(page, 'the seek far ahead to settle', () => !document.getElementById('video').seeking, null, { timeout: playMs(SEGMENT), polling: 100 });
   s = await state(page);
   assert.ok(s.time < SECONDS - 30, `clamped, not at ${s.time}`);
   assert.ok(s.time <= s.end, `at ${s.time}, inside the published ${s.end}`);
@@ -206,13 +250,13 @@ test('a movie still transcoding plays from the start, stays inside what is publi
   assert.deepEqual(s.fatal, [], 'no fatal hls.js error');
 
   // The transcode finishes while the film plays.
-  await waitMovie(page, (m) => m.status === 'ready', 'ready');
+  await waitMovie(page, (m) => m.status === 'ready', 'ready', encode(SECONDS));
   const atReady = (await state(page)).time;
   // hls.js gets ENDLIST on its next reload; the indicator says so, then goes.
-  await page.waitForFunction(() => {
+  await waitPlayer(page, 'the indicator to say the film is ready', () => {
     const t = document.getElementById('transcode');
     return t.hidden || t.dataset.state === 'ready';
-  }, null, { timeout: 60000 });
+  }, null, { timeout: 60000, seen: () => { const t = document.getElementById('transcode'); return { hidden: t.hidden, state: t.dataset.state, text: t.innerText }; } });
   await keepsPlaying(page, 3);
   s = await state(page);
   assert.ok(s.time > atReady + 3, `played on past the end of the transcode (${atReady} → ${s.time})`);
@@ -223,6 +267,8 @@ test('a movie still transcoding plays from the start, stays inside what is publi
   assert.deepEqual(s.fatal, [], 'no fatal hls.js error');
   // While it grew, the clock never ran on past the published picture (with the sound alone).
   assert.ok(s.beyond < 0.5, `ran ${s.beyond.toFixed(2)} s past the end of the published video`);
-  await page.waitForFunction(() => document.getElementById('transcode').hidden, null, { timeout: 15000 });
+  await waitPlayer(page, 'the indicator to go', () => document.getElementById('transcode').hidden, null, {
+    timeout: 60000, seen: () => { const t = document.getElementById('transcode'); return { hidden: t.hidden, state: t.dataset.state, text: t.innerText }; },
+  });
   await page.close();
 });

@@ -55,9 +55,12 @@ export async function startServer(dataDir, env = {}) {
   const proc = spawn(BIN, ['--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
     env: { ...inherited, STREAMD_LOG: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const deadline = Date.now() + 30000;
+  // Opening the store and binding a socket: nothing that grows with the test's work, so a fixed
+  // bound, generous for a busy machine; past it, it is a hang.
+  const deadline = Date.now() + 60000;
+  let seen = 'no server.json yet';
   for (;;) {
-    if (proc.exitCode !== null) throw new Error('streamd exited early');
+    if (proc.exitCode !== null) throw new Error(`streamd exited early (${proc.exitCode})`);
     const file = join(dataDir, 'server.json');
     if (existsSync(file)) {
       const { listen } = JSON.parse(readFileSync(file, 'utf8'));
@@ -65,10 +68,82 @@ export async function startServer(dataDir, env = {}) {
       try {
         const res = await fetch(`${url}/healthz`);
         if (res.ok) return { url, stop: () => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); }) };
-      } catch { /* not yet */ }
+        seen = `${url}/healthz answered ${res.status}`;
+      } catch (e) { seen = `${url}/healthz: ${e.message}`; }
     }
-    if (Date.now() > deadline) { proc.kill(); throw new Error('streamd did not start'); }
+    if (Date.now() > deadline) { proc.kill(); throw new Error(`streamd did not start in 60 s; last seen: ${seen}`); }
+    // A poll interval: the loop checks real state.
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A bound, in ms, on encoding the first `seconds` of a `width`x`height` source at `fps` through
+ * the ladder with x264's `preset`, plus a minute for everything around it: the same generous
+ * rule as `Work::encode_secs` in tests/common/mod.rs (costs per million pixels of frames measured
+ * on a busy 2-core machine and rounded up, the ladder counted as twice the source's pixels, all of
+ * it three times over). It only says when to give up.
+ */
+export function encodeMs(seconds, width, height, fps, preset = 'veryfast') {
+  const cost = {
+    ultrafast: 0.015, superfast: 0.025, veryfast: 0.035, faster: 0.045, fast: 0.05,
+    medium: 0.06, slow: 0.1, slower: 0.2, veryslow: 0.3,
+  }[preset];
+  if (cost === undefined) throw new Error(`not an x264 preset: ${preset}`);
+  return Math.ceil((60 + (seconds * fps * width * height / 1e6) * 2 * cost * 3) * 1000);
+}
+
+/**
+ * A bound, in ms, on the player moving `seconds` further through a movie whose segments are
+ * there: a minute to start (or to recover), then the film's own clock four times over.
+ */
+export function playMs(seconds) {
+  return 60000 + Math.ceil(seconds * 4000);
+}
+
+/**
+ * What the player shows now, for a failure message: the video's clock, readiness, network
+ * state and buffered ranges, hls.js's levels and tracks, and the page's player message.
+ */
+export function playerState(page) {
+  return page.evaluate(() => {
+    const v = document.getElementById('video');
+    const p = window.streamdPlayer;
+    const h = p && p.hls;
+    const ranges = (r) => (r ? Array.from({ length: r.length }, (_, i) => [+r.start(i).toFixed(2), +r.end(i).toFixed(2)]) : null);
+    const details = h && h.latestLevelDetails;
+    const message = document.getElementById('player-message');
+    return {
+      video: v ? {
+        currentTime: v.currentTime, duration: v.duration, paused: v.paused, seeking: v.seeking,
+        ended: v.ended, readyState: v.readyState, networkState: v.networkState,
+        buffered: ranges(v.buffered), error: v.error && v.error.message,
+      } : null,
+      hls: h ? {
+        levels: h.levels.map((l) => l.height), currentLevel: h.currentLevel, loadLevel: h.loadLevel,
+        autoLevelEnabled: h.autoLevelEnabled, live: details ? details.live : null,
+        edge: details ? details.edge : null,
+        audioTrack: h.audioTrack, audioTracks: h.audioTracks.map((t) => t.lang),
+        subtitleTrack: h.subtitleTrack,
+      } : (p ? 'no hls.js' : 'no player'),
+      message: message ? message.textContent : null,
+    };
+  }).catch((e) => `(cannot read the page: ${e.message})`);
+}
+
+/**
+ * page.waitForFunction(fn, arg), failing after `timeout` ms with `what` it waited for and what
+ * was seen last: the player's state, and `seen` (a function run in the page, given `arg`) if
+ * given.
+ */
+export async function waitPlayer(page, what, fn, arg, { timeout = 120000, polling, seen } = {}) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout, polling });
+  } catch (e) {
+    if (e.name !== 'TimeoutError') throw e;
+    const player = await playerState(page);
+    const extra = seen ? await page.evaluate(seen, arg).catch((err) => `(${err.message})`) : undefined;
+    throw new Error(`timed out after ${timeout / 1000} s waiting for ${what}; last seen: ${JSON.stringify({ player, ...(seen ? { seen: extra } : {}) })}`);
   }
 }
 

@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, addUser, cli, ingest, startServer, browser, signIn, screenshot } from './harness.mjs';
+import {
+  tempDir, addUser, cli, ingest, startServer, browser, signIn, screenshot, waitPlayer, playMs,
+} from './harness.mjs';
 
 const SECONDS = 30;
 let dir; let server; let b;
@@ -89,10 +91,10 @@ const state = (page) => page.evaluate(() => {
 /** Opens the player and waits until hls.js has listed both groups and picked an audio track. */
 async function open(page, id) {
   await page.goto(`${server.url}/watch/${id}`);
-  await page.waitForFunction(() => {
+  await waitPlayer(page, 'hls.js to list both audio tracks and the subtitles', () => {
     const h = window.streamdPlayer && window.streamdPlayer.hls;
     return h && h.audioTracks.length === 2 && h.audioTrack >= 0 && h.subtitleTracks.length > 0;
-  }, null, { timeout: 20000 });
+  }, null, { timeout: 60000 });
   // Every audio switch hls.js completes (the new language is what is heard now), in order.
   await page.evaluate(() => {
     window.__heard = [];
@@ -103,17 +105,21 @@ async function open(page, id) {
 async function play(page) {
   // A rejected play() (interrupted by a seek) shows as the clock not moving below.
   await page.evaluate(() => { document.getElementById('video').play().catch(() => {}); });
-  await page.waitForFunction(() => document.getElementById('video').currentTime > 1.5, null, { timeout: 20000 });
+  await waitPlayer(page, 'playback to pass 1.5 s', () => document.getElementById('video').currentTime > 1.5, null, { timeout: playMs(1.5) });
 }
 
 /** The film goes on: the clock moves `seconds` further and the video is not paused. */
 async function keepsPlaying(page, seconds = 1.5) {
   const from = await page.evaluate(() => document.getElementById('video').currentTime);
-  await page.waitForFunction((t) => {
+  await waitPlayer(page, `playback to go on ${seconds} s past ${from}`, (t) => {
     const v = document.getElementById('video');
     return !v.paused && v.currentTime > t;
-  }, from + seconds, { timeout: 15000 });
+  }, from + seconds, { timeout: playMs(seconds) });
 }
+
+/** The video's text tracks as the page has them, for failure messages (run in the page). */
+const textTracks = () => Array.from(document.getElementById('video').textTracks)
+  .map((t) => ({ lang: t.language, mode: t.mode, cues: t.activeCues ? Array.from(t.activeCues, (c) => c.text) : null }));
 
 const index = (page, kind, lang) => page.evaluate(([k, l]) => window.streamdPlayer.hls[k].findIndex((t) => t.lang === l), [kind, lang]);
 
@@ -174,10 +180,10 @@ test('switch audio to French and turn English subtitles on while playing; the ch
   let res = await saved;
   assert.equal(res.status(), 204);
   assert.deepEqual(res.request().postDataJSON(), { audio_lang: 'fr', subtitle_lang: null });
-  await page.waitForFunction((i) => {
+  await waitPlayer(page, 'French audio to be heard', (i) => {
     const h = window.streamdPlayer.hls;
     return h.audioTrack === i && h.audioTracks[i].lang === 'fr' && window.__heard.includes('fr');
-  }, fr, { timeout: 20000 });
+  }, fr, { timeout: playMs(4), seen: () => window.__heard });
   await keepsPlaying(page);
   assert.equal((await state(page)).audioLang, 'fr');
 
@@ -189,8 +195,8 @@ test('switch audio to French and turn English subtitles on while playing; the ch
   res = await saved;
   assert.equal(res.status(), 204);
   assert.deepEqual(res.request().postDataJSON(), { audio_lang: 'fr', subtitle_lang: 'en' });
-  await page.waitForFunction(() => Array.from(document.getElementById('video').textTracks)
-    .some((t) => t.mode === 'showing' && t.language === 'en' && t.activeCues && t.activeCues.length > 0), null, { timeout: 15000 });
+  await waitPlayer(page, 'an English cue on screen', () => Array.from(document.getElementById('video').textTracks)
+    .some((t) => t.mode === 'showing' && t.language === 'en' && t.activeCues && t.activeCues.length > 0), null, { timeout: playMs(2), seen: textTracks });
   const shown = await state(page);
   assert.equal(shown.subtitle, en);
   assert.equal(shown.showing.length, 1, `one track shown: ${JSON.stringify(shown.showing)}`);
@@ -210,15 +216,15 @@ test('switch audio to French and turn English subtitles on while playing; the ch
   await page.reload();
   assert.equal(await page.locator('#player').getAttribute('data-audio-lang'), 'fr');
   assert.equal(await page.locator('#player').getAttribute('data-subtitle-lang'), 'en');
-  await page.waitForFunction(() => {
+  await waitPlayer(page, 'the saved French audio after the reload', () => {
     const h = window.streamdPlayer && window.streamdPlayer.hls;
     return h && h.audioTracks.length === 2 && h.audioTrack >= 0 && h.audioTracks[h.audioTrack].lang === 'fr';
-  }, null, { timeout: 20000 });
-  await page.waitForFunction(() => {
+  }, null, { timeout: 60000 });
+  await waitPlayer(page, 'the saved English subtitles after the reload', () => {
     const h = window.streamdPlayer.hls;
     return h.subtitleTrack >= 0 && h.subtitleTracks[h.subtitleTrack].lang === 'en'
       && Array.from(document.getElementById('video').textTracks).some((t) => t.mode === 'showing' && t.language === 'en');
-  }, null, { timeout: 20000 });
+  }, null, { timeout: 60000, seen: textTracks });
   const after = await state(page);
   assert.equal(await page.locator('#audio').inputValue(), String(after.audio));
   assert.equal(await page.locator('#subtitles').inputValue(), String(after.subtitle));
@@ -240,9 +246,9 @@ test('a forced track in the language being heard shows without subtitles being c
   // Heard in French, the French forced track comes on by itself...
   const fr = await index(page, 'audioTracks', 'fr');
   await page.selectOption('#audio', String(fr));
-  await page.waitForFunction(() => window.__heard.includes('fr'), null, { timeout: 20000 });
-  await page.waitForFunction(() => Array.from(document.getElementById('video').textTracks)
-    .some((t) => t.mode === 'showing' && t.language === 'fr' && t.activeCues && t.activeCues.length > 0), null, { timeout: 15000 });
+  await waitPlayer(page, 'French audio to be heard', () => window.__heard.includes('fr'), null, { timeout: playMs(4), seen: () => window.__heard });
+  await waitPlayer(page, 'a French forced cue on screen', () => Array.from(document.getElementById('video').textTracks)
+    .some((t) => t.mode === 'showing' && t.language === 'fr' && t.activeCues && t.activeCues.length > 0), null, { timeout: playMs(2), seen: textTracks });
   s = await state(page);
   assert.equal(s.subtitleLang, 'fr');
   assert.match(s.showing[0].cues.join(' '), /Panneau \d+/);
@@ -252,9 +258,9 @@ test('a forced track in the language being heard shows without subtitles being c
   // ...and goes off again with English audio.
   const en = await index(page, 'audioTracks', 'en');
   await page.selectOption('#audio', String(en));
-  await page.waitForFunction(() => window.__heard.lastIndexOf('en') > window.__heard.lastIndexOf('fr'), null, { timeout: 20000 });
-  await page.waitForFunction(() => window.streamdPlayer.hls.subtitleTrack === -1
-    && !Array.from(document.getElementById('video').textTracks).some((t) => t.mode === 'showing'), null, { timeout: 5000 });
+  await waitPlayer(page, 'English audio to be heard again', () => window.__heard.lastIndexOf('en') > window.__heard.lastIndexOf('fr'), null, { timeout: playMs(4), seen: () => window.__heard });
+  await waitPlayer(page, 'the forced French track to go off', () => window.streamdPlayer.hls.subtitleTrack === -1
+    && !Array.from(document.getElementById('video').textTracks).some((t) => t.mode === 'showing'), null, { timeout: 60000, seen: textTracks });
   assert.equal(await page.locator('#subtitles').inputValue(), 'off');
   await keepsPlaying(page);
   await page.close();

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   tempDir, addUser, makeSource, ingest, startServer, browser, signIn, screenshot,
-  frameBrightness, figure,
+  frameBrightness, figure, waitPlayer, playMs,
 } from './harness.mjs';
 
 let dir; let server; let movie; let b;
@@ -28,6 +28,20 @@ after(async () => {
   if (server) await server.stop();
 });
 
+/** Waits until the server holds the position the player saved last on pausing at `at` (a
+ * save is skipped within the second of the one before, so the same whole second). */
+async function waitSaved(page, at) {
+  const deadline = Date.now() + 60000;
+  for (;;) {
+    const res = await page.request.get(`${server.url}/api/v1/movies/${movie}`);
+    const seen = res.ok() ? (await res.json()).position_s : `HTTP ${res.status()}`;
+    if (typeof seen === 'number' && Math.floor(seen) === Math.floor(at)) return;
+    if (Date.now() > deadline) throw new Error(`timed out after 60 s waiting for the position ${at} to be saved; last seen: position_s ${seen}`);
+    // A poll interval: the loop checks real state.
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const level = (page) => page.evaluate(() => {
   const h = window.streamdPlayer && window.streamdPlayer.hls;
   return h ? { current: h.currentLevel, load: h.loadLevel, top: h.levels.length - 1, heights: h.levels.map((l) => l.height) } : null;
@@ -42,17 +56,17 @@ test('sign in through the form, see the catalog, play a movie with a real pictur
   assert.match(await tile.innerText(), /premium/);
   await screenshot(page, 'catalog');
   await Promise.all([page.waitForURL(`${server.url}/watch/${movie}`), tile.locator('h2 a').click()]);
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await waitPlayer(page, 'hls.js to list the three rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3, null, { timeout: 60000 });
   await page.evaluate(() => {
-    window.__firstFrame = new Promise((resolve) => {
-      document.getElementById('video').requestVideoFrameCallback(() => resolve(performance.now()));
-    });
+    window.__firstFrame = null;
+    document.getElementById('video').requestVideoFrameCallback(() => { window.__firstFrame = performance.now(); });
   });
   const clicked = await page.evaluate(() => performance.now());
   await page.keyboard.press(' ');
+  await waitPlayer(page, 'the first frame', () => window.__firstFrame !== null, null, { timeout: playMs(0) });
   const shown = await page.evaluate(() => window.__firstFrame);
   figure('click_to_first_frame_ms', Math.round(shown - clicked), 'ms');
-  await page.waitForFunction(() => document.getElementById('video').currentTime > 2, null, { timeout: 20000 });
+  await waitPlayer(page, 'playback to pass 2 s', () => document.getElementById('video').currentTime > 2, null, { timeout: playMs(2) });
   const brightness = await frameBrightness(page);
   assert.ok(brightness > 30, `the frame is not black (mean brightness ${brightness.toFixed(1)})`);
   await screenshot(page, 'player');
@@ -64,17 +78,21 @@ test('sign in through the form, see the catalog, play a movie with a real pictur
 test('the quality menu switches rungs and the stats overlay reports the new one', async () => {
   const page = await b.context.newPage();
   await page.goto(`${server.url}/watch/${movie}`);
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await waitPlayer(page, 'hls.js to list the three rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3, null, { timeout: 60000 });
   const options = await page.locator('#quality option').allInnerTexts();
   assert.deepEqual(options, ['Auto', '480p', '720p', '1080p']);
   await page.keyboard.press(' ');
   for (const [value, label] of [['0', '480p'], ['2', '1080p'], ['1', '720p']]) {
     await page.selectOption('#quality', value);
-    await page.waitForFunction((l) => document.querySelector('[data-stat="level"]').textContent.startsWith(l), label, { timeout: 20000 });
+    await waitPlayer(page, `the stats overlay to report ${label}`, (l) => document.querySelector('[data-stat="level"]').textContent.startsWith(l), label, {
+      timeout: playMs(8), seen: () => document.querySelector('[data-stat="level"]').textContent,
+    });
     assert.equal((await level(page)).current, Number(value));
   }
   await page.selectOption('#quality', '-1');
-  await page.waitForFunction(() => document.querySelector('[data-stat="level"]').textContent.includes('(auto)'));
+  await waitPlayer(page, 'the stats overlay to report auto', () => document.querySelector('[data-stat="level"]').textContent.includes('(auto)'), null, {
+    timeout: 60000, seen: () => document.querySelector('[data-stat="level"]').textContent,
+  });
   await page.close();
 });
 
@@ -86,7 +104,7 @@ test('adaptive switching: down under a throttled network without stalling, back 
   await signIn(page, server.url, 'abr');
   await page.goto(`${server.url}/watch/${movie}`);
   assert.equal(await page.locator('#player').getAttribute('data-resume'), '0');
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await waitPlayer(page, 'hls.js to list the three rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3, null, { timeout: 60000 });
   await page.evaluate(() => {
     const v = document.getElementById('video');
     window.__stall = { total: 0, since: null };
@@ -97,7 +115,7 @@ test('adaptive switching: down under a throttled network without stalling, back 
     });
   });
   await page.keyboard.press(' ');
-  await page.waitForFunction(() => { const h = window.streamdPlayer.hls; return h.currentLevel === h.levels.length - 1; }, null, { timeout: 30000 });
+  await waitPlayer(page, 'hls.js to climb to the top rung', () => { const h = window.streamdPlayer.hls; return h.currentLevel === h.levels.length - 1; }, null, { timeout: playMs(20) });
 
   const cdp = await b.context.newCDPSession(page);
   await cdp.send('Network.enable');
@@ -108,12 +126,16 @@ test('adaptive switching: down under a throttled network without stalling, back 
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: 2_500_000 / 8, uploadThroughput: 1_000_000 / 8 });
   const throttled = Date.now();
   const stallBefore = await page.evaluate(() => window.__stall.total);
-  await page.waitForFunction(() => window.streamdPlayer.hls.loadLevel < window.streamdPlayer.hls.levels.length - 1, null, { timeout: 24000, polling: 100 });
+  await waitPlayer(page, 'hls.js to load a lower rung under the throttle', () => window.streamdPlayer.hls.loadLevel < window.streamdPlayer.hls.levels.length - 1, null, { timeout: playMs(12), polling: 100 });
   const down = (Date.now() - throttled) / 1000;
   figure('seconds_to_switch_down_after_throttle', down.toFixed(1), 's');
-  await page.waitForFunction(() => window.streamdPlayer.hls.currentLevel < window.streamdPlayer.hls.levels.length - 1, null, { timeout: 24000, polling: 100 });
-  // Keep playing under the throttle a while, then measure how long the picture froze.
-  await page.waitForTimeout(8000);
+  await waitPlayer(page, 'a lower rung to play under the throttle', () => window.streamdPlayer.hls.currentLevel < window.streamdPlayer.hls.levels.length - 1, null, { timeout: playMs(12), polling: 100 });
+  // Keep playing under the throttle a while (8 s of the film), then measure how long the
+  // picture froze on the way.
+  const throttledFrom = await page.evaluate(() => document.getElementById('video').currentTime);
+  await waitPlayer(page, '8 s of the film to play under the throttle', (t) => document.getElementById('video').currentTime > t, throttledFrom + 8, {
+    timeout: playMs(8), seen: () => window.__stall,
+  });
   const stalled = await page.evaluate(() => window.__stall.total + (window.__stall.since !== null ? performance.now() - window.__stall.since : 0));
   const stallMs = Math.round(stalled - stallBefore);
   figure('stall_ms_during_throttled_run', stallMs, 'ms');
@@ -123,7 +145,7 @@ test('adaptive switching: down under a throttled network without stalling, back 
 
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   const lifted = Date.now();
-  await page.waitForFunction(() => window.streamdPlayer.hls.loadLevel === window.streamdPlayer.hls.levels.length - 1, null, { timeout: 40000, polling: 100 });
+  await waitPlayer(page, 'hls.js to load the top rung again', () => window.streamdPlayer.hls.loadLevel === window.streamdPlayer.hls.levels.length - 1, null, { timeout: playMs(20), polling: 100 });
   figure('seconds_to_climb_back_after_lifting', ((Date.now() - lifted) / 1000).toFixed(1), 's');
   await page.close();
 });
@@ -148,28 +170,31 @@ test('the resume position survives a reload, and leaving before playing does not
   await signIn(page, server.url, 'resumer');
   await page.goto(`${server.url}/watch/${movie}`);
   assert.equal(await page.locator('#player').getAttribute('data-resume'), '0');
-  await page.waitForFunction(() => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3);
+  await waitPlayer(page, 'hls.js to list the three rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 3, null, { timeout: 60000 });
   await page.keyboard.press(' ');
-  await page.waitForFunction(() => document.getElementById('video').currentTime > 9, null, { timeout: 30000 });
+  await waitPlayer(page, 'playback to pass 9 s', () => document.getElementById('video').currentTime > 9, null, { timeout: playMs(9) });
   await page.keyboard.press(' ');
   const pausedAt = await page.evaluate(() => document.getElementById('video').currentTime);
-  await page.waitForTimeout(500);
+  // The pause saves the position (unless a save in the same second already did): reloaded once
+  // the server holds it.
+  await waitSaved(page, pausedAt);
   await page.reload();
   const resume = Number(await page.locator('#player').getAttribute('data-resume'));
   assert.ok(Math.abs(resume - pausedAt) < 1.5, `saved ${resume}, paused at ${pausedAt}`);
-  // Leave at once, before the player has reached the resume point: nothing may be saved.
+  // Leave at once, before the player has reached the resume point: nothing may be saved. At
+  // once, but with the player up, its save on leaving armed (it is set up before the player).
   await page.reload();
-  await page.waitForTimeout(300);
+  await waitPlayer(page, 'the player to be set up', () => window.streamdPlayer !== undefined, null, { timeout: 60000 });
   await page.reload();
   const kept = Number(await page.locator('#player').getAttribute('data-resume'));
   assert.ok(Math.abs(kept - pausedAt) < 1.5, `after leaving early: saved ${kept}, paused at ${pausedAt}`);
-  await page.waitForFunction(() => document.getElementById('video').readyState >= 2, null, { timeout: 20000 });
+  await waitPlayer(page, 'the frame at the resume point', () => document.getElementById('video').readyState >= 2, null, { timeout: playMs(0) });
   const at = await page.evaluate(() => document.getElementById('video').currentTime);
   assert.ok(Math.abs(at - pausedAt) < 4.5, `resumed at ${at}, paused at ${pausedAt}`);
   // The catalog now offers it under "Continue watching", with how much was watched.
   await page.goto(`${server.url}/`);
   const row = page.locator(`#continue .tile[data-movie="${movie}"]`);
-  await row.waitFor({ timeout: 10000 });
+  await row.waitFor({ timeout: 60000 });
   const watched = Number(await row.locator('progress.watched').getAttribute('value'));
   assert.ok(watched > 0 && watched < 100, `watched ${watched}%`);
   await screenshot(page, 'continue-watching');
@@ -229,8 +254,10 @@ test('hovering and dragging the seek bar shows the thumbnail of that moment, wit
   await signIn(page, server.url, 'prem');
   await page.goto(`${server.url}/watch/${movie}`);
   // 80 s: a picture every 10 s.
-  await page.waitForFunction(() => document.getElementById('seekbar').dataset.thumbnails === '8', null, { timeout: 20000 });
-  await page.waitForFunction(() => document.getElementById('video').duration > 79, null, { timeout: 20000 });
+  await waitPlayer(page, 'the seek bar to have its 8 thumbnails', () => document.getElementById('seekbar').dataset.thumbnails === '8', null, {
+    timeout: 60000, seen: () => document.getElementById('seekbar').dataset.thumbnails,
+  });
+  await waitPlayer(page, 'the whole duration to be known', () => document.getElementById('video').duration > 79, null, { timeout: 60000 });
   const box = await page.locator('#seekbar').boundingBox();
   const at = (fraction) => [box.x + box.width * fraction, box.y + box.height / 2];
 
@@ -254,7 +281,7 @@ test('hovering and dragging the seek bar shows the thumbnail of that moment, wit
   assert.equal(s.time, '1:02');
   assert.equal(s.position, '-1920px 0px');
   await page.mouse.up();
-  await page.waitForFunction(() => Math.abs(document.getElementById('video').currentTime - 62) < 1, null, { timeout: 10000 });
+  await waitPlayer(page, 'the seek to 62 s', () => Math.abs(document.getElementById('video').currentTime - 62) < 1, null, { timeout: playMs(0) });
   await page.mouse.move(box.x + box.width / 2, box.y - 200);
   await page.waitForFunction(() => document.querySelector('.seek-preview').hidden);
 
@@ -272,7 +299,7 @@ test('hovering and dragging the seek bar shows the thumbnail of that moment, wit
   assert.equal(s.time, '0:26');
   assert.equal(s.position, '-640px 0px');
   await touch('touchEnd', 26 / 80);
-  await page.waitForFunction(() => Math.abs(document.getElementById('video').currentTime - 26) < 1, null, { timeout: 10000 });
+  await waitPlayer(page, 'the seek to 26 s', () => Math.abs(document.getElementById('video').currentTime - 26) < 1, null, { timeout: playMs(0) });
   await page.waitForFunction(() => document.querySelector('.seek-preview').hidden);
   await page.close();
 });
