@@ -587,6 +587,27 @@
     root.dataset.link = url;
   });
 
+  function toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen(); else video.requestFullscreen().catch(() => {});
+  }
+
+  // A click on the picture plays or pauses at once and a double-click toggles full screen, as
+  // the big players do. Chromium's native controls wait ~300 ms after a click on the picture to
+  // tell it from a double-click; a click we handle is marked handled so they don't act on it
+  // too. Their bar along the bottom (its buttons, the timeline) is left to them.
+  const CONTROL_BAR_PX = 72;
+  const onPicture = (e) => e.clientY < video.getBoundingClientRect().bottom - CONTROL_BAR_PX;
+  video.addEventListener('click', (e) => {
+    if (!onPicture(e)) return;
+    e.preventDefault();
+    if (video.paused) video.play().catch(() => {}); else video.pause();
+  });
+  video.addEventListener('dblclick', (e) => {
+    if (!onPicture(e)) return;
+    e.preventDefault();
+    toggleFullscreen();
+  });
+
   document.addEventListener('keydown', (e) => {
     // Keys typed into a control belong to that control.
     if (e.target.closest('input, select, textarea, button') || e.ctrlKey || e.metaKey || e.altKey) return;
@@ -596,9 +617,7 @@
       case 'ArrowRight': e.preventDefault(); video.currentTime = video.currentTime + 10; break;
       case 'ArrowUp': e.preventDefault(); video.volume = Math.min(1, video.volume + 0.1); break;
       case 'ArrowDown': e.preventDefault(); video.volume = Math.max(0, video.volume - 0.1); break;
-      case 'f': case 'F':
-        if (document.fullscreenElement) document.exitFullscreen(); else video.requestFullscreen().catch(() => {});
-        break;
+      case 'f': case 'F': toggleFullscreen(); break;
       default:
     }
   });

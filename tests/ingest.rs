@@ -528,6 +528,68 @@ fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
     assert_eq!(admin.delete(&format!("/api/v1/movies/{id}")).status, 404);
 }
 
+/// `streamd movie delete` does what the API does: through a running server it stops the
+/// encode first; without one it removes a ready movie's records and objects.
+#[test]
+fn movie_delete_from_the_cli_stops_the_encode_and_removes_everything() {
+    let dir = Server::temp_dir();
+    add_user(dir.path(), "root", PW, &["--admin"]);
+    let src = slow_source(dir.path());
+    let s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "veryslow")]);
+    let id = queue_through_server(dir.path(), &src);
+    let mut admin = s.client();
+    admin.login("root", PW);
+    wait_encoding(&s, &mut admin, &id);
+    let out = cli_env(dir.path(), &["movie", "delete", &id], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("deleted"), "{}", stdout(&out));
+    // A SIGKILL: a bound for a hang.
+    wait_for(30, "ffmpeg to be gone", || {
+        let left = ffmpeg_processes(dir.path());
+        when(left.is_empty(), (), format!("ffmpeg running: {left:?}"))
+    });
+    assert_eq!(admin.get(&format!("/api/v1/movies/{id}")).status, 404);
+    assert!(!movie_dir(dir.path(), &id).exists());
+    drop(s);
+
+    // No server: a ready movie.
+    let small = make_source(
+        dir.path(),
+        "small.mp4",
+        "testsrc=size=320x240:rate=25",
+        2,
+        true,
+        &[],
+    );
+    let out = cli_env(
+        dir.path(),
+        &[
+            "ingest",
+            small.to_str().expect("utf8"),
+            "--title",
+            "Small",
+            "--json",
+        ],
+        &[("STREAMD_TRANSCODE_PRESET", "ultrafast")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    let id = v["id"].as_str().expect("id").to_string();
+    assert!(movie_dir(dir.path(), &id).exists());
+    let out = cli_env(dir.path(), &["movie", "delete", &id], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!movie_dir(dir.path(), &id).exists());
+    let out = cli_env(dir.path(), &["movies", "--json"], &[]);
+    assert_eq!(stdout(&out).trim(), "[]");
+    let out = cli_env(dir.path(), &["movie", "delete", &id], &[]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no movie with id"),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn a_killed_server_leaves_no_ffmpeg_and_the_job_resumes_after_restart() {
     let dir = Server::temp_dir();

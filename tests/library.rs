@@ -811,3 +811,101 @@ fn unreadable_files_pipes_and_dangling_links_are_skipped_with_a_line_each() {
     assert!(of("Gone.2017.mkv").1.contains("cannot be read"), "{v}");
     assert_eq!(reasons.len(), 4, "{v}");
 }
+
+/// streamd's own output is never a film: an import of a folder that holds the data dir takes
+/// nothing from it, and a watched folder holding it imports each new film once and never what
+/// streamd publishes there (every `init.mp4` would be a "movie", and each import would publish
+/// more: a loop). `serve` and `doctor` say the data dir should live elsewhere.
+#[test]
+fn a_library_folder_holding_the_data_dir_never_imports_streamds_own_files() {
+    let tmp = Server::temp_dir();
+    let media = tmp.path().join("media");
+    let data = media.join("streamd");
+    std::fs::create_dir_all(&data).expect("data dir");
+    let source = |name: &str, pattern: &str| make_source(tmp.path(), name, pattern, 2, true, &[]);
+    // A movie published into the data dir before anything else.
+    let first = source("first.mp4", "testsrc=size=320x240:rate=25");
+    let out = cli_env(
+        &data,
+        &[
+            "ingest",
+            first.to_str().expect("utf8"),
+            "--title",
+            "First",
+            "--json",
+        ],
+        FAST,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(data.join("objects/media/movies").is_dir());
+    let early = media.join("Early.Film.2011.mp4");
+    std::fs::rename(source("early.mp4", "testsrc2=size=320x240:rate=25"), &early).expect("early");
+
+    let (ok, v, err) = import(&data, &media, &["--dry-run"]);
+    assert!(ok, "{err}");
+    assert_eq!(v["would_import"].as_u64(), Some(1), "only the film: {v}");
+    assert!(
+        outcomes(&v).iter().all(|(name, _)| name != "init.mp4"),
+        "nothing of the data dir is even looked at: {v}"
+    );
+    assert!(err.contains("streamd's own data"), "{err}");
+
+    let folders = format!("[\"{}\"]", media.display());
+    let env = [
+        ("STREAMD_LIBRARY_FOLDERS", folders.as_str()),
+        ("STREAMD_LIBRARY_SETTLE", "2s"),
+        ("STREAMD_TRANSCODE_PRESET", "ultrafast"),
+    ];
+    let mut s = Server::start_in(&data, &env);
+    let titles = || {
+        let mut t: Vec<(String, String)> = movies(&data)
+            .iter()
+            .map(|m| {
+                let s = |k: &str| m[k].as_str().unwrap_or("").to_string();
+                (s("title"), s("status"))
+            })
+            .collect();
+        t.sort();
+        t
+    };
+    let ready = |title: &str| {
+        let seen = titles();
+        let done = seen.iter().any(|(t, s)| t == title && s == "ready");
+        when(done, (), format!("{seen:?}"))
+    };
+    let found = |src: &Path| 60 + 2 + Work::of(src).whole("ultrafast");
+    wait_for(
+        found(&early),
+        "the film in the folder to be imported",
+        || ready("Early Film"),
+    );
+    // Its objects were published inside the watched folder meanwhile. A film added after them
+    // is imported after them: once it is ready, anything of theirs would have been too.
+    let later = media.join("Later.Film.2012.mp4");
+    std::fs::rename(
+        source("later.mp4", "smptebars=size=320x240:rate=25"),
+        &later,
+    )
+    .expect("later");
+    wait_for(found(&later), "the film added later to be imported", || {
+        ready("Later Film")
+    });
+    assert_eq!(
+        titles(),
+        [
+            ("Early Film".to_string(), "ready".to_string()),
+            ("First".to_string(), "ready".to_string()),
+            ("Later Film".to_string(), "ready".to_string()),
+        ],
+        "every film once, and nothing streamd published"
+    );
+
+    let doctor = cli_env(&data, &["doctor"], &env);
+    assert!(
+        stdout(&doctor).contains("holds streamd's own data"),
+        "{}",
+        stdout(&doctor)
+    );
+    let (_, log) = s.stop_with_stderr();
+    assert!(log.contains("holds streamd's own data dir"), "{log}");
+}

@@ -106,7 +106,7 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
         );
     }
 
-    let own = crate::library::OwnFolders::of(data_dir);
+    let own = crate::library::OwnFolders::of(data_dir, &config.library.folders);
     for folder in &config.library.folders {
         match own.inside(folder).first() {
             Some(inside) => r.warn(

@@ -90,7 +90,7 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
     let json = opts.json;
     // Never streamd's own output: a folder that holds the data dir would import every
     // published init segment as a movie.
-    let own = library::OwnFolders::of(data_dir);
+    let own = library::OwnFolders::of(data_dir, std::slice::from_ref(&root));
     for skipped in own.inside(&root) {
         eprintln!(
             "skipping {}: streamd's own data, not a library folder",

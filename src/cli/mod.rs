@@ -526,12 +526,13 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
             );
             for u in users {
                 println!(
-                    "{:<24} {:<6} {:<8} {:<21} {}",
+                    "{:<24} {:<6} {:<8} {:<21} {}{}",
                     u.name,
                     if u.admin { "admin" } else { "user" },
                     u.plan,
                     u.plan_until.as_deref().unwrap_or("-"),
-                    u.created_at
+                    u.created_at,
+                    if u.disabled { "  (disabled)" } else { "" }
                 );
             }
         }

@@ -54,23 +54,36 @@ pub fn new_movie(path: &Path, tier: crate::store::Tier) -> (crate::ingest::NewMo
     (movie, problems)
 }
 
-/// Folders a library scan never enters: streamd's own data dir and its object store folder
-/// (which may be a symlink to another disk), by canonical path. A folder import of a parent of
-/// the data dir would otherwise take every published `init.mp4` for a movie, and a watched one
-/// would import each new ingest's output again, without end.
+/// Folders a library scan never enters: what streamd writes (the object store, which may be a
+/// symlink to another disk, staging and uploads) and, for a scan of a folder above it, the
+/// whole data dir. By canonical path. A folder import of a parent of the data dir would
+/// otherwise take every published `init.mp4` for a movie, and a watched one would import each
+/// new ingest's output again, without end. A folder inside the data dir is the owner's own
+/// choice: only streamd's folders in it are skipped.
 #[derive(Debug, Clone, Default)]
 pub struct OwnFolders(Vec<PathBuf>);
 
+/// The data dir's folders that hold what streamd writes.
+const WRITTEN: &[&str] = &["objects", "staging", "uploads"];
+
 impl OwnFolders {
-    pub fn of(data_dir: &Path) -> OwnFolders {
-        let mut own = Vec::new();
-        for dir in [data_dir.to_path_buf(), data_dir.join("objects")] {
-            if let Ok(real) = dir.canonicalize()
-                && !own.contains(&real)
-            {
-                own.push(real);
+    /// For scans of `roots`.
+    pub fn of(data_dir: &Path, roots: &[PathBuf]) -> OwnFolders {
+        let real = |p: &Path| p.canonicalize().ok();
+        let mut own: Vec<PathBuf> = WRITTEN
+            .iter()
+            .filter_map(|dir| real(&data_dir.join(dir)))
+            .collect();
+        if let Some(data) = real(data_dir) {
+            let inside = roots
+                .iter()
+                .filter_map(|r| real(r))
+                .any(|r| r.starts_with(&data));
+            if !inside {
+                own.push(data);
             }
         }
+        own.dedup();
         OwnFolders(own)
     }
 
@@ -85,10 +98,14 @@ impl OwnFolders {
         let Ok(folder) = folder.canonicalize() else {
             return Vec::new();
         };
-        (self.0.iter())
+        let mut found: Vec<PathBuf> = (self.0.iter())
             .filter(|own| own.starts_with(&folder))
             .cloned()
-            .collect()
+            .collect();
+        // The data dir, not also each of its folders.
+        found.sort();
+        found.dedup_by(|inner, outer| inner.starts_with(&*outer));
+        found
     }
 }
 
@@ -109,15 +126,28 @@ mod tests {
         // A link in the media folder into the data dir is the data dir too.
         std::os::unix::fs::symlink(&data, media.join("shortcut")).expect("symlink");
 
-        let own = OwnFolders::of(&data);
+        let own = OwnFolders::of(&data, std::slice::from_ref(&media));
         assert!(own.hold(&data));
         assert!(own.hold(&data.join("objects/media/movies")));
         assert!(own.hold(&elsewhere.join("media")));
         assert!(own.hold(&media.join("shortcut")));
         assert!(!own.hold(&media.join("film.mkv")));
         assert!(!own.hold(&media));
-        assert_eq!(own.inside(&media).len(), 1, "the data dir");
-        assert_eq!(own.inside(root.path()).len(), 2, "both");
+        assert_eq!(own.inside(&media), [data.canonicalize().expect("real")]);
+        assert_eq!(
+            own.inside(root.path()).len(),
+            2,
+            "the data dir, the store elsewhere"
+        );
         assert!(own.inside(&elsewhere.join("media")).is_empty());
+
+        // A folder inside the data dir is scanned, but never streamd's own folders in it.
+        let incoming = data.join("incoming");
+        std::fs::create_dir_all(&incoming).expect("incoming");
+        let own = OwnFolders::of(&data, std::slice::from_ref(&data));
+        assert!(!own.hold(&incoming));
+        assert!(own.hold(&data.join("objects/media/movies")));
+        let own = OwnFolders::of(&data, &[incoming]);
+        assert!(!own.hold(&data.join("incoming")));
     }
 }

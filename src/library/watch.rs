@@ -31,7 +31,7 @@ pub fn start(store: Store, folders: Vec<PathBuf>, settle: Duration, data_dir: &P
     if folders.is_empty() {
         return;
     }
-    let own = OwnFolders::of(data_dir);
+    let own = OwnFolders::of(data_dir, &folders);
     for folder in &folders {
         for inside in own.inside(folder) {
             tracing::warn!(

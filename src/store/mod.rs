@@ -753,6 +753,78 @@ mod tests {
     }
 
     #[test]
+    fn a_removed_user_leaves_nothing_behind_and_a_namesake_starts_afresh() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path()).expect("open");
+        let (bob, ann) = (
+            Username::parse("bob").expect("n"),
+            Username::parse("ann").expect("n"),
+        );
+        store
+            .create_user(&user("root", true), &Plan::default())
+            .expect("root");
+        store
+            .create_user(&user("bob", false), &Plan::default())
+            .expect("bob");
+        store
+            .create_user(&user("ann", false), &Plan::default())
+            .expect("ann");
+        store.put_movie(&movie("m1")).expect("movie");
+        let m1 = MovieId::parse("m1").expect("id");
+        let grant = Grant {
+            granted_at: Timestamp(1),
+            until: None,
+        };
+        for who in [&bob, &ann] {
+            store.put_grant(who, &m1, &grant).expect("grant");
+            store.set_position(who, &m1, 42.0).expect("position");
+            let prefs = Preferences {
+                audio_lang: Some("fr".into()),
+                subtitle_lang: None,
+            };
+            store.set_preferences(who, &prefs).expect("prefs");
+            let session = Session {
+                user: who.clone(),
+                created_at: Timestamp(1),
+                expires_at: Timestamp(i64::MAX / 2),
+            };
+            store
+                .insert_session(who.as_str(), &session)
+                .expect("session");
+        }
+        store.remove_user(&bob).expect("remove");
+        assert!(store.user(&bob).expect("get").is_none());
+        assert!(
+            store
+                .session_user("bob", Timestamp(2))
+                .expect("session")
+                .is_none()
+        );
+        store
+            .create_user(&user("bob", false), &Plan::default())
+            .expect("again");
+        assert!(store.grants_of(&bob).expect("grants").is_empty());
+        assert!(store.positions_of(&bob).expect("positions").is_empty());
+        assert_eq!(
+            store.preferences(&bob).expect("prefs"),
+            Preferences::default()
+        );
+        // Ann keeps all of hers.
+        assert_eq!(store.grants_of(&ann).expect("grants").len(), 1);
+        assert_eq!(store.positions_of(&ann).expect("positions").len(), 1);
+        assert!(
+            store
+                .session_user("ann", Timestamp(2))
+                .expect("session")
+                .is_some()
+        );
+        assert!(matches!(
+            store.remove_user(&Username::parse("root").expect("n")),
+            Err(StoreError::LastAdmin(_))
+        ));
+    }
+
+    #[test]
     fn data_survives_reopen_and_schema_is_recorded() {
         let dir = tempfile::tempdir().expect("tempdir");
         {

@@ -118,6 +118,49 @@ test('forms: users, plans and grants; a double submit and a forged token get sen
   await page.close();
 });
 
+test('accounts end from the admin page: disable signs a viewer out, enable lets them back, remove is for good', async () => {
+  const admin = await b.context.newPage();
+  admin.on('dialog', (d) => d.accept());
+  await signIn(admin, server.url, 'root');
+  await admin.goto(`${server.url}/admin`);
+  const addForm = admin.locator('form[action="/admin/users"]');
+  await addForm.locator('input[name=name]').fill('dora');
+  await addForm.locator('input[name=password]').fill(PW);
+  await Promise.all([admin.waitForURL(/\/admin\?ok=/), addForm.locator('button').click()]);
+  // Dora signs in in a browser of her own.
+  const other = await browser();
+  const dora = await other.context.newPage();
+  await signIn(dora, server.url, 'dora');
+  assert.equal((await dora.request.get(`${server.url}/api/v1/movies`)).status(), 200);
+
+  const row = admin.locator('td[data-user="dora"]');
+  await Promise.all([admin.waitForURL(/\/admin\?ok=/), row.locator('form[action$="/disable"] button').click()]);
+  assert.match(await admin.locator('.ok').innerText(), /disabled dora/);
+  assert.match(await admin.locator('tr', { has: row }).innerText(), /disabled/);
+  assert.equal((await dora.request.get(`${server.url}/api/v1/movies`)).status(), 401, 'signed out at once');
+  await dora.goto(`${server.url}/login`);
+  await dora.fill('input[name=username]', 'dora');
+  await dora.fill('input[name=password]', PW);
+  await dora.click('button[type=submit]');
+  await dora.waitForLoadState();
+  assert.match(await dora.locator('main').innerText(), /disabled/);
+
+  await Promise.all([admin.waitForURL(/\/admin\?ok=/), row.locator('form[action$="/enable"] button').click()]);
+  assert.match(await admin.locator('.ok').innerText(), /enabled dora/);
+  await signIn(dora, server.url, 'dora');
+  assert.equal((await dora.request.get(`${server.url}/api/v1/movies`)).status(), 200);
+
+  await Promise.all([admin.waitForURL(/\/admin\?ok=/), row.locator('form[action$="/remove"] button').click()]);
+  assert.match(await admin.locator('.ok').innerText(), /removed dora/);
+  assert.equal(await admin.locator('td[data-user="dora"]').count(), 0);
+  assert.equal((await dora.request.get(`${server.url}/api/v1/movies`)).status(), 401);
+  // The last admin cannot remove themself.
+  await Promise.all([admin.waitForURL(/\/admin\?error=/), admin.locator('td[data-user="root"] form[action$="/remove"] button').click()]);
+  assert.match(await admin.locator('p.error[role=alert]').innerText(), /last admin/);
+  await other.close();
+  await admin.close();
+});
+
 test('a deleted movie in an open tab and an expired session get friendly pages', async () => {
   const page = await b.context.newPage();
   const movies = await (await page.request.get(`${server.url}/api/v1/movies`)).json();

@@ -75,6 +75,78 @@ test('sign in through the form, see the catalog, play a movie with a real pictur
   await page.close();
 });
 
+test('every way of pressing play starts at once: a click on the picture, the play button, the space key', async () => {
+  const page = await b.context.newPage();
+  await signIn(page, server.url, 'prem');
+  await page.goto(`${server.url}/watch/${movie}`);
+  await waitPlayer(page, 'the player to have the start buffered', () => {
+    const v = document.getElementById('video');
+    return window.streamdPlayer && window.streamdPlayer.hls && v.readyState >= 3;
+  }, null, { timeout: playMs(4) });
+  // In the page: when the input arrived, whether the video was already playing when the
+  // input's own dispatch ended (so nothing waited for a timer), and when 'play' fired.
+  await page.evaluate(() => {
+    const v = document.getElementById('video');
+    window.__press = { input: null, playingAfterDispatch: null, play: null, pauses: 0 };
+    const arrived = () => { window.__press.input = performance.now(); };
+    const ended = () => { window.__press.playingAfterDispatch = !v.paused; };
+    window.addEventListener('pointerdown', arrived, true);
+    window.addEventListener('keydown', arrived, true);
+    window.addEventListener('click', ended);
+    window.addEventListener('keydown', ended);
+    v.addEventListener('play', () => { window.__press.play = performance.now(); });
+    v.addEventListener('pause', () => { window.__press.pauses += 1; });
+  });
+  const box = await page.locator('#video').boundingBox();
+  const ways = [
+    ['picture_click', () => page.mouse.click(box.x + box.width / 2, box.y + box.height / 3)],
+    // The native control bar's play button: bottom left, above the timeline.
+    ['play_button', async () => {
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height - 48);
+      await page.evaluate(() => { window.__press.sent = performance.now(); });
+      await page.mouse.click(box.x + 24, box.y + box.height - 48);
+    }],
+    // With the page focused, not the native button the click before left focused (the button
+    // takes its own keys).
+    ['space_key', async () => {
+      await page.evaluate(() => document.activeElement && document.activeElement.blur());
+      await page.keyboard.press(' ');
+    }],
+  ];
+  for (const [way, press] of ways) {
+    await page.evaluate(async () => {
+      const v = document.getElementById('video');
+      if (!v.paused) await new Promise((paused) => { v.addEventListener('pause', paused, { once: true }); v.pause(); });
+      Object.assign(window.__press, { input: null, sent: null, playingAfterDispatch: null, play: null, pauses: 0 });
+    });
+    await press();
+    await waitPlayer(page, `playback to start after the ${way}`, () => window.__press.play !== null, null, {
+      timeout: 30000, seen: () => JSON.stringify(window.__press),
+    });
+    const p = await page.evaluate(() => window.__press);
+    // The native controls keep their pointer events to themselves: the button's is timed from
+    // just before the click was sent.
+    figure(`${way}_to_play_ms`, Math.round(p.play - (p.input ?? p.sent)), 'ms');
+    if (way !== 'play_button') {
+      // The toggle happens within the input's own handling, not after a double-click timer.
+      assert.equal(p.playingAfterDispatch, true, `${way}: not yet playing when its event was handled`);
+    }
+    // ... and nothing toggles it back later (Chromium's own click-to-play, had it run).
+    const from = await page.evaluate(() => document.getElementById('video').currentTime);
+    await waitPlayer(page, `1 s of playback after the ${way}`, (t) => document.getElementById('video').currentTime > t + 1, from, {
+      timeout: playMs(1), seen: () => JSON.stringify(window.__press),
+    });
+    assert.equal(await page.evaluate(() => window.__press.pauses), 0, `${way}: playback was paused again`);
+  }
+  // A click on the picture pauses at once too, and a double-click is full screen.
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 3);
+  assert.equal(await page.evaluate(() => document.getElementById('video').paused), true);
+  await page.mouse.dblclick(box.x + box.width / 2, box.y + box.height / 3);
+  await waitPlayer(page, 'full screen after a double-click', () => document.fullscreenElement !== null, null, { timeout: 10000 });
+  await page.evaluate(() => document.exitFullscreen());
+  await page.close();
+});
+
 test('the quality menu switches rungs and the stats overlay reports the new one', async () => {
   const page = await b.context.newPage();
   await page.goto(`${server.url}/watch/${movie}`);

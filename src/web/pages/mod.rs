@@ -192,6 +192,7 @@ async fn login_submit(
             "Wrong user name or password.".into(),
             None,
         ),
+        Err(e @ ApiError::AccountDisabled) => again(StatusCode::FORBIDDEN, format!("{e}."), None),
         Err(e @ ApiError::RateLimited(wait)) => again(
             StatusCode::TOO_MANY_REQUESTS,
             format!("{e}."),
