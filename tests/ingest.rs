@@ -500,8 +500,8 @@ fn queue_through_server(dir: &Path, src: &Path) -> String {
     v["id"].as_str().expect("id").to_string()
 }
 
-#[test]
-fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
+/// A server with an admin signed in and a slow movie whose ladder ffmpeg is running.
+fn encoding_slowly() -> (tempfile::TempDir, Server, common::Client, String) {
     let dir = Server::temp_dir();
     add_user(dir.path(), "root", PW, &["--admin"]);
     let src = slow_source(dir.path());
@@ -510,6 +510,12 @@ fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
     let mut admin = s.client();
     admin.login("root", PW);
     wait_encoding(&s, &mut admin, &id);
+    (dir, s, admin, id)
+}
+
+#[test]
+fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
+    let (dir, _s, mut admin, id) = encoding_slowly();
     assert!(
         !ffmpeg_processes(dir.path()).is_empty(),
         "ffmpeg is running"
@@ -532,14 +538,7 @@ fn deleting_a_transcoding_movie_kills_its_ffmpeg_and_leaves_nothing() {
 /// encode first; without one it removes a ready movie's records and objects.
 #[test]
 fn movie_delete_from_the_cli_stops_the_encode_and_removes_everything() {
-    let dir = Server::temp_dir();
-    add_user(dir.path(), "root", PW, &["--admin"]);
-    let src = slow_source(dir.path());
-    let s = Server::start_in(dir.path(), &[("STREAMD_TRANSCODE_PRESET", "veryslow")]);
-    let id = queue_through_server(dir.path(), &src);
-    let mut admin = s.client();
-    admin.login("root", PW);
-    wait_encoding(&s, &mut admin, &id);
+    let (dir, s, mut admin, id) = encoding_slowly();
     let out = cli_env(dir.path(), &["movie", "delete", &id], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("deleted"), "{}", stdout(&out));
