@@ -598,7 +598,8 @@
   const CONTROL_BAR_PX = 72;
   const onPicture = (e) => e.clientY < video.getBoundingClientRect().bottom - CONTROL_BAR_PX;
   video.addEventListener('click', (e) => {
-    if (!onPicture(e)) return;
+    // On a touch screen a tap on the picture shows the native controls, as people expect there.
+    if (e.pointerType === 'touch' || !onPicture(e)) return;
     e.preventDefault();
     if (video.paused) video.play().catch(() => {}); else video.pause();
   });

@@ -41,13 +41,15 @@ pub fn login(
     }
     let (token, hash) = session::new_token();
     let now = Timestamp::now();
-    store.insert_session(
-        &hash,
-        &Session {
-            user: user.name.clone(),
-            created_at: now,
-            expires_at: now.plus(session_ttl),
-        },
-    )?;
+    let session = Session {
+        user: user.name.clone(),
+        created_at: now,
+        expires_at: now.plus(session_ttl),
+    };
+    match store.insert_session(&hash, &session) {
+        // Removed or disabled while the password was being checked.
+        Err(StoreError::UserNotFound(_)) => return Err(LoginError::BadCredentials),
+        other => other?,
+    }
     Ok((token, user))
 }

@@ -98,7 +98,8 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
         );
     }
     let walk = WalkDir::new(&root).follow_links(true).sort_by_file_name();
-    for found in walk.into_iter().filter_entry(|e| !own.hold(e.path())) {
+    let skip = |e: &walkdir::DirEntry| library::OwnFolders::worth_checking(e) && own.hold(e.path());
+    for found in walk.into_iter().filter_entry(|e| !skip(e)) {
         let entry = match found {
             Ok(entry) => entry,
             Err(e) => {

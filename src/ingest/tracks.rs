@@ -140,13 +140,26 @@ fn channel_label(channels: u32) -> Option<String> {
 /// "Audio 1" made them guess.
 pub const UNKNOWN_LANGUAGE: &str = "Unknown language";
 
+/// A track's name when its title says nothing: its language's name, else what its special
+/// code means (several languages, none spoken), else "Unknown language".
+fn language_or_unknown(lang: &str) -> String {
+    language_name(lang).unwrap_or_else(|| {
+        match lang.split('-').next().unwrap_or(lang) {
+            "mul" => "Several languages",
+            "zxx" => "No dialogue",
+            _ => UNKNOWN_LANGUAGE,
+        }
+        .to_string()
+    })
+}
+
 /// NAME of an audio rendition: the stream's title when it has one ("Director's commentary"),
 /// else its language and layout ("English 5.1"), else "Unknown language" (and its layout).
 pub fn audio_name(lang: &str, title: Option<&str>, channels: u32) -> String {
     if let Some(title) = title.map(str::trim).filter(|t| !t.is_empty()) {
         return clip(title);
     }
-    let base = language_name(lang).unwrap_or_else(|| UNKNOWN_LANGUAGE.to_string());
+    let base = language_or_unknown(lang);
     match channel_label(channels) {
         Some(label) => format!("{base} {label}"),
         None => base,
@@ -160,8 +173,7 @@ pub fn subtitle_name(lang: &str, title: Option<&str>, forced: bool) -> String {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(clip)
-        .or_else(|| language_name(lang))
-        .unwrap_or_else(|| UNKNOWN_LANGUAGE.to_string());
+        .unwrap_or_else(|| language_or_unknown(lang));
     if forced && !base.to_lowercase().contains("forced") {
         format!("{base} (forced)")
     } else {
@@ -242,6 +254,9 @@ mod tests {
         assert_eq!(audio_name("und", None, 2), "Unknown language");
         assert_eq!(audio_name("und", None, 6), "Unknown language 5.1");
         assert_eq!(audio_name("und", Some("Commentary"), 2), "Commentary");
+        assert_eq!(audio_name("mul", None, 2), "Several languages");
+        assert_eq!(audio_name("zxx", None, 2), "No dialogue");
+        assert_eq!(audio_name("mis", None, 2), "Unknown language");
         assert_eq!(
             audio_name("en", Some("Director's \"commentary\""), 2),
             "Director's commentary"

@@ -55,57 +55,95 @@ pub fn new_movie(path: &Path, tier: crate::store::Tier) -> (crate::ingest::NewMo
 }
 
 /// Folders a library scan never enters: what streamd writes (the object store, which may be a
-/// symlink to another disk, staging and uploads) and, for a scan of a folder above it, the
-/// whole data dir. By canonical path. A folder import of a parent of the data dir would
-/// otherwise take every published `init.mp4` for a movie, and a watched one would import each
-/// new ingest's output again, without end. A folder inside the data dir is the owner's own
-/// choice: only streamd's folders in it are skipped.
+/// symlink to another disk, staging and uploads, whether they exist yet or not) and, for a
+/// scan of a folder above it, the whole data dir. By real path, symlinks followed. A folder
+/// import of a parent of the data dir would otherwise take every published `init.mp4` for a
+/// movie, and a watched one would import each new ingest's output again, without end. A scan
+/// of a folder inside the data dir is the owner's own choice: only streamd's folders are
+/// skipped there.
 #[derive(Debug, Clone, Default)]
-pub struct OwnFolders(Vec<PathBuf>);
+pub struct OwnFolders {
+    /// Each scanned root (real path) with what is streamd's own for a scan of it.
+    roots: Vec<(PathBuf, Vec<PathBuf>)>,
+    /// What is streamd's own whatever the root: its folders, and the data dir.
+    all: Vec<PathBuf>,
+}
 
 /// The data dir's folders that hold what streamd writes.
 const WRITTEN: &[&str] = &["objects", "staging", "uploads"];
 
+/// `path` resolved as far as it exists: a folder not made yet is named under its real parent.
+fn real(path: &Path) -> Option<PathBuf> {
+    if let Ok(real) = path.canonicalize() {
+        return Some(real);
+    }
+    Some(real(path.parent()?)?.join(path.file_name()?))
+}
+
 impl OwnFolders {
     /// For scans of `roots`.
     pub fn of(data_dir: &Path, roots: &[PathBuf]) -> OwnFolders {
-        let real = |p: &Path| p.canonicalize().ok();
-        let mut own: Vec<PathBuf> = WRITTEN
+        let Some(data) = real(data_dir) else {
+            return OwnFolders::default();
+        };
+        let written: Vec<PathBuf> = WRITTEN
             .iter()
             .filter_map(|dir| real(&data_dir.join(dir)))
             .collect();
-        if let Some(data) = real(data_dir) {
-            let inside = roots
-                .iter()
-                .filter_map(|r| real(r))
-                .any(|r| r.starts_with(&data));
-            if !inside {
-                own.push(data);
-            }
-        }
-        own.dedup();
-        OwnFolders(own)
+        let roots = roots
+            .iter()
+            .filter_map(|root| real(root))
+            .map(|root| {
+                let mut own = written.clone();
+                if !root.starts_with(&data) {
+                    own.push(data.clone());
+                }
+                (root, own)
+            })
+            .collect();
+        let mut all = written;
+        all.push(data);
+        OwnFolders { roots, all }
     }
 
-    /// Whether `path` is one of them or lies inside one, symlinks followed.
+    /// Whether `path` is streamd's own for the scans it lies in (all of them must say so: a
+    /// folder watched on purpose inside the data dir is scanned even when a parent is too).
     pub fn hold(&self, path: &Path) -> bool {
-        path.canonicalize()
-            .is_ok_and(|real| self.0.iter().any(|own| real.starts_with(own)))
+        let Ok(path) = path.canonicalize() else {
+            return false;
+        };
+        let within = |own: &Vec<PathBuf>| own.iter().any(|o| path.starts_with(o));
+        let mut scans = self.roots.iter().filter(|(root, _)| path.starts_with(root));
+        match scans.next() {
+            None => within(&self.all),
+            Some((_, own)) => within(own) && scans.all(|(_, own)| within(own)),
+        }
     }
 
-    /// Those of them that lie inside `folder`: a scan of `folder` skips them.
+    /// Where a scan of `folder` meets streamd's own folders (the data dir, or the store
+    /// linked elsewhere): what it skips.
     pub fn inside(&self, folder: &Path) -> Vec<PathBuf> {
         let Ok(folder) = folder.canonicalize() else {
             return Vec::new();
         };
-        let mut found: Vec<PathBuf> = (self.0.iter())
-            .filter(|own| own.starts_with(&folder))
+        let own = (self.roots.iter())
+            .find(|(root, _)| *root == folder)
+            .map_or(&self.all, |(_, own)| own);
+        let mut found: Vec<PathBuf> = (own.iter())
+            .filter(|o| o.starts_with(&folder) && o.exists())
             .cloned()
             .collect();
         // The data dir, not also each of its folders.
         found.sort();
         found.dedup_by(|inner, outer| inner.starts_with(&*outer));
         found
+    }
+
+    /// Whether a walk must look at this entry before entering or reading it: folders and
+    /// links can lead into streamd's own; a plain file inside a folder that does not is
+    /// not, and resolving every file's path is slow on network mounts.
+    pub fn worth_checking(entry: &walkdir::DirEntry) -> bool {
+        entry.file_type().is_dir() || entry.path_is_symlink()
     }
 }
 
@@ -141,13 +179,21 @@ mod tests {
         );
         assert!(own.inside(&elsewhere.join("media")).is_empty());
 
-        // A folder inside the data dir is scanned, but never streamd's own folders in it.
+        // A folder inside the data dir is scanned, but never streamd's own folders in it, even
+        // those made after the scan began.
         let incoming = data.join("incoming");
         std::fs::create_dir_all(&incoming).expect("incoming");
+        std::fs::write(incoming.join("film.mkv"), b"x").expect("film");
         let own = OwnFolders::of(&data, std::slice::from_ref(&data));
         assert!(!own.hold(&incoming));
         assert!(own.hold(&data.join("objects/media/movies")));
-        let own = OwnFolders::of(&data, &[incoming]);
-        assert!(!own.hold(&data.join("incoming")));
+        std::fs::create_dir_all(data.join("staging/abc")).expect("staging");
+        assert!(own.hold(&data.join("staging/abc")));
+        // Watched both from above and on purpose inside: the folder inside is scanned.
+        let own = OwnFolders::of(&data, &[media.clone(), incoming.clone()]);
+        assert!(!own.hold(&incoming.join("film.mkv")));
+        assert!(own.hold(&data.join("objects/media/movies")));
+        assert!(own.hold(&data.join("staging/abc")));
+        assert!(own.hold(&data), "from the folder above");
     }
 }

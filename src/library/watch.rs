@@ -141,7 +141,7 @@ impl Watch {
             let own = self.own.clone();
             for entry in walk
                 .into_iter()
-                .filter_entry(|e| !own.hold(e.path()))
+                .filter_entry(|e| !(OwnFolders::worth_checking(e) && own.hold(e.path())))
                 .flatten()
             {
                 if entry.file_type().is_file() {

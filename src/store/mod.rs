@@ -4,6 +4,7 @@
 mod accounts;
 mod movies;
 mod records;
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use serde::de::DeserializeOwned;
 
 pub use crate::ids::{MAX_USERNAME_LEN, MovieId, Username};
 pub use records::*;
+pub use snapshot::{Snapshot, SnapshotError};
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
@@ -49,8 +51,14 @@ fn name_unknown_languages(txn: &WriteTransaction) -> Result<(), StoreError> {
         let rest = label.strip_prefix(word)?.strip_prefix(' ')?;
         let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
         let tail = &rest[digits..];
-        (lang == "und" && digits > 0 && (tail.is_empty() || tail.starts_with(' ')))
-            .then(|| format!("Unknown language{tail}"))
+        // What `ingest::tracks` names a track of these codes now.
+        let name = match lang {
+            "und" | "mis" => "Unknown language",
+            "mul" => "Several languages",
+            "zxx" => "No dialogue",
+            _ => return None,
+        };
+        (digits > 0 && (tail.is_empty() || tail.starts_with(' '))).then(|| format!("{name}{tail}"))
     }
     fn unique(name: String, taken: &[String]) -> String {
         (1..)
@@ -193,6 +201,12 @@ fn open_database(path: &Path) -> Result<Database, StoreError> {
 impl Store {
     pub fn path(data_dir: &Path) -> PathBuf {
         data_dir.join(DB_FILE)
+    }
+
+    /// The data dir this database lives in.
+    pub fn data_dir(&self) -> PathBuf {
+        let parent = self.handle.path.parent().map(Path::to_path_buf);
+        parent.unwrap_or_else(|| PathBuf::from("."))
     }
 
     /// Opens (or creates) the database in `data_dir` and brings its schema up to date.
@@ -396,8 +410,18 @@ impl Store {
 
     // ---- sessions ----
 
+    /// Records a session, in the same transaction as a look at its user: one removed or
+    /// disabled while their password was being checked gets none (a name taken again later
+    /// must not find the old account's session waiting).
     pub fn insert_session(&self, token_hash: &str, session: &Session) -> Result<(), StoreError> {
         let txn = self.begin_write()?;
+        let user: Option<User> = match txn.open_table(USERS)?.get(session.user.as_str())? {
+            Some(v) => Some(decode("users", v.value())?),
+            None => None,
+        };
+        if !user.is_some_and(|u| !u.disabled) {
+            return Err(StoreError::UserNotFound(session.user.clone()));
+        }
         txn.open_table(SESSIONS)?
             .insert(token_hash, encode(session).as_slice())?;
         txn.commit()?;
@@ -710,6 +734,7 @@ mod tests {
             rendition("audio_2", "und", "Audio 3 5.1"),
             rendition("audio_3", "und", "Audio commentary"),
             rendition("audio_4", "und", "Audio 5"),
+            rendition("audio_5", "mul", "Audio 6"),
         ];
         old.subtitles = vec![SubtitleRendition {
             name: "subs_und".into(),
@@ -745,7 +770,8 @@ mod tests {
                 "Unknown language",
                 "Unknown language 5.1",
                 "Audio commentary",
-                "Unknown language 2"
+                "Unknown language 2",
+                "Several languages"
             ]
         );
         assert_eq!(now.subtitles[0].label, "Unknown language (forced)");
