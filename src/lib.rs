@@ -2,6 +2,7 @@
 //! an adaptive stream comes out, only to the people entitled to it.
 
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod cli;
 pub mod config;

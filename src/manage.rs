@@ -81,6 +81,10 @@ pub enum Command {
     MovieDelete {
         id: String,
     },
+    /// Write a backup of the database and the secrets to a file (an absolute path).
+    Backup {
+        path: std::path::PathBuf,
+    },
 }
 
 impl Command {
@@ -98,6 +102,7 @@ pub enum Outcome {
     Users(Vec<UserView>),
     Movies(Vec<MovieView>),
     Movie(Box<MovieView>),
+    Backup(crate::backup::Summary),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -423,6 +428,11 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         | Command::MovieDelete { .. } => Err(ManageError::Invalid(
             "subtitle, poster and delete commands need the object store: use execute_with".into(),
         )),
+        Command::Backup { path } => {
+            let summary = crate::backup::write(store, &store.data_dir(), &path)
+                .map_err(|e| ManageError::Invalid(e.to_string()))?;
+            Ok(Outcome::Backup(summary))
+        }
         Command::UserRemove { name } => {
             let name = username(&name)?;
             store.remove_user(&name)?;

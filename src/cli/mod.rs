@@ -104,6 +104,24 @@ pub enum Cmd {
     },
     /// Check ffmpeg, the data dir, the config and the port.
     Doctor,
+    /// Write a backup of the database (one consistent snapshot, taken while `serve` runs) and
+    /// the data dir's secrets to FILE (mode 0600). Media objects are not in it: copy the
+    /// objects folder with rsync, or keep them in S3.
+    Backup {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill an empty data dir from a backup file (`serve` stopped).
+    Restore {
+        file: PathBuf,
+        /// Restore over an existing database and secrets, keeping them aside as
+        /// `*.before-restore-<time>`.
+        #[arg(long)]
+        force: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -261,6 +279,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(system.block_on(crate::server::run(config))?)
         }
         Cmd::Doctor => doctor::run(&config, cli.config.as_deref()),
+        Cmd::Backup { file, json } => {
+            let command = Command::Backup {
+                path: absolute(file)?,
+            };
+            print_outcome(&execute(&config, command)?, json)
+        }
+        Cmd::Restore { file, force, json } => {
+            let summary = crate::backup::restore(&file, &config.server.data_dir, force)?;
+            print_outcome(&Outcome::Backup(summary), json)
+        }
         Cmd::User { command } => {
             let (command, json) = match command {
                 UserCmd::Add {
@@ -536,6 +564,11 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
+        Outcome::Backup(summary) if json => println!("{}", serde_json::to_string(summary)?),
+        Outcome::Backup(b) => println!(
+            "{}: {} movies, {} users, {} bytes, taken {}",
+            b.path, b.movies, b.users, b.bytes, b.taken_at
+        ),
         Outcome::Movie(movie) if json => println!("{}", serde_json::to_string(movie)?),
         Outcome::Movie(m) => println!("{} {} {} {}", m.id, m.status, m.tier, m.title),
         Outcome::Movies(movies) if json => println!("{}", serde_json::to_string(movies)?),

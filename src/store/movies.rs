@@ -68,7 +68,11 @@ impl Store {
     /// Commits a transaction that may have written movies: when it `changed` one, shared
     /// snapshots taken before are stale. (An idle worker's look at the queue writes nothing and
     /// must not throw the snapshot away every few seconds.)
-    fn commit_movies(&self, txn: WriteTransaction, changed: bool) -> Result<(), StoreError> {
+    pub(super) fn commit_movies(
+        &self,
+        txn: WriteTransaction,
+        changed: bool,
+    ) -> Result<(), StoreError> {
         let committed = txn.commit();
         if changed {
             self.handle.movies_generation.fetch_add(1, Ordering::SeqCst);
