@@ -419,7 +419,7 @@ impl Store {
             Some(v) => Some(decode("users", v.value())?),
             None => None,
         };
-        if !user.is_some_and(|u| !u.disabled) {
+        if user.is_none_or(|u| u.disabled) {
             return Err(StoreError::UserNotFound(session.user.clone()));
         }
         txn.open_table(SESSIONS)?
