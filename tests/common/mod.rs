@@ -364,6 +364,16 @@ impl Client {
         self.finish(r)
     }
 
+    #[allow(dead_code)]
+    pub fn put_json(&mut self, path: &str, body: &serde_json::Value) -> Reply {
+        let r = self
+            .agent
+            .put(format!("http://{}{}", self.addr, path))
+            .header("Cookie", self.cookie_header())
+            .send_json(body);
+        self.finish(r)
+    }
+
     /// A PATCH with a JSON body, optionally with an `Origin` header.
     pub fn patch_json(
         &mut self,
