@@ -290,49 +290,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_outcome(&Outcome::Backup(summary), json)
         }
         Cmd::User { command } => {
-            let (command, json) = match command {
-                UserCmd::Add {
-                    name,
-                    admin,
-                    plan,
-                    password_stdin,
-                } => {
-                    let password = read_password(password_stdin, true)?;
-                    let cmd = Command::UserAdd {
-                        name,
-                        admin,
-                        plan,
-                        password,
-                    };
-                    (cmd, false)
-                }
-                UserCmd::Plan { name, tier, until } => {
-                    (Command::UserPlan { name, tier, until }, false)
-                }
-                UserCmd::Passwd {
-                    name,
-                    password_stdin,
-                } => {
-                    let password = read_password(password_stdin, true)?;
-                    (Command::UserPasswd { name, password }, false)
-                }
-                UserCmd::List { json } => (Command::UserList, json),
-                UserCmd::Remove { name } => (Command::UserRemove { name }, false),
-                UserCmd::Disable { name } => (
-                    Command::UserDisable {
-                        name,
-                        disabled: true,
-                    },
-                    false,
-                ),
-                UserCmd::Enable { name } => (
-                    Command::UserDisable {
-                        name,
-                        disabled: false,
-                    },
-                    false,
-                ),
-            };
+            let (command, json) = user_command(command)?;
             print_outcome(&execute(&config, command)?, json)
         }
         Cmd::Grant {
@@ -488,6 +446,51 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_outcome(&execute(&config, command)?, false)
         }
     }
+}
+
+/// The operator command a `user ...` line asks for, and whether it wants JSON.
+fn user_command(command: UserCmd) -> anyhow::Result<(Command, bool)> {
+    Ok(match command {
+        UserCmd::Add {
+            name,
+            admin,
+            plan,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            let cmd = Command::UserAdd {
+                name,
+                admin,
+                plan,
+                password,
+            };
+            (cmd, false)
+        }
+        UserCmd::Plan { name, tier, until } => (Command::UserPlan { name, tier, until }, false),
+        UserCmd::Passwd {
+            name,
+            password_stdin,
+        } => {
+            let password = read_password(password_stdin, true)?;
+            (Command::UserPasswd { name, password }, false)
+        }
+        UserCmd::List { json } => (Command::UserList, json),
+        UserCmd::Remove { name } => (Command::UserRemove { name }, false),
+        UserCmd::Disable { name } => (
+            Command::UserDisable {
+                name,
+                disabled: true,
+            },
+            false,
+        ),
+        UserCmd::Enable { name } => (
+            Command::UserDisable {
+                name,
+                disabled: false,
+            },
+            false,
+        ),
+    })
 }
 
 /// Through the running server when `serve` has announced itself in the data dir (the CLI then
