@@ -53,6 +53,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
         &["session_ttl", "login_attempts_per_minute", "secure_cookies"],
     ),
     ("library", &["folders", "settle"]),
+    ("backup", &["every", "keep", "key"]),
 ];
 
 /// Environment variables that are not config keys but are still ours (so they draw no warning).
@@ -166,6 +167,18 @@ pub struct Config {
     pub transcode: TranscodeConfig,
     pub auth: AuthConfig,
     pub library: LibraryConfig,
+    pub backup: BackupConfig,
+}
+
+/// Scheduled backups into the object store (`backups/`), and the key they are encrypted with.
+#[derive(Debug, Clone)]
+pub struct BackupConfig {
+    /// `None`: no scheduled backups.
+    pub every: Option<Duration>,
+    /// How many scheduled backups are kept; older ones are deleted.
+    pub keep: usize,
+    /// A file outside the data dir holding the backup secret (`STREAMD_BACKUP_KEY` wins).
+    pub key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -253,6 +266,25 @@ struct RawConfig {
     transcode: RawTranscode,
     auth: RawAuth,
     library: RawLibrary,
+    backup: RawBackup,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBackup {
+    every: String,
+    keep: usize,
+    key: Option<PathBuf>,
+}
+
+impl Default for RawBackup {
+    fn default() -> Self {
+        Self {
+            every: String::new(),
+            keep: 7,
+            key: None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -493,6 +525,8 @@ fn apply_env(
             "STREAMD_DATA_DIR" => ("server", "data_dir"),
             "STREAMD_LISTEN" => ("server", "listen"),
             "STREAMD_FFMPEG" => ("transcode", "ffmpeg"),
+            // The backup secret itself, not a path for `backup.key`: read where it is used.
+            "STREAMD_BACKUP_KEY" => continue,
             _ => match env_key(rest) {
                 Some(found) => found,
                 None => {
@@ -711,6 +745,20 @@ impl RawConfig {
                 message: "must include \"h264\": it is the only codec every browser plays".into(),
             });
         }
+        let backup_every = match self.backup.every.trim() {
+            "" | "off" => None,
+            text => Some(bounded_duration(
+                "backup.every",
+                text,
+                Duration::from_secs(1)..=Duration::from_secs(366 * 86400),
+            )?),
+        };
+        if !(1..=1000).contains(&self.backup.keep) {
+            return Err(ConfigError::Invalid {
+                key: "backup.keep",
+                message: format!("{} is outside 1..=1000", self.backup.keep),
+            });
+        }
         if self.auth.login_attempts_per_minute == 0 {
             return Err(ConfigError::Invalid {
                 key: "auth.login_attempts_per_minute",
@@ -772,6 +820,11 @@ impl RawConfig {
             library: LibraryConfig {
                 folders: self.library.folders,
                 settle: duration("library.settle", &self.library.settle)?,
+            },
+            backup: BackupConfig {
+                every: backup_every,
+                keep: self.backup.keep,
+                key: self.backup.key.filter(|p| !p.as_os_str().is_empty()),
             },
         })
     }

@@ -84,7 +84,12 @@ pub enum Command {
     /// Write a backup of the database and the secrets to a file (an absolute path).
     Backup {
         path: std::path::PathBuf,
+        /// A key file (`--key`): the backup is encrypted with it.
+        #[serde(default)]
+        key: Option<std::path::PathBuf>,
     },
+    /// Check that every ready movie's objects are in the store, whole.
+    Check,
 }
 
 impl Command {
@@ -103,6 +108,7 @@ pub enum Outcome {
     Movies(Vec<MovieView>),
     Movie(Box<MovieView>),
     Backup(crate::backup::Summary),
+    Check(crate::backup::check::Report),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -286,6 +292,7 @@ impl Command {
                 | Command::SubtitleRemove { .. }
                 | Command::MoviePoster { .. }
                 | Command::MovieDelete { .. }
+                | Command::Check
         )
     }
 }
@@ -317,6 +324,11 @@ pub fn execute_with(ingester: &Ingester, command: Command) -> Result<Outcome, Ma
                 }),
                 None => Err(ManageError::NotFound(format!("no movie with id {id}"))),
             }
+        }
+        Command::Check => {
+            let report = crate::backup::check::run(&ingester.store, &ingester.media)
+                .map_err(|e| ManageError::Invalid(e.to_string()))?;
+            Ok(Outcome::Check(report))
         }
         other => execute(&ingester.store, other),
     }
@@ -425,12 +437,20 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         Command::SubtitleAdd { .. }
         | Command::SubtitleRemove { .. }
         | Command::MoviePoster { .. }
-        | Command::MovieDelete { .. } => Err(ManageError::Invalid(
+        | Command::MovieDelete { .. }
+        | Command::Check => Err(ManageError::Invalid(
             "subtitle, poster and delete commands need the object store: use execute_with".into(),
         )),
-        Command::Backup { path } => {
-            let summary = crate::backup::write(store, &store.data_dir(), &path)
-                .map_err(|e| ManageError::Invalid(e.to_string()))?;
+        Command::Backup { path, key } => {
+            let data_dir = store.data_dir();
+            let summary = (key.as_deref())
+                .map(|file| crate::backup::BackupKey::from_file(file, &data_dir))
+                .transpose()
+                .map_err(|e| ManageError::Invalid(e.to_string()))
+                .and_then(|key| {
+                    crate::backup::write(store, &data_dir, &path, key.as_ref())
+                        .map_err(|e| ManageError::Invalid(e.to_string()))
+                })?;
             Ok(Outcome::Backup(summary))
         }
         Command::UserRemove { name } => {

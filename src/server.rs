@@ -37,6 +37,8 @@ pub enum ServeError {
     },
     #[error("object store: {0}")]
     Media(crate::media::MediaError),
+    #[error("scheduled backups: {0}")]
+    Backup(String),
     #[error("server failed: {0}")]
     Run(std::io::Error),
 }
@@ -48,6 +50,7 @@ const PERSIST_EVERY: Duration = Duration::from_secs(5);
 pub async fn run(config: Config) -> Result<(), ServeError> {
     let data_dir = config.server.data_dir.clone();
     prepare_data_dir(&data_dir).map_err(ServeError::DataDir)?;
+    let backup_key = scheduled_backup_key(&config)?;
     // Right after a crash, the lock can outlive the dead server for a moment: a child it was
     // spawning (ffmpeg, between fork and exec) holds a copy of the database's descriptor. So a
     // locked database is tried again for two seconds before another server is blamed.
@@ -85,8 +88,27 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let config = Arc::new(config);
 
     let media = Arc::new(Media::new(&config, &secrets).map_err(ServeError::Media)?);
+    if let (Some(every), Some(key)) = (config.backup.every, backup_key) {
+        crate::backup::schedule::Schedule {
+            store: store.clone(),
+            bucket: media.objects(),
+            key,
+            every,
+            keep: config.backup.keep,
+        }
+        .start();
+    }
     let ingester = Ingester::new(store.clone(), config.clone(), media);
     ingester.recover().map_err(ServeError::Store)?;
+    let recorder = ingester.clone();
+    std::thread::spawn(move || match recorder.record_missing_inventories() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            movies = n,
+            "recorded the objects of movies published before"
+        ),
+        Err(error) => tracing::warn!(%error, "could not look for movies to record"),
+    });
     let workers = Arc::new(Workers::start(ingester.clone(), config.transcode.workers));
     let state = web::Data::new(AppState::new(
         config.clone(),
@@ -145,6 +167,25 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     RunningServer::remove(&data_dir);
     tracing::info!("streamd stopped");
     result.map_err(ServeError::Run)
+}
+
+/// The key scheduled backups are sealed with; refuses to start when they are asked for without
+/// one (they hold password hashes and signing secrets, in a bucket a CDN may read).
+fn scheduled_backup_key(config: &Config) -> Result<Option<crate::backup::BackupKey>, ServeError> {
+    if config.backup.every.is_none() {
+        return Ok(None);
+    }
+    match crate::backup::BackupKey::find(config, None) {
+        Ok(Some(key)) => Ok(Some(key)),
+        Ok(None) => Err(ServeError::Backup(format!(
+            "backup.every is set but there is no backup key, and backups in the object store are \
+             encrypted: set backup.key to a file outside the data dir holding a secret of at \
+             least {} characters (openssl rand -hex 32 > backup.key), or set {}",
+            crate::backup::sealed::MIN_SECRET_CHARS,
+            crate::backup::sealed::ENV
+        ))),
+        Err(e) => Err(ServeError::Backup(e.to_string())),
+    }
 }
 
 /// The HTTP/1.1 service on `listener`, built by hand rather than by `HttpServer` so that each

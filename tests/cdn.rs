@@ -7,38 +7,17 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::{
-    Client, Peer, Server, add_user, cli_env, cli_ok, free_port, make_source, stderr, stdout,
-    wait_listening,
+    Client, Server, add_user, cli_env, cli_ok, free_port, make_source, peer, start_s3s, stderr,
+    stdout, wait_listening,
 };
 
 const PW: &str = "correct horse battery";
 const VIEWERS: usize = 20;
-
-/// A program the test needs, on PATH or in /usr/sbin (nginx).
-fn peer(name: &str) -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|f| f.is_file())
-    });
-    let found = on_path.or_else(|| {
-        let sbin = Path::new("/usr/sbin").join(name);
-        sbin.is_file().then_some(sbin)
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("STREAMD_REQUIRE_PEERS").is_none(),
-            "{name} is required (tests/run.sh installs it)"
-        );
-        eprintln!("{name} not installed: skipping the CDN test");
-    }
-    found
-}
 
 struct Nginx(Child);
 
@@ -346,23 +325,11 @@ fn behind_a_cdn_the_s3_backend_is_fetched_once_per_object_too() {
         add_user(d, &format!("viewer{i}"), PW, &["--plan", "premium"]);
     }
     let root = d.join("s3root");
-    std::fs::create_dir_all(root.join("media")).expect("bucket dir");
-    let (s3_port, cdn_port) = (free_port(), free_port());
+    let cdn_port = free_port();
     let (ak, sk) = ("STREAMDTESTKEY", "streamd-test-secret-key");
-    let mut s3 = Peer(
-        Command::new(s3s)
-            .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
-            .args(["--access-key", ak, "--secret-key", sk])
-            .arg(&root)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("start s3s-fs"),
-    );
-    wait_listening(&mut s3.0, s3_port, "s3s-fs to listen");
-    let store = format!("127.0.0.1:{s3_port}");
+    let (_s3, endpoint) = start_s3s(&s3s, &root, ak, sk);
+    let store = endpoint.trim_start_matches("http://").to_string();
     let cdn = format!("http://127.0.0.1:{cdn_port}");
-    let endpoint = format!("http://{store}");
     let env = [
         ("STREAMD_STORAGE_BACKEND", "s3"),
         ("STREAMD_STORAGE_ENDPOINT", endpoint.as_str()),

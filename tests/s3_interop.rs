@@ -4,13 +4,13 @@
 mod common;
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::{
-    DEFAULT_PRESET, Peer, Server, Work, add_user, cli_env, free_port, make_source, stderr, stdout,
-    wait_for, wait_listening, when,
+    DEFAULT_PRESET, Server, Work, add_user, cli_env, make_source, peer, start_s3s, stderr, stdout,
+    wait_for, when,
 };
 use streamd::media::sigv4::Signer;
 
@@ -60,24 +60,6 @@ fn head_headers(url: &str) -> std::collections::HashMap<String, String> {
         .iter()
         .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
         .collect()
-}
-
-/// Peers installed by tests/run.sh. Run through it they must be there; run by hand without
-/// them, the test says so and passes.
-fn peer(name: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("STREAMD_REQUIRE_PEERS").is_none(),
-            "{name} is required (tests/run.sh installs it)"
-        );
-        eprintln!("SKIPPED: {name} not installed; run tests/run.sh");
-    }
-    found
 }
 
 fn ingest(dir: &Path, src: &Path, tier: &str, env: &[(&str, &str)]) -> String {
@@ -198,30 +180,9 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
     let dir = Server::temp_dir();
     let d = dir.path();
     let root = d.join("s3root");
-    std::fs::create_dir_all(root.join("media")).expect("bucket dir");
-    let port = free_port();
     let (ak, sk) = ("STREAMDTESTKEY", "streamd-test-secret-key");
-    let mut peer = Peer(
-        Command::new(s3s)
-            .args([
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--access-key",
-                ak,
-                "--secret-key",
-                sk,
-            ])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs"),
-    );
-    wait_listening(&mut peer.0, port, "s3s-fs to listen");
-    let endpoint = format!("http://127.0.0.1:{port}");
-    let host = format!("127.0.0.1:{port}");
+    let (_peer, endpoint) = start_s3s(&s3s, &root, ak, sk);
+    let host = endpoint.trim_start_matches("http://").to_string();
 
     // First: this server really checks signatures.
     std::fs::write(root.join("media/probe.txt"), b"probe").expect("probe");
@@ -363,24 +324,6 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
             .unwrap_or(0)
     }
     assert_eq!(files(&published), 0, "objects deleted from the S3 server");
-}
-
-/// s3s-fs on a free port with a `media` bucket under `root`: (peer, endpoint).
-fn start_s3s(s3s: &Path, root: &Path, ak: &str, sk: &str) -> (Peer, String) {
-    std::fs::create_dir_all(root.join("media")).expect("bucket dir");
-    let port = free_port();
-    let mut peer = Peer(
-        Command::new(s3s)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", ak, "--secret-key", sk])
-            .arg(root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs"),
-    );
-    wait_listening(&mut peer.0, port, "s3s-fs to listen");
-    (peer, format!("http://127.0.0.1:{port}"))
 }
 
 /// Watch while it transcodes, on the S3 backend: segments are uploaded as they finish and

@@ -1,6 +1,7 @@
 //! The command line (CONTRACT.md section 1): arguments, and running each command against the
 //! database directly or, while `serve` holds it, through the running server.
 
+mod backup;
 mod doctor;
 mod folder;
 mod ingest;
@@ -106,19 +107,38 @@ pub enum Cmd {
     Doctor,
     /// Write a backup of the database (one consistent snapshot, taken while `serve` runs) and
     /// the data dir's secrets to FILE (mode 0600). Media objects are not in it: copy the
-    /// objects folder with rsync, or keep them in S3.
+    /// objects folder with rsync, or keep them in S3. `--list` shows the scheduled backups in
+    /// the object store instead.
     Backup {
-        file: PathBuf,
+        #[arg(required_unless_present = "list")]
+        file: Option<PathBuf>,
+        /// Encrypt the file with the secret in KEYFILE (AES-256-GCM; see `[backup] key`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
+        /// List the backups in the object store (`backups/`), oldest first.
+        #[arg(long, conflicts_with = "file")]
+        list: bool,
         #[arg(long)]
         json: bool,
     },
-    /// Fill an empty data dir from a backup file (`serve` stopped).
+    /// Fill an empty data dir from a backup file, or from the newest backup in the object store
+    /// with `latest` (`serve` stopped).
     Restore {
-        file: PathBuf,
+        /// A backup file, or `latest` (write ./latest for a file of that name).
+        file: String,
+        /// The key of an encrypted backup (else STREAMD_BACKUP_KEY, else `[backup] key`).
+        #[arg(long, value_name = "KEYFILE")]
+        key: Option<PathBuf>,
         /// Restore over an existing database and secrets, keeping them aside as
         /// `*.before-restore-<time>`.
         #[arg(long)]
         force: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that every ready movie's objects are in the object store and of the size they were
+    /// published with; names what is missing or cut short and exits non-zero. Changes nothing.
+    Check {
         #[arg(long)]
         json: bool,
     },
@@ -279,16 +299,31 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(system.block_on(crate::server::run(config))?)
         }
         Cmd::Doctor => doctor::run(&config, cli.config.as_deref()),
-        Cmd::Backup { file, json } => {
-            let command = Command::Backup {
-                path: absolute(file)?,
-            };
-            print_outcome(&execute(&config, command)?, json)
-        }
-        Cmd::Restore { file, force, json } => {
-            let summary = crate::backup::restore(&file, &config.server.data_dir, force)?;
+        Cmd::Backup {
+            file,
+            key,
+            list,
+            json,
+        } => match file {
+            Some(file) if !list => {
+                let command = Command::Backup {
+                    path: absolute(file)?,
+                    key: key.map(absolute).transpose()?,
+                };
+                print_outcome(&execute(&config, command)?, json)
+            }
+            _ => backup::list(&config, json),
+        },
+        Cmd::Restore {
+            file,
+            key,
+            force,
+            json,
+        } => {
+            let summary = backup::restore(&config, &file, key.as_deref(), force)?;
             print_outcome(&Outcome::Backup(summary), json)
         }
+        Cmd::Check { json } => backup::check(execute(&config, Command::Check)?, json),
         Cmd::User { command } => {
             let (command, json) = user_command(command)?;
             print_outcome(&execute(&config, command)?, json)
@@ -567,6 +602,7 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
                 );
             }
         }
+        Outcome::Check(report) => backup::print_report(report, json)?,
         Outcome::Backup(summary) if json => println!("{}", serde_json::to_string(summary)?),
         Outcome::Backup(b) => println!(
             "{}: {} movies, {} users, {} bytes, taken {}",

@@ -14,8 +14,9 @@ use super::plan::Plan;
 use super::run::{Control, RunError, run_ffmpeg};
 use super::thumbnails;
 use super::tools::Tools;
+use crate::ids::MovieId;
 use crate::playlist::{Ladder, render_master};
-use crate::store::{Job, Movie, Published, Thumbnails};
+use crate::store::{Job, Movie, MovieStatus, Published, Thumbnails};
 
 impl Ingester {
     /// Publishes the rest and records the movie ready. `Ok(false)`: the movie was deleted
@@ -90,7 +91,7 @@ impl Ingester {
         for note in &notes {
             tracing::info!(movie_id = %movie.id, note = %note, "ingest note");
         }
-        Ok(self.store.complete_job(
+        let completed = self.store.complete_job(
             &movie.id,
             Published {
                 duration_s: plan.duration_s(),
@@ -101,7 +102,39 @@ impl Ingester {
                 notes,
                 thumbnails: thumbs,
             },
-        )?)
+        )?;
+        if completed {
+            self.record_inventory(&movie.id);
+        }
+        Ok(completed)
+    }
+
+    /// Writes down what a ready movie's objects are now (`media::inventory`), after it is
+    /// published or its objects change. A failure is logged, not the change's: the movie plays
+    /// without it, and the next `serve` records it.
+    pub(crate) fn record_inventory(&self, id: &MovieId) {
+        let recorded = self
+            .media
+            .take_inventory(id)
+            .map_err(|e| e.to_string())
+            .and_then(|inventory| {
+                (self.store.set_inventory(id, inventory)).map_err(|e| e.to_string())
+            });
+        if let Err(error) = recorded {
+            tracing::warn!(movie_id = %id, %error, "could not record the movie's objects for `streamd check`");
+        }
+    }
+
+    /// Records the objects of every ready movie published before streamd recorded them.
+    pub fn record_missing_inventories(&self) -> Result<usize, crate::store::StoreError> {
+        let movies = self.store.list_movies()?;
+        let missing: Vec<_> = (movies.iter())
+            .filter(|m| m.status == MovieStatus::Ready && m.inventory.is_none())
+            .collect();
+        for movie in &missing {
+            self.record_inventory(&movie.id);
+        }
+        Ok(missing.len())
     }
 
     /// Seek-bar thumbnails from keyframes, or from every frame when the keyframes cannot be

@@ -120,6 +120,7 @@ impl Ingester {
         {
             tracing::warn!(movie_id = %id, error = %e, "could not remove the previous poster");
         }
+        self.record_inventory(id);
         Ok(movie)
     }
 }

@@ -126,7 +126,9 @@ impl Ingester {
             label: tracks::unique(label, &labels),
             forced: sidecar.forced,
         });
-        self.save_subtitles(id, subs)
+        let movie = self.save_subtitles(id, subs)?;
+        self.record_inventory(id);
+        Ok(movie)
     }
 
     /// Removes a movie's subtitle renditions in a language (`fr`, `fre`) or by rendition name.
@@ -144,6 +146,7 @@ impl Ingester {
         for s in gone {
             self.media.delete_part(id, &s.name)?;
         }
+        self.record_inventory(id);
         Ok(movie)
     }
 

@@ -2,6 +2,8 @@
 //! reach it: the built-in store on local disk (served under `/s3/` of streamd itself), or an
 //! external S3-compatible service. Segment URLs are presigned the same way for both.
 
+pub mod bucket;
+pub mod inventory;
 pub mod local;
 pub mod s3;
 pub mod sigv4;
@@ -9,6 +11,7 @@ pub mod sigv4;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+pub use bucket::Bucket;
 pub use local::LocalMedia;
 
 use crate::config::{Config, StorageBackend};
@@ -252,6 +255,14 @@ impl Media {
             on_own_runtime(s3.delete_prefix(&movie_prefix(id)))?;
         }
         Ok(())
+    }
+
+    /// The same bucket as keys and bytes (backups, listings).
+    pub fn objects(&self) -> Bucket {
+        match &self.external {
+            None => Bucket::Local(self.local.bucket_root().to_path_buf()),
+            Some(s3) => Bucket::S3(s3.clone()),
+        }
     }
 
     pub fn signer(&self) -> &Signer {

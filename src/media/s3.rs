@@ -112,6 +112,27 @@ impl S3Media {
         Ok(got.bytes().await.map_err(err)?.to_vec())
     }
 
+    /// Every object under `prefix/`: its key below the prefix and its size.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>, MediaError> {
+        let base = ObjectPath::from(prefix);
+        let mut listing = self.store.list(Some(&base));
+        let mut out = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(err)?;
+            let key = meta.location.as_ref();
+            let below = key.strip_prefix(base.as_ref()).unwrap_or(key);
+            out.push((below.trim_start_matches('/').to_string(), meta.size));
+        }
+        Ok(out)
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), MediaError> {
+        match self.store.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), MediaError> {
         let prefix = ObjectPath::from(prefix);
         let mut listing = self.store.list(Some(&prefix));

@@ -8,8 +8,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{GRANTS, JOBS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
 use crate::store::{
-    Job, JobState, Movie, MovieEdit, MovieId, MovieStatus, Progress, Published, SubtitleRendition,
-    Timestamp,
+    Inventory, Job, JobState, Movie, MovieEdit, MovieId, MovieStatus, Progress, Published,
+    SubtitleRendition, Timestamp,
 };
 
 fn read_movie(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Movie>, StoreError> {
@@ -50,8 +50,15 @@ fn take_published(movie: &mut Movie, published: Published) {
 
 impl Store {
     pub fn put_movie(&self, movie: &Movie) -> Result<(), StoreError> {
+        self.put_movies(std::slice::from_ref(movie))
+    }
+
+    /// Writes many movie records in one transaction (seeding a library for a benchmark).
+    pub fn put_movies(&self, movies: &[Movie]) -> Result<(), StoreError> {
         let txn = self.begin_write()?;
-        write_movie(&txn, movie)?;
+        for movie in movies {
+            write_movie(&txn, movie)?;
+        }
         self.commit_movies(txn, true)?;
         Ok(())
     }
@@ -312,6 +319,22 @@ impl Store {
         };
         self.commit_movies(txn, updated.is_some())?;
         Ok(updated)
+    }
+
+    /// Records what a published movie's objects are (see [`Inventory`]); `false` when the movie
+    /// is gone.
+    pub fn set_inventory(&self, id: &MovieId, inventory: Inventory) -> Result<bool, StoreError> {
+        let txn = self.begin_write()?;
+        let found = match read_movie(&txn, id)? {
+            Some(mut movie) => {
+                movie.inventory = Some(inventory);
+                write_movie(&txn, &movie)?;
+                true
+            }
+            None => false,
+        };
+        self.commit_movies(txn, found)?;
+        Ok(found)
     }
 
     pub fn fail_job(&self, id: &MovieId, reason: &str) -> Result<(), StoreError> {

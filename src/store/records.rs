@@ -257,6 +257,21 @@ pub struct Movie {
     /// published. `None` for movies ingested before this was recorded.
     #[serde(default)]
     pub encoder: Option<String>,
+    /// What was in the store when the movie was last published or changed: `streamd check`
+    /// compares the store with it. `None` until recorded (movies published before streamd
+    /// recorded it get one at the next `serve`).
+    #[serde(default)]
+    pub inventory: Option<Inventory>,
+}
+
+/// A summary of a published movie's objects; the object `inventory.json` beside them names each
+/// one with its size, and `manifest_bytes` is that file's own size, so a damaged or missing
+/// manifest is told apart from a damaged movie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub objects: u64,
+    pub bytes: u64,
+    pub manifest_bytes: u64,
 }
 
 /// Seek-bar thumbnails: `count` pictures of `width` x `height`, one every `interval_s` from the
@@ -313,6 +328,7 @@ impl Movie {
             poster: None,
             thumbnails: None,
             encoder: None,
+            inventory: None,
         }
     }
 

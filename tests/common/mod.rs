@@ -843,3 +843,43 @@ pub fn read_response(s: &mut std::net::TcpStream) -> std::io::Result<Raw> {
         body,
     })
 }
+
+/// Peers installed by tests/run.sh, on PATH or in /usr/sbin (nginx). Run through it they must
+/// be there; run by hand without them, the test says so and passes.
+pub fn peer(name: &str) -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
+    let found = on_path.or_else(|| {
+        let sbin = Path::new("/usr/sbin").join(name);
+        sbin.is_file().then_some(sbin)
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("STREAMD_REQUIRE_PEERS").is_none(),
+            "{name} is required (tests/run.sh installs it)"
+        );
+        eprintln!("SKIPPED: {name} not installed; run tests/run.sh");
+    }
+    found
+}
+
+/// s3s-fs on a free port with a `media` bucket under `root`: (peer, endpoint).
+pub fn start_s3s(s3s: &Path, root: &Path, ak: &str, sk: &str) -> (Peer, String) {
+    std::fs::create_dir_all(root.join("media")).expect("bucket dir");
+    let port = free_port();
+    let mut peer = Peer(
+        Command::new(s3s)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", ak, "--secret-key", sk])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs"),
+    );
+    wait_listening(&mut peer.0, port, "s3s-fs to listen");
+    (peer, format!("http://127.0.0.1:{port}"))
+}

@@ -2,16 +2,25 @@
 //! `store::snapshot`) and the data dir's secrets in one file, written whole or not at all
 //! (`FILE.tmp`, fsync, rename; mode 0600), and read back into an empty data dir. Media objects
 //! are not in it: they are immutable once published and copied with rsync, or already in S3.
+//! `shelf` keeps encrypted backups in the object store (`sealed`), on `schedule`; `check` finds
+//! what the store lost.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+pub mod check;
+pub mod schedule;
+pub mod sealed;
+pub mod shelf;
+
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::media::MediaError;
+use crate::media::bucket::write_private;
 use crate::secrets::secrets_dir;
 use crate::store::{Snapshot, SnapshotError, Store, StoreError, Timestamp};
+pub use sealed::BackupKey;
+use sealed::{KeyError, OpenError};
 
 /// What the first bytes of every backup say, so a wrong file is told apart from a damaged one.
 const FORMAT: &str = "streamd-backup";
@@ -27,12 +36,20 @@ pub enum BackupError {
         source: std::io::Error,
     },
     #[error("{0} is not a streamd backup (or it is cut short or damaged): nothing was changed")]
-    NotABackup(PathBuf),
+    NotABackup(String),
     #[error(
         "{path} is a backup of format {found}, newer than this streamd reads ({VERSION}): restore \
          it with a newer streamd"
     )]
-    TooNew { path: PathBuf, found: u32 },
+    TooNew { path: String, found: u32 },
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("{0}: {1}; nothing was changed")]
+    Open(String, OpenError),
+    #[error("the object store: {0}")]
+    Media(#[from] MediaError),
+    #[error("no backups under {0}: scheduled backups ([backup] every) write them there")]
+    NoBackups(String),
     #[error(
         "{0} already holds a streamd database or secrets: restore into an empty data dir, or add \
          --force to keep the old ones aside and restore over them"
@@ -95,32 +112,12 @@ fn read_secrets(data_dir: &Path) -> Result<Vec<(String, String)>, BackupError> {
     Ok(out)
 }
 
-/// Writes `bytes` to `path` whole or not at all: `path.tmp` (mode 0600), fsync, rename, fsync
-/// of the folder. A process killed meanwhile leaves at most the `.tmp`, never a torn backup.
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), BackupError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let _ = fs::remove_file(&tmp);
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io("creating", &tmp))?;
-    file.write_all(bytes).map_err(io("writing", &tmp))?;
-    file.sync_all().map_err(io("writing", &tmp))?;
-    drop(file);
-    fs::rename(&tmp, path).map_err(io("renaming into", path))?;
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
-    if let Ok(dir) = fs::File::open(folder.unwrap_or(Path::new("."))) {
-        let _ = dir.sync_all();
-    }
-    Ok(())
-}
-
-/// Takes a backup of the database `store` holds and the secrets of `data_dir` into `path`.
-pub fn write(store: &Store, data_dir: &Path, path: &Path) -> Result<Summary, BackupError> {
+/// The backup as bytes (sealed when `key` is given) and what it holds.
+pub fn encode(
+    store: &Store,
+    data_dir: &Path,
+    key: Option<&BackupKey>,
+) -> Result<(Vec<u8>, Summary), BackupError> {
     let database = store.snapshot()?;
     let taken_at = Timestamp::now().to_rfc3339();
     let (movies, users) = (database.movies.len(), database.users.len());
@@ -132,50 +129,99 @@ pub fn write(store: &Store, data_dir: &Path, path: &Path) -> Result<Summary, Bac
         database,
         secrets: read_secrets(data_dir)?,
     };
-    let bytes = serde_json::to_vec(&file).unwrap_or_default();
-    write_whole(path, &bytes)?;
-    Ok(Summary {
-        path: path.display().to_string(),
+    let plain = serde_json::to_vec(&file).unwrap_or_default();
+    let bytes = match key {
+        Some(key) => sealed::seal(key, &plain),
+        None => plain,
+    };
+    let summary = Summary {
+        path: String::new(),
         bytes: bytes.len() as u64,
         movies,
         users,
         taken_at,
+    };
+    Ok((bytes, summary))
+}
+
+/// Takes a backup of the database `store` holds and the secrets of `data_dir` into `path`,
+/// sealed with `key` when given.
+pub fn write(
+    store: &Store,
+    data_dir: &Path,
+    path: &Path,
+    key: Option<&BackupKey>,
+) -> Result<Summary, BackupError> {
+    let (bytes, summary) = encode(store, data_dir, key)?;
+    write_private(path, &bytes).map_err(io("writing", path))?;
+    Ok(Summary {
+        path: path.display().to_string(),
+        ..summary
     })
 }
 
-fn read(path: &Path) -> Result<File, BackupError> {
-    let bytes = fs::read(path).map_err(io("reading", path))?;
+/// Reads a backup's bytes (`label` names it in messages), opening a sealed one with `key`.
+fn decode(bytes: &[u8], label: &str, key: Option<&BackupKey>) -> Result<File, BackupError> {
+    let opened;
+    let bytes = if sealed::is_sealed(bytes) {
+        opened = sealed::open(key, bytes).map_err(|e| BackupError::Open(label.into(), e))?;
+        &opened[..]
+    } else {
+        bytes
+    };
     /// Only the header, to say "too new" even when the rest has a shape this streamd lacks.
     #[derive(Deserialize)]
     struct Header {
         format: String,
         version: u32,
     }
-    let not_a_backup = || BackupError::NotABackup(path.to_path_buf());
-    let header: Header = serde_json::from_slice(&bytes).map_err(|_| not_a_backup())?;
+    let not_a_backup = || BackupError::NotABackup(label.into());
+    let header: Header = serde_json::from_slice(bytes).map_err(|_| not_a_backup())?;
     if header.format != FORMAT {
         return Err(not_a_backup());
     }
     if header.version > VERSION {
         return Err(BackupError::TooNew {
-            path: path.to_path_buf(),
+            path: label.into(),
             found: header.version,
         });
     }
-    serde_json::from_slice(&bytes).map_err(|_| not_a_backup())
+    serde_json::from_slice(bytes).map_err(|_| not_a_backup())
 }
 
-/// Fills `data_dir` from the backup at `path`. The file is read and checked whole before
-/// anything is touched. `force` keeps an existing database and secrets aside
-/// (`*.before-restore-<time>`) instead of refusing.
-pub fn restore(path: &Path, data_dir: &Path, force: bool) -> Result<Summary, BackupError> {
-    let file = read(path)?;
+/// Fills `data_dir` from the backup file at `path`.
+pub fn restore(
+    path: &Path,
+    data_dir: &Path,
+    force: bool,
+    key: Option<&BackupKey>,
+) -> Result<Summary, BackupError> {
+    let bytes = fs::read(path).map_err(io("reading", path))?;
+    restore_bytes(&bytes, &path.display().to_string(), data_dir, force, key)
+}
+
+/// Fills `data_dir` from a backup's bytes (`label`: where they came from). The backup is read,
+/// opened and checked whole before anything is touched. `force` keeps an existing database and
+/// secrets aside (`*.before-restore-<time>`) instead of refusing.
+pub fn restore_bytes(
+    bytes: &[u8],
+    label: &str,
+    data_dir: &Path,
+    force: bool,
+    key: Option<&BackupKey>,
+) -> Result<Summary, BackupError> {
+    let file = decode(bytes, label, key)?;
     if file.database.schema_version > crate::store::SCHEMA_VERSION {
         return Err(SnapshotError::TooNew {
             found: file.database.schema_version,
             supported: crate::store::SCHEMA_VERSION,
         }
         .into());
+    }
+    // Names come from the file: never a path out of the secrets folder.
+    let bad_name = |name: &String| name.contains(['/', '\0']) || name.starts_with('.');
+    if file.secrets.iter().any(|(name, _)| bad_name(name)) {
+        return Err(BackupError::NotABackup(label.into()));
     }
     if crate::runtime::RunningServer::read(data_dir).is_some() {
         return Err(BackupError::ServerRunning(data_dir.to_path_buf()));
@@ -197,18 +243,14 @@ pub fn restore(path: &Path, data_dir: &Path, force: bool) -> Result<Summary, Bac
     }
     fs::create_dir_all(&secrets).map_err(io("creating", &secrets))?;
     for (name, text) in &file.secrets {
-        // Names come from the file: never a path out of the secrets folder.
-        if name.contains(['/', '\0']) || name.starts_with('.') {
-            return Err(BackupError::NotABackup(path.to_path_buf()));
-        }
-        write_whole(&secrets.join(name), text.as_bytes())?;
+        let secret = secrets.join(name);
+        write_private(&secret, text.as_bytes()).map_err(io("writing", &secret))?;
     }
     let store = Store::open(data_dir)?;
     store.restore(&file.database)?;
-    let bytes = fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     Ok(Summary {
-        path: path.display().to_string(),
-        bytes,
+        path: label.into(),
+        bytes: bytes.len() as u64,
         movies: file.database.movies.len(),
         users: file.database.users.len(),
         taken_at: file.taken_at,
