@@ -1,13 +1,15 @@
 //! A library of N ready movies written straight into a data dir's database, for
 //! `benches/catalog.sh`: titles, years, descriptions, two audio languages, three subtitle
 //! languages, a four-rung ladder and thumbnails each, as a real library's records would hold.
-//! Nothing is published (the catalog and the API read only the records).
+//! Nothing is published (the catalog and the API read only the records). With USERS, that many
+//! viewers too (`viewer0`..., password `viewer-password`, one hash shared to save time), a third
+//! of them premium: what `benches/backup.sh` backs up.
 //!
-//! Usage: seed_library DATA_DIR COUNT
+//! Usage: seed_library DATA_DIR COUNT [USERS]
 
 use streamd::store::{
-    AudioRendition, Movie, MovieId, MovieStatus, RenditionInfo, Store, SubtitleRendition,
-    Thumbnails, Tier, Timestamp,
+    AudioRendition, Movie, MovieId, MovieStatus, Plan, RenditionInfo, Store, SubtitleRendition,
+    Thumbnails, Tier, Timestamp, User, Username,
 };
 
 const WORDS: &[&str] = &[
@@ -24,7 +26,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::process::exit(2);
     };
     let count: u64 = count.parse()?;
+    let users: u64 = args.next().map(|u| u.parse()).transpose()?.unwrap_or(0);
     let store = Store::open(std::path::Path::new(&dir))?;
+    let hash = streamd::auth::password::hash("viewer-password")?;
+    for n in 0..users {
+        let user = User {
+            name: Username::parse(&format!("viewer{n}"))?,
+            password_hash: hash.clone(),
+            admin: false,
+            created_at: Timestamp(1_700_000_000 + n as i64 * 60),
+            disabled: false,
+        };
+        let tier = if n % 3 == 0 {
+            Tier::Premium
+        } else {
+            Tier::Free
+        };
+        store.create_user(&user, &Plan { tier, until: None })?;
+    }
+    let mut movies = Vec::new();
     let rung = |name: &str, width, height, kbps: u64| RenditionInfo {
         name: name.into(),
         width,
@@ -100,8 +120,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Timestamp(1_700_000_000 + n as i64 * 3600),
             )
         };
-        store.put_movie(&movie)?;
+        movies.push(movie);
     }
-    println!("{count} movies in {dir}");
+    store.put_movies(&movies)?;
+    println!("{count} movies and {users} users in {dir}");
     Ok(())
 }

@@ -728,5 +728,8 @@ fn a_server_killed_during_a_backup_leaves_no_partial_file_and_restarts_clean() {
     assert_eq!(summary["movies"], 3000);
     assert!(!tmp_file.exists());
     eprintln!("killed mid-write in {caught} of 3 rounds");
-    assert!(caught > 0, "no round caught the backup half-written: the test tested nothing");
+    assert!(
+        caught > 0,
+        "no round caught the backup half-written: the test tested nothing"
+    );
 }

@@ -122,8 +122,48 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
         }
     }
 
+    backups(&mut r, config);
+
     if r.failures > 0 {
         bail!("{} check(s) failed", r.failures);
     }
     Ok(())
+}
+
+/// Scheduled backups: their key, and the newest in the store.
+fn backups(r: &mut Report, config: &Config) {
+    let Some(every) = config.backup.every else {
+        r.warn(
+            "backups",
+            "none scheduled: set [backup] every, or take them with `streamd backup FILE`",
+        );
+        return;
+    };
+    match crate::backup::BackupKey::find(config, None) {
+        Ok(Some(key)) => r.ok("backup key", format!("from {}", key.source())),
+        Ok(None) => r.fail(
+            "backup key",
+            "backup.every is set but there is no key: set backup.key or STREAMD_BACKUP_KEY",
+        ),
+        Err(e) => r.fail("backup key", e),
+    }
+    let newest = crate::media::Bucket::from_config(config, None)
+        .map_err(|e| e.to_string())
+        .and_then(|b| crate::backup::shelf::list(&b).map_err(|e| e.to_string()));
+    let every = humantime::format_duration(every);
+    match newest {
+        Ok(all) => match all.last() {
+            Some(b) => r.ok(
+                "backups",
+                format!(
+                    "every {every}, {} kept; newest {} ({} bytes)",
+                    all.len(),
+                    b.taken_at,
+                    b.bytes
+                ),
+            ),
+            None => r.warn("backups", format!("every {every}; none in the store yet")),
+        },
+        Err(e) => r.fail("backups", format!("cannot list backups/ in the store: {e}")),
+    }
 }

@@ -91,6 +91,11 @@ impl Ingester {
         for note in &notes {
             tracing::info!(movie_id = %movie.id, note = %note, "ingest note");
         }
+        // Taken before the flip to ready, and recorded in the same transaction: a ready movie
+        // always has one, unless the store could not be listed (then the next `serve` takes it).
+        let inventory = (self.media.take_inventory(&movie.id))
+            .inspect_err(|error| tracing::warn!(movie_id = %movie.id, %error, "could not record the movie's objects for `streamd check`"))
+            .ok();
         let completed = self.store.complete_job(
             &movie.id,
             Published {
@@ -102,10 +107,8 @@ impl Ingester {
                 notes,
                 thumbnails: thumbs,
             },
+            inventory,
         )?;
-        if completed {
-            self.record_inventory(&movie.id);
-        }
         Ok(completed)
     }
 
@@ -120,6 +123,10 @@ impl Ingester {
             .and_then(|inventory| {
                 (self.store.set_inventory(id, inventory)).map_err(|e| e.to_string())
             });
+        if recorded == Ok(false) {
+            // Deleted meanwhile: its objects went with it, but not the manifest just written.
+            let _ = self.media.delete_movie(id);
+        }
         if let Err(error) = recorded {
             tracing::warn!(movie_id = %id, %error, "could not record the movie's objects for `streamd check`");
         }

@@ -244,12 +244,18 @@ impl Store {
 
     /// Flips a movie to ready with what the ingest measured. `false` if the movie was deleted
     /// while it was transcoding (the caller then removes what it published).
-    pub fn complete_job(&self, id: &MovieId, published: Published) -> Result<bool, StoreError> {
+    pub fn complete_job(
+        &self,
+        id: &MovieId,
+        published: Published,
+        inventory: Option<Inventory>,
+    ) -> Result<bool, StoreError> {
         let txn = self.begin_write()?;
         let done = match (read_movie(&txn, id)?, read_job(&txn, id)?) {
             (Some(mut movie), Some(mut job)) => {
                 movie.status = MovieStatus::Ready;
                 take_published(&mut movie, published);
+                movie.inventory = inventory;
                 movie.progress = None;
                 movie.error = None;
                 job.state = JobState::Done;
@@ -450,7 +456,8 @@ mod tests {
                     Published {
                         duration_s: 12.5,
                         ..Default::default()
-                    }
+                    },
+                    None
                 )
                 .expect("complete")
         );
@@ -515,7 +522,7 @@ mod tests {
         assert!(store.grants_of(&user.name).expect("grants").is_empty());
         assert!(
             !store
-                .complete_job(&a, Published::default())
+                .complete_job(&a, Published::default(), None)
                 .expect("complete")
         );
         assert!(store.movie(&a).expect("get").is_none());
