@@ -448,8 +448,10 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
                 .transpose()
                 .map_err(|e| ManageError::Invalid(e.to_string()))
                 .and_then(|key| {
-                    crate::backup::write(store, &data_dir, &path, key.as_ref())
-                        .map_err(|e| ManageError::Invalid(e.to_string()))
+                    crate::backup::in_background(|| {
+                        crate::backup::write(store, &data_dir, &path, key.as_ref())
+                    })
+                    .map_err(|e| ManageError::Invalid(e.to_string()))
                 })?;
             Ok(Outcome::Backup(summary))
         }

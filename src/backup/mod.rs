@@ -112,6 +112,25 @@ fn read_secrets(data_dir: &Path) -> Result<Vec<(String, String)>, BackupError> {
     Ok(out)
 }
 
+/// Runs `work` on a thread of its own at a lower CPU priority (nice 10): a backup (a snapshot
+/// and megabytes of JSON) then yields the CPU to the threads answering viewers instead of
+/// taking one of a small machine's two cores from them. Linux applies `setpriority` to the
+/// one thread whose id it is given.
+pub fn in_background<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| {
+            let me = rustix::thread::gettid();
+            if let Err(e) = rustix::process::setpriority_process(Some(me), 10) {
+                tracing::debug!(error = %e, "backup runs at normal priority");
+            }
+            work()
+        });
+        worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// The backup as bytes (sealed when `key` is given) and what it holds.
 pub fn encode(
     store: &Store,

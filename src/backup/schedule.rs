@@ -59,7 +59,8 @@ impl Schedule {
 
     fn once(&self) -> Result<(), super::BackupError> {
         let started = std::time::Instant::now();
-        let (stored, summary) = shelf::put(&self.bucket, &self.store, &self.key)?;
+        let (stored, summary) =
+            super::in_background(|| shelf::put(&self.bucket, &self.store, &self.key))?;
         let pruned = shelf::prune(&self.bucket, self.keep)?;
         tracing::info!(
             object = %stored.key,
