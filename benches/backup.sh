@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 MOVIES=${1:-5000}; USERS=${2:-1000}; DURATION=${3:-15s}; CONNS=${4:-8}
 for tool in wrk curl ffmpeg s3s-fs; do
-  command -v $tool >/dev/null || { echo "needs $tool (bash tests/run.sh installs them)"; exit 1; }
+  command -v $tool >/dev/null || { echo "needs $tool (apt-get install wrk curl ffmpeg; tests/run.sh installs s3s-fs)"; exit 1; }
 done
 cargo build --release --quiet --bin streamd --example seed_library
 BIN=$PWD/target/release/streamd
