@@ -458,27 +458,9 @@ fn ingest_small(dir: &Path, env: &[(&str, &str)], title: &str) -> String {
         &[],
     );
     let mut env = env.to_vec();
-    env.push(("STREAMD_TRANSCODE_PRESET", "ultrafast"));
     env.push(("STREAMD_TRANSCODE_RENDITIONS", "[\"480p\"]"));
     env.push(("STREAMD_TRANSCODE_SEGMENT_SECONDS", "1"));
-    let out = cli_env(
-        dir,
-        &[
-            "ingest",
-            src.to_str().expect("utf8"),
-            "--title",
-            title,
-            "--tier",
-            "premium",
-            "--json",
-        ],
-        &env,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<serde_json::Value>(stdout(&out).trim()).expect("json")["id"]
-        .as_str()
-        .expect("id")
-        .to_string()
+    common::ingest_cli(dir, &src, title, "premium", &env)
 }
 
 /// Every object under a folder with its size, to show that `check` changed nothing.

@@ -9,8 +9,8 @@ use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use common::{
-    DEFAULT_PRESET, Server, Work, add_user, cli_env, make_source, peer, start_s3s, stderr, stdout,
-    wait_for, when,
+    DEFAULT_PRESET, Server, Work, add_user, ingest_cli, make_source, peer, start_s3s, stderr,
+    stdout, wait_for, when,
 };
 use streamd::media::sigv4::Signer;
 
@@ -62,27 +62,6 @@ fn head_headers(url: &str) -> std::collections::HashMap<String, String> {
         .collect()
 }
 
-fn ingest(dir: &Path, src: &Path, tier: &str, env: &[(&str, &str)]) -> String {
-    let mut env = env.to_vec();
-    env.push(("STREAMD_TRANSCODE_PRESET", "ultrafast"));
-    let out = cli_env(
-        dir,
-        &[
-            "ingest",
-            src.to_str().expect("utf8"),
-            "--title",
-            "Interop",
-            "--tier",
-            tier,
-            "--json",
-        ],
-        &env,
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
-    v["id"].as_str().expect("id").to_string()
-}
-
 #[test]
 fn urls_presigned_by_boto3_work_against_the_built_in_store() {
     if Command::new("python3")
@@ -101,7 +80,7 @@ fn urls_presigned_by_boto3_work_against_the_built_in_store() {
     let dir = Server::temp_dir();
     let d = dir.path();
     let src = make_source(d, "src.mp4", "testsrc2=size=854x480:rate=25", 4, true, &[]);
-    let id = ingest(d, &src, "free", &[]);
+    let id = ingest_cli(d, &src, "Interop", "free", &[]);
     let s = Server::start_in(d, &[]);
     let (ak, sk) = credentials(d);
     let key = format!("movies/{id}/480p/seg_00001.m4s");
@@ -223,7 +202,7 @@ fn the_s3_backend_publishes_to_a_real_s3_server_and_players_fetch_from_it() {
     ];
     add_user(d, "root", PW, &["--admin"]);
     let src = make_source(d, "src.mp4", "testsrc2=size=1280x720:rate=30", 6, true, &[]);
-    let id = ingest(d, &src, "premium", &env);
+    let id = ingest_cli(d, &src, "Interop", "premium", &env);
     let published = root.join("media/movies").join(&id);
     for f in [
         "master.m3u8",

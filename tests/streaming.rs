@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::{Client, Reply, Server, add_user, cli_env, cli_ok, make_source, stderr, stdout};
+use common::{Client, Reply, Server, add_user, cli_ok, ingest_cli, make_source};
 use streamd::media::sigv4::Signer;
 
 const PW: &str = "correct horse battery";
@@ -18,25 +18,6 @@ struct Setup {
     free: String,
 }
 
-fn ingest(dir: &Path, src: &Path, title: &str, tier: &str) -> String {
-    let out = cli_env(
-        dir,
-        &[
-            "ingest",
-            src.to_str().expect("utf8"),
-            "--title",
-            title,
-            "--tier",
-            tier,
-            "--json",
-        ],
-        &[("STREAMD_TRANSCODE_PRESET", "ultrafast")],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
-    v["id"].as_str().expect("id").to_string()
-}
-
 /// Users root (admin), prem (premium), free (free); a premium and a free movie, 480p+720p.
 fn setup() -> Setup {
     let dir = Server::temp_dir();
@@ -45,8 +26,8 @@ fn setup() -> Setup {
     add_user(d, "prem", PW, &["--plan", "premium"]);
     add_user(d, "free", PW, &[]);
     let src = make_source(d, "src.mp4", "testsrc2=size=1280x720:rate=30", 6, true, &[]);
-    let premium = ingest(d, &src, "Premium movie", "premium");
-    let free = ingest(d, &src, "Free movie", "free");
+    let premium = ingest_cli(d, &src, "Premium movie", "premium", &[]);
+    let free = ingest_cli(d, &src, "Free movie", "free", &[]);
     std::fs::remove_file(src).expect("rm source");
     Setup { dir, premium, free }
 }
@@ -911,7 +892,7 @@ fn seek_thumbnails_show_the_frame_at_each_slot_and_are_signed_like_segments() {
         .status()
         .expect("ffmpeg");
     assert!(made.success());
-    let id = ingest(d, &src, "Clock", "premium");
+    let id = ingest_cli(d, &src, "Clock", "premium", &[]);
     let s = Server::start_in(d, &[]);
 
     let mut prem = signed_in(&s, "prem");

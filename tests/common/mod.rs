@@ -883,3 +883,18 @@ pub fn start_s3s(s3s: &Path, root: &Path, ak: &str, sk: &str) -> (Peer, String) 
     wait_listening(&mut peer.0, port, "s3s-fs to listen");
     (peer, format!("http://127.0.0.1:{port}"))
 }
+
+/// `streamd ingest SRC --title T --tier TIER --json` (ultrafast) with extra environment; the
+/// new movie's id.
+pub fn ingest_cli(dir: &Path, src: &Path, title: &str, tier: &str, env: &[(&str, &str)]) -> String {
+    let mut env = env.to_vec();
+    if !env.iter().any(|(k, _)| *k == "STREAMD_TRANSCODE_PRESET") {
+        env.push(("STREAMD_TRANSCODE_PRESET", "ultrafast"));
+    }
+    let src = src.to_str().expect("utf8");
+    let args = ["ingest", src, "--title", title, "--tier", tier, "--json"];
+    let out = cli_env(dir, &args, &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_str(stdout(&out).trim()).expect("json");
+    v["id"].as_str().expect("id").to_string()
+}
