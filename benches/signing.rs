@@ -65,6 +65,7 @@ fn bench(c: &mut Criterion) {
                 "http://127.0.0.1:8080",
                 "/s3/media/movies/m1/1080p",
                 &batch,
+                None,
             ))
         })
     });
@@ -107,6 +108,7 @@ fn ratios() {
             "http://127.0.0.1:8080",
             "/s3/media/movies/m1/1080p",
             &batch,
+            None,
         ));
         ours.push(t.elapsed());
         let t = Instant::now();

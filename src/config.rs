@@ -54,6 +54,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ),
     ("library", &["folders", "settle"]),
     ("backup", &["every", "keep", "key"]),
+    ("protection", &["encrypt", "key_period"]),
 ];
 
 /// Environment variables that are not config keys but are still ours (so they draw no warning).
@@ -168,6 +169,31 @@ pub struct Config {
     pub auth: AuthConfig,
     pub library: LibraryConfig,
     pub backup: BackupConfig,
+    pub protection: ProtectionConfig,
+}
+
+/// Which movies get encrypted segments (`protection.encrypt`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encrypt {
+    Off,
+    Premium,
+    All,
+}
+
+impl Encrypt {
+    pub const NAMES: &[(&str, Encrypt)] = &[
+        ("off", Encrypt::Off),
+        ("premium", Encrypt::Premium),
+        ("all", Encrypt::All),
+    ];
+}
+
+/// Segment keys handed out per viewer (contract section 10).
+#[derive(Debug, Clone)]
+pub struct ProtectionConfig {
+    pub encrypt: Encrypt,
+    /// How much content one key covers.
+    pub key_period: Duration,
 }
 
 /// Scheduled backups into the object store (`backups/`), and the key they are encrypted with.
@@ -267,6 +293,23 @@ struct RawConfig {
     auth: RawAuth,
     library: RawLibrary,
     backup: RawBackup,
+    protection: RawProtection,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawProtection {
+    encrypt: String,
+    key_period: String,
+}
+
+impl Default for RawProtection {
+    fn default() -> Self {
+        Self {
+            encrypt: "off".into(),
+            key_period: "10m".into(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -820,6 +863,18 @@ impl RawConfig {
             library: LibraryConfig {
                 folders: self.library.folders,
                 settle: duration("library.settle", &self.library.settle)?,
+            },
+            protection: ProtectionConfig {
+                encrypt: named(
+                    "protection.encrypt",
+                    Encrypt::NAMES,
+                    &self.protection.encrypt,
+                )?,
+                key_period: bounded_duration(
+                    "protection.key_period",
+                    &self.protection.key_period,
+                    Duration::from_secs(1)..=Duration::from_secs(24 * 3600),
+                )?,
             },
             backup: BackupConfig {
                 every: backup_every,

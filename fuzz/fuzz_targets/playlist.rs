@@ -91,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
     );
 
     let batch = signer().batch("GET", HOST, now(), Duration::from_secs(3600));
-    let text = v.render_signed(ORIGIN, PREFIX, &batch);
+    let text = v.render_signed(ORIGIN, PREFIX, &batch, None);
     let Ok(m3u8_rs::Playlist::MediaPlaylist(p)) = m3u8_rs::parse_playlist_res(text.as_bytes())
     else {
         panic!("render_signed is not a media playlist:\n{text}");

@@ -17,6 +17,8 @@ use crate::store::{MovieId, Timestamp, Username};
 pub enum Scope<'a> {
     Master,
     Rendition(&'a str),
+    /// The segment keys of an encrypted movie (every key; each fetch is checked anew).
+    Keys,
 }
 
 impl Scope<'_> {
@@ -24,6 +26,8 @@ impl Scope<'_> {
         match self {
             Scope::Master => "master",
             Scope::Rendition(r) => r,
+            // No rendition has this name (they are 480p..., audio_N, subs_xx, thumbnails).
+            Scope::Keys => "keys/",
         }
     }
 }

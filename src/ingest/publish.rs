@@ -5,12 +5,14 @@
 //! resumes from.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::fmp4;
 use super::master::MasterError;
 use crate::ids::MovieId;
 use crate::media::{Media, MediaError};
 use crate::playlist::Variant;
+use crate::store::MovieKeys;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -25,6 +27,8 @@ pub enum PublishError {
     Timeline(#[from] fmp4::Fmp4Error),
     #[error(transparent)]
     Master(#[from] MasterError),
+    #[error(transparent)]
+    Decrypt(#[from] crate::media::segment_keys::DecryptError),
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> PublishError {
@@ -59,6 +63,8 @@ pub struct Track {
     pub finished: bool,
     /// Tail segments folded into the one before them: never published on their own.
     folded: Vec<String>,
+    /// Set for an encrypted movie: each segment is encrypted as it is published.
+    pub keys: Option<Arc<MovieKeys>>,
 }
 
 impl Track {
@@ -74,6 +80,7 @@ impl Track {
             target: u64::from(segment_seconds.max(1)),
             finished: false,
             folded: Vec::new(),
+            keys: None,
         }
     }
 
@@ -122,7 +129,10 @@ impl Track {
         let Some((_, last, _)) = self.published.last() else {
             return Ok((0, timescale));
         };
-        let segment = media.read_blocking(id, &format!("{}/{last}", self.name))?;
+        let mut segment = media.read_blocking(id, &format!("{}/{last}", self.name))?;
+        if let Some(keys) = &self.keys {
+            segment = keys.decrypt(self.published.len() - 1, &segment)?;
+        }
         Ok((fmp4::end_ticks(&init, &segment)?, timescale))
     }
 
@@ -190,9 +200,14 @@ impl Track {
         }
         for (duration, uri) in fresh {
             let path = self.staged.join(&uri);
-            if let Some((ticks, fragments)) = self.shift {
+            if self.shift.is_some() || self.keys.is_some() {
                 let mut bytes = std::fs::read(&path).map_err(io(path.display().to_string()))?;
-                fmp4::shift(&mut bytes, ticks, fragments)?;
+                if let Some((ticks, fragments)) = self.shift {
+                    fmp4::shift(&mut bytes, ticks, fragments)?;
+                }
+                if let Some(keys) = &self.keys {
+                    bytes = keys.encrypt(self.published.len(), &bytes);
+                }
                 std::fs::write(&path, bytes).map_err(io(path.display().to_string()))?;
             }
             let size = std::fs::metadata(&path)

@@ -7,7 +7,9 @@ use super::error::IngestError;
 use super::pipeline::{Ingester, Staging};
 use super::plan::Plan;
 use super::publish::Track;
-use crate::store::Movie;
+use crate::config::Encrypt;
+use crate::store::{Movie, MovieKeys, Tier};
+use std::sync::Arc;
 
 /// The renditions of one movie as they are being published.
 pub struct Tracks {
@@ -98,6 +100,10 @@ impl Ingester {
         for t in tracks.all_mut() {
             t.load_published(&self.media, &movie.id)?;
         }
+        let keys = self.segment_keys(movie, plan, &tracks)?;
+        for t in tracks.all_mut() {
+            t.keys = keys.clone();
+        }
         let mut notes = Vec::new();
         let published: Vec<_> = (tracks.video.iter())
             .map(|t| (t.finished, t.published.len()))
@@ -141,6 +147,32 @@ impl Ingester {
             audio_done,
             notes,
         })
+    }
+
+    /// The movie's segment keys: those it was first published with (a resumed run goes on with
+    /// them), else new ones when `protection.encrypt` covers its tier and nothing of it is
+    /// published clear yet, else none.
+    fn segment_keys(
+        &self,
+        movie: &Movie,
+        plan: &Plan,
+        tracks: &Tracks,
+    ) -> Result<Option<Arc<MovieKeys>>, IngestError> {
+        if let Some(keys) = self.store.movie_keys(&movie.id)? {
+            return Ok(Some(Arc::new(keys)));
+        }
+        let wanted = match self.config.protection.encrypt {
+            Encrypt::Off => false,
+            Encrypt::Premium => movie.tier == Tier::Premium,
+            Encrypt::All => true,
+        };
+        if !wanted || tracks.all().any(|t| !t.published.is_empty()) {
+            return Ok(None);
+        }
+        let period = self.config.protection.key_period.as_secs();
+        let keys = MovieKeys::generate(plan.duration_s(), plan.segment_seconds, period);
+        self.store.set_movie_keys(&movie.id, &keys)?;
+        Ok(Some(Arc::new(keys)))
     }
 
     /// Keeps the first `n` segments of every rung and shifts what comes next onto their

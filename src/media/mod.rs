@@ -6,6 +6,7 @@ pub mod bucket;
 pub mod inventory;
 pub mod local;
 pub mod s3;
+pub mod segment_keys;
 pub mod sigv4;
 
 use std::path::Path;

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 
 use crate::media::sigv4::{Batch, uri_encode};
-use crate::store::{AudioRendition, RenditionInfo, SubtitleRendition};
+use crate::store::{AudioRendition, MovieKeys, RenditionInfo, SubtitleRendition};
 
 /// A variant playlist as ffmpeg wrote it, reduced to what is re-rendered.
 #[derive(Debug)]
@@ -73,8 +73,16 @@ impl Variant {
     }
 
     /// The playlist with each segment as `{origin}{prefix}/{segment}?{signature}`.
-    /// `prefix` is the canonical (encoded) object path of the rendition directory.
-    pub fn render_signed(&self, origin: &str, prefix: &str, batch: &Batch) -> String {
+    /// `prefix` is the canonical (encoded) object path of the rendition directory. For an
+    /// encrypted movie, `keys` gives each key's URL: an `EXT-X-KEY` follows the map and comes
+    /// again wherever the next key begins.
+    pub fn render_signed(
+        &self,
+        origin: &str,
+        prefix: &str,
+        batch: &Batch,
+        keys: Option<(&MovieKeys, &dyn Fn(usize) -> String)>,
+    ) -> String {
         let mut out =
             String::with_capacity(200 + self.segments.len() * (origin.len() + prefix.len() + 360));
         self.write_header(&mut out);
@@ -92,7 +100,20 @@ impl Variant {
             signed(map, &mut out);
             out.push_str("\"\n");
         }
-        for (duration, uri) in &self.segments {
+        let mut current_key = None;
+        for (i, (duration, uri)) in self.segments.iter().enumerate() {
+            if let Some((keys, key_url)) = keys {
+                let n = keys.key_index(i);
+                if current_key != Some(n) {
+                    current_key = Some(n);
+                    let _ = writeln!(
+                        out,
+                        "#EXT-X-KEY:METHOD=AES-128,URI=\"{}\",IV=0x{}",
+                        key_url(n),
+                        hex::encode(keys.keys[n].iv)
+                    );
+                }
+            }
             let _ = writeln!(out, "#EXTINF:{duration:.6},");
             signed(uri, &mut out);
             out.push('\n');
@@ -304,7 +325,12 @@ mod tests {
         let signer = Signer::new("AK", "SK", "us-east-1");
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let batch = signer.batch("GET", "127.0.0.1:8080", now, Duration::from_secs(3600));
-        let text = v.render_signed("http://127.0.0.1:8080", "/s3/media/movies/m1/480p", &batch);
+        let text = v.render_signed(
+            "http://127.0.0.1:8080",
+            "/s3/media/movies/m1/480p",
+            &batch,
+            None,
+        );
         let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("valid playlist");
         assert_eq!(parsed.segments.len(), 2);
         assert!(parsed.end_list);
@@ -341,7 +367,7 @@ mod tests {
         let signer = Signer::new("AK", "SK", "us-east-1");
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let batch = signer.batch("GET", "h:1", now, Duration::from_secs(60));
-        let text = v.render_signed("http://h:1", "/s3/media/movies/m1/audio_1", &batch);
+        let text = v.render_signed("http://h:1", "/s3/media/movies/m1/audio_1", &batch, None);
         let parsed = m3u8_rs::parse_media_playlist_res(text.as_bytes()).expect("valid");
         let map = parsed.segments[0].map.as_ref().expect("map").uri.clone();
         let (path, query) = map

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use crate::ids::{MAX_USERNAME_LEN, MovieId, Username};
+pub use crate::media::segment_keys::MovieKeys;
 pub use records::*;
 pub use snapshot::{Snapshot, SnapshotError};
 
@@ -34,6 +35,9 @@ const JOBS: TableDefinition<&str, &[u8]> = TableDefinition::new("jobs");
 const POSITIONS: TableDefinition<(&str, &str), f64> = TableDefinition::new("positions");
 /// user -> the languages the viewer last chose in the player.
 const PREFERENCES: TableDefinition<&str, &[u8]> = TableDefinition::new("preferences");
+/// movie -> its segment keys (`media::segment_keys`): in the database only, never beside the
+/// segments, never in a movie's JSON.
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 
 pub const SCHEMA_VERSION: u64 = 2;
 const DB_FILE: &str = "streamd.redb";
@@ -287,6 +291,7 @@ impl Store {
             txn.open_table(MOVIES)?;
             txn.open_table(JOBS)?;
             txn.open_table(POSITIONS)?;
+            txn.open_table(KEYS)?;
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             let mut version = found.unwrap_or(SCHEMA_VERSION);
@@ -534,6 +539,29 @@ impl Store {
     }
 
     // ---- track preferences ----
+
+    /// Records a movie's segment keys (once, before its first encrypted segment is published).
+    pub fn set_movie_keys(&self, id: &MovieId, keys: &MovieKeys) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
+        txn.open_table(KEYS)?
+            .insert(id.as_str(), encode(keys).as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// A movie's segment keys; `None` for a movie published clear.
+    pub fn movie_keys(&self, id: &MovieId) -> Result<Option<MovieKeys>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let table = match txn.open_table(KEYS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        table
+            .get(id.as_str())?
+            .map(|v| decode("keys", v.value()))
+            .transpose()
+    }
 
     pub fn set_preferences(&self, user: &Username, prefs: &Preferences) -> Result<(), StoreError> {
         let txn = self.begin_write()?;

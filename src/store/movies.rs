@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
-use super::{GRANTS, JOBS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
+use super::{GRANTS, JOBS, KEYS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
 use crate::store::{
     Inventory, Job, JobState, Movie, MovieEdit, MovieId, MovieStatus, Progress, Published,
     SubtitleRendition, Timestamp,
@@ -404,6 +404,7 @@ impl Store {
                     .retain(|(_, movie), _| movie != id.as_str())?;
                 txn.open_table(POSITIONS)?
                     .retain(|(_, movie), _| movie != id.as_str())?;
+                txn.open_table(KEYS)?.remove(id.as_str())?;
                 Some((movie, job))
             }
         };

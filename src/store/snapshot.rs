@@ -8,8 +8,8 @@ use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefiniti
 use serde::{Deserialize, Serialize};
 
 use super::{
-    GRANTS, JOBS, META, MOVIES, PLANS, POSITIONS, PREFERENCES, SCHEMA_VERSION, SESSIONS, Store,
-    StoreError, USERS,
+    GRANTS, JOBS, KEYS, META, MOVIES, PLANS, POSITIONS, PREFERENCES, SCHEMA_VERSION, SESSIONS,
+    Store, StoreError, USERS,
 };
 
 /// A record as the table holds it: checked to be JSON, never parsed into a tree and written
@@ -32,6 +32,9 @@ pub struct Snapshot {
     pub preferences: Rows,
     pub grants: PairRows<Record>,
     pub positions: PairRows<f64>,
+    /// Segment keys of encrypted movies (absent from backups taken before they existed).
+    #[serde(default)]
+    pub keys: Rows,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +120,7 @@ impl Store {
             movies: text_rows(&txn, MOVIES, "movies")?,
             jobs: text_rows(&txn, JOBS, "jobs")?,
             preferences: text_rows(&txn, PREFERENCES, "preferences")?,
+            keys: text_rows(&txn, KEYS, "keys")?,
             grants,
             positions,
         })
@@ -140,6 +144,7 @@ impl Store {
                 (MOVIES, &snapshot.movies),
                 (JOBS, &snapshot.jobs),
                 (PREFERENCES, &snapshot.preferences),
+                (KEYS, &snapshot.keys),
             ];
             for (table, rows) in text_tables {
                 let mut t = txn.open_table(table).map_err(StoreError::from)?;

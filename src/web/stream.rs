@@ -23,7 +23,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/stream")
             .wrap(actix_web::middleware::Compress::default())
             .route("/{id}", web::get().to(master))
-            .route("/{id}/{file}", web::get().to(variant)),
+            .route("/{id}/{file}", web::get().to(variant))
+            .route("/{id}/keys/{n}", web::get().to(key)),
     );
 }
 
@@ -216,7 +217,8 @@ async fn variant(
         Scope::Rendition(&rendition),
     )
     .await?;
-    let (_, movie) = entitled_movie(&state, user, id).await?;
+    let (viewer, movie) = entitled_movie(&state, user, id).await?;
+    let viewer = viewer.name;
     if !movie.has_rendition(&rendition) {
         return Err(ApiError::NotFound("no such rendition".into()));
     }
@@ -248,11 +250,27 @@ async fn variant(
             parsed
         }
     };
-    let batch = state.media.get_batch(link_lifetime(&state, &movie));
+    let lifetime = link_lifetime(&state, &movie);
+    let batch = state.media.get_batch(lifetime);
+    let store = state.store.clone();
+    let id = movie.id.clone();
+    let keys = web::block(move || store.movie_keys(&id)).await??;
+    // One token opens every key of the movie for this viewer: key URLs differ per viewer
+    // (and are checked at each fetch) while segment URLs stay the same for everyone.
+    let key_token = (keys.as_ref())
+        .map(|_| {
+            let expires = Timestamp::now().plus(lifetime);
+            (state.tokens).sign(&viewer, &movie.id, Scope::Keys, expires)
+        })
+        .unwrap_or_default();
+    let base = state.config.public_base();
+    let key_url = |n: usize| format!("{base}/stream/{}/keys/{n}?token={key_token}", movie.id);
     let body = variant.render_signed(
         state.media.origin(),
         &state.media.rendition_path(&movie.id, &rendition),
         &batch,
+        keys.as_ref()
+            .map(|k| (k, &key_url as &dyn Fn(usize) -> String)),
     );
     state
         .metrics
@@ -260,4 +278,36 @@ async fn variant(
         .with_label_values(&["variant"])
         .inc();
     Ok(playlist_response(body))
+}
+
+/// `GET /stream/{id}/keys/{n}`: the 16 bytes of one segment key of an encrypted movie. The
+/// token (or the session), the account and the entitlement rule are checked in the database at
+/// every fetch, so a revoked plan or grant stops decryption at the next key even while the
+/// segments themselves stay cached. Never cached, never logged.
+async fn key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, n) = path.into_inner();
+    let id = parse_id(&id)?;
+    let n: usize = n
+        .parse()
+        .map_err(|_| ApiError::NotFound("no such key".into()))?;
+    let user = requester(&req, &state, query.token.as_deref(), &id, Scope::Keys).await?;
+    let (_, movie) = entitled_movie(&state, user, id).await?;
+    let store = state.store.clone();
+    let keys = web::block(move || store.movie_keys(&movie.id)).await??;
+    let key = keys
+        .ok_or_else(|| ApiError::NotFound("this movie is not encrypted".into()))?
+        .keys
+        .get(n)
+        .map(|k| k.key)
+        .ok_or_else(|| ApiError::NotFound("no such key".into()))?;
+    state.metrics.manifests.with_label_values(&["key"]).inc();
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(key.to_vec()))
 }

@@ -1,0 +1,277 @@
+//! Keys per viewer (contract section 10): with `protection.encrypt = "premium"`, a premium
+//! movie's media segments are AES-128 encrypted when published, its media playlists carry an
+//! `EXT-X-KEY` after the map and at each new key, and each key is handed out per viewer and
+//! checked at every fetch. Segment URLs stay the same for everyone.
+
+mod common;
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+
+use common::{Client, Server, add_user, cli, ingest_cli, make_source, stderr};
+
+const PW: &str = "correct horse battery";
+/// 1-second segments, 2 seconds a key: a 7-second film has 4 keys.
+const ENV: &[(&str, &str)] = &[
+    ("STREAMD_PROTECTION_ENCRYPT", "premium"),
+    ("STREAMD_PROTECTION_KEY_PERIOD", "2s"),
+    ("STREAMD_TRANSCODE_SEGMENT_SECONDS", "1"),
+    ("STREAMD_TRANSCODE_RENDITIONS", "[\"480p\", \"720p\"]"),
+];
+
+fn fetch(url: &str) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut res = agent.get(url).call().expect("request");
+    let mut body = Vec::new();
+    let _ = res.body_mut().as_reader().read_to_end(&mut body);
+    (res.status().as_u16(), body)
+}
+
+/// A viewer's media playlist of the movie's first rendition.
+fn variant(client: &mut Client, id: &str) -> String {
+    let master = client.get(&format!("/stream/{id}"));
+    assert_eq!(master.status, 200, "{}", master.body);
+    let uri = (master.body.lines())
+        .find(|l| l.starts_with("/stream/") && l.contains("480p.m3u8"))
+        .expect("the 480p row")
+        .to_string();
+    let playlist = client.get(&uri);
+    assert_eq!(playlist.status, 200, "{}", playlist.body);
+    playlist.body
+}
+
+/// (key URL, IV hex) of every `EXT-X-KEY`, in order.
+fn key_tags(playlist: &str) -> Vec<(String, String)> {
+    (playlist.lines())
+        .filter_map(|l| l.strip_prefix("#EXT-X-KEY:METHOD=AES-128,URI=\""))
+        .map(|rest| {
+            let (uri, iv) = rest.split_once("\",IV=0x").expect("URI then IV");
+            (uri.to_string(), iv.to_string())
+        })
+        .collect()
+}
+
+fn segment_urls(playlist: &str) -> Vec<String> {
+    (playlist.lines())
+        .filter(|l| l.starts_with("http") && l.contains(".m4s"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The box type of an MP4 file's first box.
+fn first_box(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes.get(4..8).unwrap_or_default()).into_owned()
+}
+
+fn openssl_decrypt(data: &[u8], key: &[u8], iv: &str, dir: &Path) -> Vec<u8> {
+    let input = dir.join("segment.enc");
+    std::fs::write(&input, data).expect("write");
+    let out = Command::new("openssl")
+        .args([
+            "enc",
+            "-d",
+            "-aes-128-cbc",
+            "-K",
+            &hex(key),
+            "-iv",
+            iv,
+            "-in",
+        ])
+        .arg(&input)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Frames ffmpeg decodes from a URL, as a player with no cookie would (the playback link).
+fn ffmpeg_frames(url: &str) -> u64 {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-nostdin", "-i", url, "-map", "0:v:0"])
+        .args(["-f", "null", "-progress", "pipe:1", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    (text.lines())
+        .filter_map(|l| l.strip_prefix("frame="))
+        .filter_map(|n| n.trim().parse().ok())
+        .next_back()
+        .expect("ffmpeg reported frames")
+}
+
+#[test]
+fn encrypted_segments_decode_with_keys_handed_out_per_viewer_and_checked_at_every_fetch() {
+    let tmp = Server::temp_dir();
+    let d = tmp.path();
+    add_user(d, "root", PW, &["--admin"]);
+    add_user(d, "ann", PW, &["--plan", "premium"]);
+    add_user(d, "bob", PW, &["--plan", "premium"]);
+    let src = make_source(d, "film.mp4", "testsrc2=size=1280x720:rate=25", 7, true, &[]);
+    let premium = ingest_cli(d, &src, "Locked", "premium", ENV);
+    let free = ingest_cli(d, &src, "Open", "free", ENV);
+
+    let mut env = ENV.to_vec();
+    env.push(("STREAMD_LOG", "debug"));
+    let mut s = Server::start_in(d, &env);
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    let mut bob = s.client();
+    assert_eq!(bob.login("bob", PW).status, 200);
+
+    let text = variant(&mut ann, &premium);
+    let map_at = text.find("#EXT-X-MAP").expect("a map");
+    let key_at = text.find("#EXT-X-KEY").expect("a key tag");
+    assert!(map_at < key_at, "the key comes after the map:\n{text}");
+    let keys = key_tags(&text);
+    let segments = segment_urls(&text);
+    assert!(segments.len() >= 6, "{text}");
+    assert_eq!(
+        keys.len(),
+        segments.len().div_ceil(2),
+        "a key every 2 segments:\n{text}"
+    );
+    let base = format!("{}/stream/{premium}/keys/", s.url(""));
+    for (n, (uri, iv)) in keys.iter().enumerate() {
+        assert!(uri.starts_with(&format!("{base}{n}?token=")), "{uri}");
+        assert_eq!(iv.len(), 32, "{iv}");
+    }
+
+    // The init is clear; every segment is not, and decrypts with its key and IV.
+    let init_url = text[map_at..]
+        .split('"')
+        .nth(1)
+        .expect("map URI")
+        .to_string();
+    let (status, init) = fetch(&init_url);
+    assert_eq!((status, first_box(&init).as_str()), (200, "ftyp"));
+    let mut fetched_keys = Vec::new();
+    for (uri, _) in &keys {
+        let (status, key) = fetch(uri);
+        assert_eq!(status, 200);
+        assert_eq!(key.len(), 16);
+        fetched_keys.push(key);
+    }
+    for (i, url) in segments.iter().enumerate() {
+        let (status, data) = fetch(url);
+        assert_eq!(status, 200);
+        assert_eq!(data.len() % 16, 0, "segment {i} is whole AES blocks");
+        assert!(
+            !["styp", "moof"].contains(&first_box(&data).as_str()),
+            "segment {i} is not clear"
+        );
+        let plain = openssl_decrypt(&data, &fetched_keys[i / 2], &keys[i / 2].1, d);
+        assert!(
+            ["styp", "moof"].contains(&first_box(&plain).as_str()),
+            "segment {i} decrypts to fMP4"
+        );
+    }
+    let (status, headers) = {
+        let agent: ureq::Agent = ureq::Agent::config_builder().build().into();
+        let res = agent.get(&keys[0].0).call().expect("key");
+        let h = res.headers().clone();
+        (res.status().as_u16(), h)
+    };
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers.get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert_eq!(
+        headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/octet-stream")
+    );
+
+    // The whole film decodes through the cookie-less playback link.
+    let link = ann
+        .get(&format!("/api/v1/movies/{premium}/playback"))
+        .json();
+    let frames = ffmpeg_frames(link["master_url"].as_str().expect("master_url"));
+    assert!(
+        frames >= 7 * 25 - 5,
+        "ffmpeg decoded {frames} frames of 175"
+    );
+
+    // Two viewers: the same segment URLs, their own key URLs.
+    let bobs = variant(&mut bob, &premium);
+    assert_eq!(
+        segment_urls(&bobs),
+        segments,
+        "segments stay shared (and cacheable)"
+    );
+    let bob_keys = key_tags(&bobs);
+    assert_ne!(bob_keys[0].0, keys[0].0);
+    assert_eq!(
+        bob_keys[0].1, keys[0].1,
+        "the same key and IV, another viewer's URL"
+    );
+
+    // Bad requests.
+    let tampered = keys[0].0.replacen("token=", "token=x", 1);
+    assert_eq!(fetch(&tampered).0, 403);
+    let beyond = format!("{base}999?{}", keys[0].0.split_once('?').expect("query").1);
+    assert_eq!(fetch(&beyond).0, 404);
+    assert_eq!(
+        ann.get(&format!("/stream/{premium}/keys/0")).status,
+        200,
+        "or by session"
+    );
+    assert_eq!(
+        ann.get(&format!("/stream/{free}/keys/0")).status,
+        404,
+        "a clear movie has none"
+    );
+    let open = variant(&mut ann, &free);
+    assert!(!open.contains("#EXT-X-KEY"), "{open}");
+    let (_, clear) = fetch(&segment_urls(&open)[0]);
+    assert!(["styp", "moof"].contains(&first_box(&clear).as_str()));
+
+    // Revoked: the next key is refused at once, while the shared segment URL still answers.
+    let out = cli(d, &["user", "plan", "ann", "free"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        fetch(&keys[1].0).0,
+        403,
+        "a revoked plan stops decryption at the next key"
+    );
+    assert_eq!(fetch(&segments[2]).0, 200);
+    assert_eq!(fetch(&bob_keys[1].0).0, 200, "bob still may");
+
+    // Keys are nowhere in the store, nor in the debug log.
+    let (_, log) = s.stop_with_stderr();
+    for key in &fetched_keys {
+        assert!(!log.contains(&hex(key)), "a key in the log");
+    }
+    for entry in walkdir::WalkDir::new(d.join("objects"))
+        .into_iter()
+        .flatten()
+    {
+        if entry.file_type().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("object");
+            for key in &fetched_keys {
+                assert!(
+                    !bytes.windows(16).any(|w| w == key.as_slice())
+                        && !String::from_utf8_lossy(&bytes).contains(&hex(key)),
+                    "a key in {}",
+                    entry.path().display()
+                );
+            }
+        }
+    }
+}
