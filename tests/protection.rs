@@ -123,7 +123,14 @@ fn encrypted_segments_decode_with_keys_handed_out_per_viewer_and_checked_at_ever
     add_user(d, "root", PW, &["--admin"]);
     add_user(d, "ann", PW, &["--plan", "premium"]);
     add_user(d, "bob", PW, &["--plan", "premium"]);
-    let src = make_source(d, "film.mp4", "testsrc2=size=1280x720:rate=25", 7, true, &[]);
+    let src = make_source(
+        d,
+        "film.mp4",
+        "testsrc2=size=1280x720:rate=25",
+        7,
+        true,
+        &[],
+    );
     let premium = ingest_cli(d, &src, "Locked", "premium", ENV);
     let free = ingest_cli(d, &src, "Open", "free", ENV);
 
@@ -274,4 +281,96 @@ fn encrypted_segments_decode_with_keys_handed_out_per_viewer_and_checked_at_ever
             }
         }
     }
+}
+
+/// Segments published for a rendition so far, from its playlist in the store.
+fn published(d: &Path, id: &str, rendition: &str) -> usize {
+    let playlist = d
+        .join("objects/media/movies")
+        .join(id)
+        .join(rendition)
+        .join("index.m3u8");
+    std::fs::read_to_string(playlist).map_or(0, |t| t.matches("#EXTINF").count())
+}
+
+/// Watch while it transcodes, encrypted: the growing playlists carry the keys, and a server
+/// killed mid-encode resumes with the same keys (the last published segment is decrypted to
+/// find where the timeline goes on), so the whole film decodes in the end.
+#[test]
+fn an_encrypted_ingest_killed_midway_resumes_with_its_keys_and_decodes_whole() {
+    let tmp = Server::temp_dir();
+    let d = tmp.path();
+    add_user(d, "root", PW, &["--admin"]);
+    add_user(d, "ann", PW, &["--plan", "premium"]);
+    let src = make_source(
+        d,
+        "long.mp4",
+        "testsrc2=size=1280x720:rate=25",
+        30,
+        true,
+        &[],
+    );
+    let mut env = ENV.to_vec();
+    env.push(("STREAMD_PROTECTION_ENCRYPT", "all"));
+    env.push(("STREAMD_TRANSCODE_PRESET", "fast"));
+    let mut s = Server::start_in(d, &env);
+    let out = common::cli_env(
+        d,
+        &[
+            "ingest",
+            src.to_str().expect("utf8"),
+            "--title",
+            "Long",
+            "--no-wait",
+            "--json",
+        ],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = serde_json::from_str::<serde_json::Value>(common::stdout(&out).trim()).expect("json")
+        ["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let work = common::Work::of(&src);
+    common::wait_for(
+        work.encode_secs(3.0, "fast"),
+        "3 segments of every rung",
+        || {
+            let counts = [published(d, &id, "480p"), published(d, &id, "720p")];
+            common::when(counts.iter().all(|n| *n >= 3), (), format!("{counts:?}"))
+        },
+    );
+    // Mid-encode, a viewer already gets keys in the growing playlist.
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    let growing = variant(&mut ann, &id);
+    assert!(
+        growing.contains("#EXT-X-KEY") && !growing.contains("#EXT-X-ENDLIST"),
+        "{growing}"
+    );
+    s.kill_hard();
+    let before = published(d, &id, "480p");
+    assert!(
+        before < 30,
+        "killed before the end ({before} of 30 segments)"
+    );
+
+    let s = Server::start_in(d, &env);
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    let m = common::wait_for(work.whole("fast"), "the resumed job to finish", || {
+        let m = ann.get(&format!("/api/v1/movies/{id}")).json();
+        let done = m["status"] == "ready" || m["status"] == "failed";
+        common::when(done, m.clone(), m)
+    });
+    assert_eq!(m["status"], "ready", "{m}");
+    let notes = m["notes"].to_string();
+    assert!(notes.contains("resumed after an interruption"), "{m}");
+    let link = ann.get(&format!("/api/v1/movies/{id}/playback")).json();
+    let frames = ffmpeg_frames(link["master_url"].as_str().expect("master_url"));
+    assert!(
+        frames >= 30 * 25 - 10,
+        "ffmpeg decoded {frames} frames of 750"
+    );
 }
