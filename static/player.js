@@ -499,8 +499,27 @@
     resumeFrom = null;
     say('');
   }
+  // hls.js 1.7 can leave its loader idle for good when a key load is aborted (a quality switch
+  // while an encrypted film's key loads): nothing more is fetched and no error follows. Seen 1
+  // time in 8 in tests/e2e/protection.test.mjs. If nothing is buffered ahead two seconds after
+  // such an abort, loading starts again from where the viewer is.
+  function nudgeAfterKeyAbort() {
+    const stalled = hls;
+    setTimeout(() => {
+      if (hls !== stalled || !hls.levels || !hls.levels.length) return;
+      const t = video.currentTime;
+      const ahead = Array.from({ length: video.buffered.length }, (_, i) => i)
+        .filter((i) => video.buffered.start(i) <= t + 0.1 && video.buffered.end(i) > t)
+        .reduce((most, i) => Math.max(most, video.buffered.end(i) - t), 0);
+      if (ahead < 0.5) hls.startLoad(t > 0 ? t : -1);
+    }, 2000);
+  }
   function onError(_event, data) {
-    errors.push({ details: data.details, fatal: Boolean(data.fatal), at: video.currentTime });
+    const message = String((data.error && data.error.message) || '');
+    errors.push({ details: data.details, fatal: Boolean(data.fatal), at: video.currentTime, message });
+    if (!data.fatal && /key load(ing)? aborted/i.test(message)) {
+      nudgeAfterKeyAbort();
+    }
     // Fatal ones are kept: they are what went wrong.
     const old = errors.findIndex((e) => !e.fatal);
     if (errors.length > 50 && old >= 0) errors.splice(old, 1);
@@ -650,6 +669,27 @@
   video.addEventListener('pause', () => savePosition());
   window.addEventListener('pagehide', () => savePosition(true));
   setInterval(updateStats, 1000);
+
+  // The last resort against a loader that went idle for good (see nudgeAfterKeyAbort): playing,
+  // nothing buffered ahead, and the picture has not moved for STUCK_MS. A slow network shows
+  // the same for a moment, never for this long without hls.js bringing a fragment or an error.
+  const STUCK_MS = 8000;
+  let stuckSince = null;
+  let stuckAt = -1;
+  setInterval(() => {
+    const t = video.currentTime;
+    const starved = hls && !video.paused && !video.ended && video.readyState < 3;
+    if (!starved || t !== stuckAt) {
+      stuckSince = starved ? Date.now() : null;
+      stuckAt = t;
+      return;
+    }
+    if (Date.now() - stuckSince >= STUCK_MS && hls.levels && hls.levels.length) {
+      errors.push({ details: 'stuck', fatal: false, at: t, message: 'loading started again' });
+      stuckSince = Date.now();
+      hls.startLoad(t > 0 ? t : -1);
+    }
+  }, 1000);
 
   start(Number(root.dataset.resume) || 0, false);
 })();

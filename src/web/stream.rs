@@ -257,9 +257,14 @@ async fn variant(
     let keys = web::block(move || store.movie_keys(&id)).await??;
     // One token opens every key of the movie for this viewer: key URLs differ per viewer
     // (and are checked at each fetch) while segment URLs stay the same for everyone.
+    // Its expiry is counted from the start of the URL window, as segment links are: every
+    // playlist a viewer loads within a window names the same key URLs, so a quality switch
+    // finds its keys in the player's cache.
     let key_token = (keys.as_ref())
         .map(|_| {
-            let expires = Timestamp::now().plus(lifetime);
+            let window = state.config.tokens.url_window + lifetime;
+            let start = i64::try_from(state.media.window_start()).unwrap_or(i64::MAX);
+            let expires = Timestamp(start).plus(window);
             (state.tokens).sign(&viewer, &movie.id, Scope::Keys, expires)
         })
         .unwrap_or_default();
