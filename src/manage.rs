@@ -90,6 +90,10 @@ pub enum Command {
     },
     /// Check that every ready movie's objects are in the store, whole.
     Check,
+    /// Encrypt a movie published clear (`None`: every one not encrypted yet).
+    Encrypt {
+        id: Option<String>,
+    },
 }
 
 impl Command {
@@ -109,6 +113,7 @@ pub enum Outcome {
     Movie(Box<MovieView>),
     Backup(crate::backup::Summary),
     Check(crate::backup::check::Report),
+    Encrypted(Vec<crate::ingest::encrypt::Encrypted>),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -293,6 +298,7 @@ impl Command {
                 | Command::MoviePoster { .. }
                 | Command::MovieDelete { .. }
                 | Command::Check
+                | Command::Encrypt { .. }
         )
     }
 }
@@ -330,6 +336,10 @@ pub fn execute_with(ingester: &Ingester, command: Command) -> Result<Outcome, Ma
                 .map_err(|e| ManageError::Invalid(e.to_string()))?;
             Ok(Outcome::Check(report))
         }
+        Command::Encrypt { id: Some(id) } => {
+            Ok(Outcome::Encrypted(vec![ingester.encrypt(&movie_id(&id)?)?]))
+        }
+        Command::Encrypt { id: None } => Ok(Outcome::Encrypted(ingester.encrypt_all()?)),
         other => execute(&ingester.store, other),
     }
 }
@@ -438,7 +448,8 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         | Command::SubtitleRemove { .. }
         | Command::MoviePoster { .. }
         | Command::MovieDelete { .. }
-        | Command::Check => Err(ManageError::Invalid(
+        | Command::Check
+        | Command::Encrypt { .. } => Err(ManageError::Invalid(
             "subtitle, poster and delete commands need the object store: use execute_with".into(),
         )),
         Command::Backup { path, key } => {

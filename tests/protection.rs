@@ -374,3 +374,142 @@ fn an_encrypted_ingest_killed_midway_resumes_with_its_keys_and_decodes_whole() {
         "ffmpeg decoded {frames} frames of 750"
     );
 }
+
+/// The files of one rendition in the built-in store.
+fn rendition_files(d: &Path, id: &str, rendition: &str) -> Vec<String> {
+    let dir = d.join("objects/media/movies").join(id).join(rendition);
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `streamd encrypt` on movies published clear: killed with SIGKILL as soon as it has written
+/// its first encrypted object, the movie still plays clear; run again (`--all`, through the
+/// running server) it finishes: new object names, keys in the playlists, no clear segment left
+/// in the store, `streamd check` content, the film decodes whole; a third run has nothing to do.
+#[test]
+fn encrypt_turns_clear_movies_encrypted_and_a_kill_midway_leaves_them_playable() {
+    let tmp = Server::temp_dir();
+    let d = tmp.path();
+    add_user(d, "root", PW, &["--admin"]);
+    add_user(d, "ann", PW, &["--plan", "premium"]);
+    let src = make_source(
+        d,
+        "clear.mp4",
+        "testsrc2=size=1280x720:rate=25",
+        12,
+        true,
+        &[],
+    );
+    let clear_env: Vec<_> = ENV[1..].to_vec(); // encryption off
+    let id = ingest_cli(d, &src, "Clear", "premium", &clear_env);
+    let other = ingest_cli(d, &src, "Clear too", "free", &clear_env);
+    assert!(
+        rendition_files(d, &id, "480p")
+            .iter()
+            .any(|f| f.starts_with("seg_"))
+    );
+
+    // Killed as soon as the first encrypted copy is in the store.
+    let mut run = Command::new(common::BIN)
+        .arg("--data-dir")
+        .arg(d)
+        .args(["encrypt", &id])
+        .env_remove("STREAMD_CONFIG")
+        .env("STREAMD_PROTECTION_KEY_PERIOD", "2s")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("streamd encrypt");
+    let mut seen = Vec::new();
+    let killed_midway = loop {
+        if let Some(status) = run.try_wait().expect("wait") {
+            assert!(status.success(), "encrypt failed before the kill");
+            break false;
+        }
+        seen = rendition_files(d, &id, "480p");
+        if seen.iter().any(|f| f.starts_with("enc_")) {
+            run.kill().expect("kill -9");
+            let _ = run.wait();
+            break true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    };
+    eprintln!("killed midway: {killed_midway}; 480p held {seen:?}");
+
+    let s = Server::start_in(d, &ENV[1..]);
+    let mut ann = s.client();
+    assert_eq!(ann.login("ann", PW).status, 200);
+    let text = variant(&mut ann, &id);
+    let playlist_keys = text.contains("#EXT-X-KEY");
+    let link = ann.get(&format!("/api/v1/movies/{id}/playback")).json();
+    let master = link["master_url"].as_str().expect("master_url").to_string();
+    let frames = ffmpeg_frames(&master);
+    assert!(
+        frames >= 12 * 25 - 5,
+        "after the kill: {frames} frames of 300"
+    );
+    if killed_midway && !playlist_keys {
+        assert!(
+            (segment_urls(&text).iter()).all(|u| u.contains("/seg_")),
+            "before the switch every segment is a clear one:\n{text}"
+        );
+    }
+
+    // Again, through the running server, for every movie.
+    let out = cli(d, &["encrypt", "--all", "--json"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let done: serde_json::Value = serde_json::from_str(common::stdout(&out).trim()).expect("json");
+    let ids: Vec<&str> = (done.as_array().expect("a list").iter())
+        .filter_map(|e| e["id"].as_str())
+        .collect();
+    assert!(ids.contains(&other.as_str()), "{done}");
+    assert!(
+        killed_midway && playlist_keys || ids.contains(&id.as_str()),
+        "{done}"
+    );
+
+    for movie in [&id, &other] {
+        let text = variant(&mut ann, movie);
+        assert!(text.contains("#EXT-X-KEY"), "{text}");
+        let segments = segment_urls(&text);
+        assert!(segments.iter().all(|u| u.contains("/enc_seg_")), "{text}");
+        let (status, data) = fetch(&segments[0]);
+        assert_eq!(status, 200);
+        assert!(!["styp", "moof"].contains(&first_box(&data).as_str()));
+        for rendition in ["480p", "720p", "audio_1"] {
+            let files = rendition_files(d, movie, rendition);
+            assert!(
+                files
+                    .iter()
+                    .all(|f| !f.starts_with("seg_") && f != "index.m3u8"),
+                "clear objects left in {rendition}: {files:?}"
+            );
+        }
+    }
+    let frames = ffmpeg_frames(&master);
+    assert!(frames >= 12 * 25 - 5, "encrypted: {frames} frames of 300");
+    let check = cli(d, &["check"], None);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        common::stdout(&check),
+        stderr(&check)
+    );
+
+    let again = cli(d, &["encrypt", &id], None);
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        common::stdout(&again).contains("already encrypted"),
+        "{}",
+        common::stdout(&again)
+    );
+    assert!(ann.get(&format!("/stream/{id}/keys/0")).status == 200);
+}

@@ -142,6 +142,18 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Encrypt movies that were published clear (no re-encode): each segment is written
+    /// encrypted under a new name, the keys go into the database, then the clear objects are
+    /// removed. A movie stays playable throughout; run it again after an interruption.
+    Encrypt {
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        movie_id: Option<String>,
+        /// Every ready movie not encrypted yet.
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -324,6 +336,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             print_outcome(&Outcome::Backup(summary), json)
         }
         Cmd::Check { json } => backup::check(execute(&config, Command::Check)?, json),
+        Cmd::Encrypt {
+            movie_id,
+            all: _,
+            json,
+        } => print_outcome(&execute(&config, Command::Encrypt { id: movie_id })?, json),
         Cmd::User { command } => {
             let (command, json) = user_command(command)?;
             print_outcome(&execute(&config, command)?, json)
@@ -608,6 +625,25 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
             "{}: {} movies, {} users, {} bytes, taken {}",
             b.path, b.movies, b.users, b.bytes, b.taken_at
         ),
+        Outcome::Encrypted(done) if json => println!("{}", serde_json::to_string(done)?),
+        Outcome::Encrypted(done) => {
+            if done.is_empty() {
+                println!("every movie asked for is encrypted already");
+            }
+            for e in done {
+                match (e.already, e.removed) {
+                    (true, 0) => println!("{} {}: already encrypted", e.id, e.title),
+                    (true, n) => println!(
+                        "{} {}: finished an interrupted run, {n} clear objects removed",
+                        e.id, e.title
+                    ),
+                    (false, _) => println!(
+                        "{} {}: {} segments encrypted with {} keys, {} clear objects removed",
+                        e.id, e.title, e.segments, e.keys, e.removed
+                    ),
+                }
+            }
+        }
         Outcome::Movie(movie) if json => println!("{}", serde_json::to_string(movie)?),
         Outcome::Movie(m) => println!("{} {} {} {}", m.id, m.status, m.tier, m.title),
         Outcome::Movies(movies) if json => println!("{}", serde_json::to_string(movies)?),

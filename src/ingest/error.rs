@@ -45,6 +45,8 @@ pub enum IngestError {
     NoSuchSubtitle(String),
     #[error("{0}")]
     BadPoster(String),
+    #[error("the playlist of {0} cannot be read; nothing was changed")]
+    BadPlaylist(String),
     #[error("already in the library as {id} ({title:?})")]
     Duplicate { id: MovieId, title: String },
 }

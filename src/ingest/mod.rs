@@ -4,6 +4,7 @@
 
 pub mod command;
 pub mod encode;
+pub mod encrypt;
 pub mod error;
 pub mod fingerprint;
 pub mod finish;

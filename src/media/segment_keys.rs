@@ -27,6 +27,24 @@ pub struct SegmentKey {
 pub struct MovieKeys {
     pub segments_per_key: u32,
     pub keys: Vec<SegmentKey>,
+    /// The object name, in each video and audio rendition, of the playlist that lists the
+    /// encrypted segments: `index.m3u8` for a movie encrypted as it was published;
+    /// `streamd encrypt` writes [`ENCRYPTED_PLAYLIST`] beside the clear one, so that which list
+    /// players get switches with the keys, in one database transaction.
+    #[serde(default = "published_playlist")]
+    pub playlist: String,
+}
+
+/// The playlist name ffmpeg and the publisher give every rendition.
+pub const PUBLISHED_PLAYLIST: &str = "index.m3u8";
+/// The playlist `streamd encrypt` writes for the segments it encrypted.
+pub const ENCRYPTED_PLAYLIST: &str = "index.enc.m3u8";
+/// What `streamd encrypt` puts before a clear segment's name to name its encrypted copy:
+/// published objects are immutable, and a CDN may hold the clear bytes under the old name.
+pub const ENCRYPTED_PREFIX: &str = "enc_";
+
+fn published_playlist() -> String {
+    PUBLISHED_PLAYLIST.into()
 }
 
 // Never the bytes, in a log or a panic message.
@@ -57,8 +75,13 @@ impl MovieKeys {
     /// can exceed what its header says.
     pub fn generate(duration_s: f64, segment_seconds: u32, key_period_s: u64) -> MovieKeys {
         let seconds = u64::from(segment_seconds.max(1));
-        let segments_per_key = (key_period_s / seconds).max(1);
         let segments = (duration_s.max(0.0) / seconds as f64).ceil() as u64 + 2;
+        MovieKeys::for_segments(segments, (key_period_s / seconds).max(1))
+    }
+
+    /// Fresh random keys for `segments` segments (and one key more), `segments_per_key` each.
+    pub fn for_segments(segments: u64, segments_per_key: u64) -> MovieKeys {
+        let segments_per_key = segments_per_key.max(1);
         let count = segments.div_ceil(segments_per_key) + 1;
         let keys = (0..count)
             .map(|_| {
@@ -71,6 +94,7 @@ impl MovieKeys {
         MovieKeys {
             segments_per_key: u32::try_from(segments_per_key).unwrap_or(u32::MAX),
             keys,
+            playlist: published_playlist(),
         }
     }
 

@@ -260,7 +260,7 @@ pub fn render_master(ladder: &Ladder, mut uri: impl FnMut(&str) -> String) -> St
     out
 }
 
-/// Parsed variants by (movie id, rendition). Published ladders never change (a re-ingest is a
+/// Parsed variants by (movie id, playlist object under it). Published ladders never change (a re-ingest is a
 /// new movie id), so entries only go when a movie is deleted or the cache is full.
 #[derive(Default)]
 pub struct VariantCache {

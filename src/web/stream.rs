@@ -13,6 +13,7 @@ use super::viewer;
 use super::{ApiError, AppState};
 use crate::auth::check_entitlement;
 use crate::auth::stream_token::{Scope, TokenError};
+use crate::media::segment_keys::PUBLISHED_PLAYLIST;
 use crate::media::sigv4::MAX_EXPIRES;
 use crate::playlist::{self, Variant};
 use crate::store::{Movie, MovieId, MovieStatus, Timestamp, User, Username};
@@ -222,18 +223,32 @@ async fn variant(
     if !movie.has_rendition(&rendition) {
         return Err(ApiError::NotFound("no such rendition".into()));
     }
+    // Only video and audio segments are encrypted; WebVTT stays clear (contract section 10).
+    let keys = if movie.subtitles.iter().any(|s| s.name == rendition) {
+        None
+    } else {
+        let store = state.store.clone();
+        let id = movie.id.clone();
+        web::block(move || store.movie_keys(&id)).await??
+    };
+    // The list the keys go with: `streamd encrypt` writes the encrypted one under a new name.
+    let object = format!(
+        "{rendition}/{}",
+        keys.as_ref()
+            .map_or(PUBLISHED_PLAYLIST, |k| k.playlist.as_str())
+    );
     // A ready movie's playlists never change; one still transcoding grows, so it is read
     // afresh each time (it is small while it grows).
     let ready = movie.status == MovieStatus::Ready;
     let cached = ready
-        .then(|| state.variants.get(movie.id.as_str(), &rendition))
+        .then(|| state.variants.get(movie.id.as_str(), &object))
         .flatten();
     let variant = match cached {
         Some(v) => v,
         None => {
             let bytes = state
                 .media
-                .read(&movie.id, &format!("{rendition}/index.m3u8"))
+                .read(&movie.id, &object)
                 .await
                 .map_err(|e| match e {
                     crate::media::MediaError::NotFound(_) => {
@@ -245,16 +260,13 @@ async fn variant(
             if ready && parsed.finished {
                 state
                     .variants
-                    .insert(movie.id.as_str(), &rendition, parsed.clone());
+                    .insert(movie.id.as_str(), &object, parsed.clone());
             }
             parsed
         }
     };
     let lifetime = link_lifetime(&state, &movie);
     let batch = state.media.get_batch(lifetime);
-    let store = state.store.clone();
-    let id = movie.id.clone();
-    let keys = web::block(move || store.movie_keys(&id)).await??;
     // One token opens every key of the movie for this viewer: key URLs differ per viewer
     // (and are checked at each fetch) while segment URLs stay the same for everyone.
     // Its expiry is counted from the start of the URL window, as segment links are: every
