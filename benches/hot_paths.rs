@@ -47,14 +47,7 @@ disabled: false,
         store.create_user(&user, &Plan::default()).expect("user");
         let (_, hash) = session::new_token();
         store
-            .insert_session(
-                &hash,
-                &Session {
-                    user: n,
-                    created_at: Timestamp(0),
-                    expires_at: Timestamp(i64::MAX),
-                },
-            )
+            .insert_session(&hash, &Session::new(n, Timestamp(0), Timestamp(i64::MAX)))
             .expect("session");
     }
     let user = User {
@@ -69,11 +62,7 @@ disabled: false,
     store
         .insert_session(
             &token_hash,
-            &Session {
-                user: name.clone(),
-                created_at: Timestamp(0),
-                expires_at: Timestamp(i64::MAX),
-            },
+            &Session::new(name.clone(), Timestamp(0), Timestamp(i64::MAX)),
         )
         .expect("session");
     let movie = Movie {

@@ -42,7 +42,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             Tier::Free
         };
-        store.create_user(&user, &Plan { tier, until: None })?;
+        store.create_user(
+            &user,
+            &Plan {
+                tier,
+                until: None,
+                screens: None,
+            },
+        )?;
     }
     let mut movies = Vec::new();
     let rung = |name: &str, width, height, kbps: u64| RenditionInfo {

@@ -54,7 +54,8 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ),
     ("library", &["folders", "settle"]),
     ("backup", &["every", "keep", "key"]),
-    ("protection", &["encrypt", "key_period"]),
+    ("protection", &["encrypt", "key_period", "session_idle"]),
+    ("plans", &["free_screens", "premium_screens"]),
 ];
 
 /// Environment variables that are not config keys but are still ours (so they draw no warning).
@@ -170,6 +171,7 @@ pub struct Config {
     pub library: LibraryConfig,
     pub backup: BackupConfig,
     pub protection: ProtectionConfig,
+    pub plans: PlansConfig,
 }
 
 /// Which movies get encrypted segments (`protection.encrypt`).
@@ -194,6 +196,16 @@ pub struct ProtectionConfig {
     pub encrypt: Encrypt,
     /// How much content one key covers.
     pub key_period: Duration,
+    /// A playback session with no sign of life (a playlist, a key, a saved position) for this
+    /// long no longer takes a screen.
+    pub session_idle: Duration,
+}
+
+/// How many screens (playback sessions at once) each plan allows; 0 is unlimited.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlansConfig {
+    pub free_screens: u32,
+    pub premium_screens: u32,
 }
 
 /// Scheduled backups into the object store (`backups/`), and the key they are encrypted with.
@@ -294,6 +306,14 @@ struct RawConfig {
     library: RawLibrary,
     backup: RawBackup,
     protection: RawProtection,
+    plans: RawPlans,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawPlans {
+    free_screens: u32,
+    premium_screens: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,6 +321,7 @@ struct RawConfig {
 struct RawProtection {
     encrypt: String,
     key_period: String,
+    session_idle: String,
 }
 
 impl Default for RawProtection {
@@ -308,6 +329,7 @@ impl Default for RawProtection {
         Self {
             encrypt: "off".into(),
             key_period: "10m".into(),
+            session_idle: "2m".into(),
         }
     }
 }
@@ -875,6 +897,15 @@ impl RawConfig {
                     &self.protection.key_period,
                     Duration::from_secs(1)..=Duration::from_secs(24 * 3600),
                 )?,
+                session_idle: bounded_duration(
+                    "protection.session_idle",
+                    &self.protection.session_idle,
+                    Duration::from_secs(1)..=Duration::from_secs(24 * 3600),
+                )?,
+            },
+            plans: PlansConfig {
+                free_screens: self.plans.free_screens,
+                premium_screens: self.plans.premium_screens,
             },
             backup: BackupConfig {
                 every: backup_every,

@@ -22,6 +22,9 @@ pub enum Command {
         name: String,
         tier: Tier,
         until: Option<String>,
+        /// Screens for this user instead of the plan's; `None` keeps what was set.
+        #[serde(default)]
+        screens: Option<u32>,
     },
     UserPasswd {
         name: String,
@@ -122,6 +125,9 @@ pub struct UserView {
     pub admin: bool,
     pub plan: Tier,
     pub plan_until: Option<String>,
+    /// Screens for this user instead of the plan's (0 unlimited); `None`: the plan's.
+    #[serde(default)]
+    pub screens: Option<u32>,
     pub created_at: String,
     #[serde(default)]
     pub disabled: bool,
@@ -134,6 +140,7 @@ impl UserView {
             admin: user.admin,
             plan: plan.tier,
             plan_until: plan.until.map(Timestamp::to_rfc3339),
+            screens: plan.screens,
             created_at: user.created_at.to_rfc3339(),
             disabled: user.disabled,
         }
@@ -371,6 +378,7 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
                 &Plan {
                     tier: plan,
                     until: None,
+                    screens: None,
                 },
             )?;
             let role = if admin { "admin" } else { "user" };
@@ -380,12 +388,29 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
             name,
             tier,
             until: until_text,
+            screens,
         } => {
             let name = username(&name)?;
             let until = until(until_text.as_deref(), now)?;
-            store.set_plan(&name, &Plan { tier, until })?;
+            let screens = match screens {
+                Some(n) => Some(n),
+                None => store.plan(&name)?.screens,
+            };
+            store.set_plan(
+                &name,
+                &Plan {
+                    tier,
+                    until,
+                    screens,
+                },
+            )?;
             let suffix = until.map(|t| format!(" until {t}")).unwrap_or_default();
-            done(format!("{name} is now on the {tier} plan{suffix}"))
+            let screens = match screens {
+                Some(0) => ", unlimited screens".to_string(),
+                Some(n) => format!(", {n} screen{}", if n == 1 { "" } else { "s" }),
+                None => String::new(),
+            };
+            done(format!("{name} is now on the {tier} plan{suffix}{screens}"))
         }
         Command::UserPasswd { name, password } => {
             let name = username(&name)?;
@@ -525,6 +550,7 @@ mod tests {
                 name: "ann".into(),
                 tier: Tier::Premium,
                 until: Some("2999-01-01T00:00:00Z".into()),
+                screens: None,
             },
         )
         .expect("plan");
@@ -539,6 +565,7 @@ mod tests {
             name: "ann".into(),
             tier: Tier::Premium,
             until: Some("2001-01-01T00:00:00Z".into()),
+            screens: None,
         };
         assert!(matches!(
             execute(&store, past),

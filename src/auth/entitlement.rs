@@ -73,7 +73,11 @@ mod tests {
         }
     }
     fn plan(tier: Tier, until: Option<Timestamp>) -> Plan {
-        Plan { tier, until }
+        Plan {
+            tier,
+            until,
+            screens: None,
+        }
     }
     fn grant(until: Option<Timestamp>) -> Grant {
         Grant {

@@ -21,11 +21,19 @@ pub enum LoginError {
 
 /// Checks the credentials and opens a session; returns the cookie token and the user.
 /// Blocking (argon2 takes tens of milliseconds): run it on the blocking pool.
+/// Who is signing in, as the account page will show the session.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub device: String,
+    pub address: String,
+}
+
 pub fn login(
     store: &Store,
     username: &str,
     password: &str,
     session_ttl: Duration,
+    client: Client,
 ) -> Result<(String, User), LoginError> {
     let user = match Username::parse(username) {
         Ok(name) => store.user(&name)?,
@@ -42,9 +50,10 @@ pub fn login(
     let (token, hash) = session::new_token();
     let now = Timestamp::now();
     let session = Session {
-        user: user.name.clone(),
-        created_at: now,
-        expires_at: now.plus(session_ttl),
+        device: client.device,
+        address: client.address,
+        last_seen: Some(now),
+        ..Session::new(user.name.clone(), now, now.plus(session_ttl))
     };
     match store.insert_session(&hash, &session) {
         // Removed or disabled while the password was being checked.

@@ -6,6 +6,7 @@ pub mod entitlement;
 pub mod login;
 pub mod password;
 pub mod ratelimit;
+pub mod screens;
 pub mod session;
 pub mod stream_token;
 

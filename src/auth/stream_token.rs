@@ -19,15 +19,20 @@ pub enum Scope<'a> {
     Rendition(&'a str),
     /// The segment keys of an encrypted movie (every key; each fetch is checked anew).
     Keys,
+    /// A rendition or the keys within one playback session: the token is good only beside
+    /// that session's id (`play=`), so its signs of life and its stop reach the right one.
+    InPlayback(&'a Scope<'a>, &'a str),
 }
 
 impl Scope<'_> {
-    fn label(&self) -> &str {
+    fn label(&self) -> std::borrow::Cow<'_, str> {
         match self {
-            Scope::Master => "master",
-            Scope::Rendition(r) => r,
+            Scope::Master => "master".into(),
+            Scope::Rendition(r) => (*r).into(),
             // No rendition has this name (they are 480p..., audio_N, subs_xx, thumbnails).
-            Scope::Keys => "keys/",
+            Scope::Keys => "keys/".into(),
+            // No label above holds a '|'.
+            Scope::InPlayback(scope, id) => format!("{}|play={id}", scope.label()).into(),
         }
     }
 }
@@ -90,7 +95,7 @@ impl StreamTokens {
             &key.key,
             user.as_str(),
             movie.as_str(),
-            scope.label(),
+            &scope.label(),
             expires.0,
         )
         .finalize()
@@ -146,7 +151,7 @@ impl StreamTokens {
             &key.key,
             user.as_str(),
             movie.as_str(),
-            scope.label(),
+            &scope.label(),
             expires,
         )
         .verify_slice(&sig)

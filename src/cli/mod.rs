@@ -268,6 +268,9 @@ pub enum UserCmd {
         /// When the plan lapses (RFC 3339).
         #[arg(long)]
         until: Option<String>,
+        /// Screens (playbacks at once) for this user instead of the plan's; 0 is unlimited.
+        #[arg(long, value_name = "N")]
+        screens: Option<u32>,
     },
     /// Change a user's password (ends their sessions).
     Passwd {
@@ -518,7 +521,20 @@ fn user_command(command: UserCmd) -> anyhow::Result<(Command, bool)> {
             };
             (cmd, false)
         }
-        UserCmd::Plan { name, tier, until } => (Command::UserPlan { name, tier, until }, false),
+        UserCmd::Plan {
+            name,
+            tier,
+            until,
+            screens,
+        } => (
+            Command::UserPlan {
+                name,
+                tier,
+                until,
+                screens,
+            },
+            false,
+        ),
         UserCmd::Passwd {
             name,
             password_stdin,

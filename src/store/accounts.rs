@@ -52,6 +52,11 @@ impl Store {
             .retain(|(owner, _), _| owner != name.as_str())?;
         txn.open_table(POSITIONS)?
             .retain(|(owner, _), _| owner != name.as_str())?;
+        txn.open_table(super::playbacks::PLAYBACKS)?
+            .retain(|_, bytes| {
+                super::decode::<super::playbacks::Playback>("playbacks", bytes)
+                    .is_ok_and(|p| &p.user != name)
+            })?;
         txn.commit()?;
         Ok(user)
     }

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod movies;
+pub mod playbacks;
 mod records;
 mod snapshot;
 
@@ -292,6 +293,7 @@ impl Store {
             txn.open_table(JOBS)?;
             txn.open_table(POSITIONS)?;
             txn.open_table(KEYS)?;
+            txn.open_table(playbacks::PLAYBACKS)?;
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             let mut version = found.unwrap_or(SCHEMA_VERSION);
@@ -483,6 +485,63 @@ impl Store {
         };
         txn.commit()?;
         Ok(removed)
+    }
+
+    /// A user's live sessions with their token hashes, newest first.
+    pub fn sessions_of(
+        &self,
+        user: &Username,
+        now: Timestamp,
+    ) -> Result<Vec<(String, Session)>, StoreError> {
+        let txn = self.db()?.begin_read()?;
+        let mut out = Vec::new();
+        for row in txn.open_table(SESSIONS)?.iter()? {
+            let (hash, bytes) = row?;
+            let session: Session = decode("sessions", bytes.value())?;
+            if &session.user == user && !session.is_expired(now) {
+                out.push((hash.value().to_string(), session));
+            }
+        }
+        out.sort_by_key(|(_, s)| std::cmp::Reverse(s.last_seen.unwrap_or(s.created_at)));
+        Ok(out)
+    }
+
+    /// Notes that a session was used now (the caller asks at most every minute or so).
+    pub fn touch_session(&self, token_hash: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut txn = self.begin_write()?;
+        txn.set_durability(redb::Durability::None)
+            .map_err(|e| StoreError::Db(e.into()))?;
+        {
+            let mut table = txn.open_table(SESSIONS)?;
+            let found = match table.get(token_hash)? {
+                Some(v) => Some(decode::<Session>("sessions", v.value())?),
+                None => None,
+            };
+            if let Some(mut session) = found {
+                session.last_seen = Some(now);
+                table.insert(token_hash, encode(&session).as_slice())?;
+            }
+        }
+        txn.commit()?;
+        self.handle
+            .unpersisted
+            .store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Ends every session of a user (signing out everywhere); how many there were.
+    pub fn end_sessions_of(&self, user: &Username) -> Result<u64, StoreError> {
+        let txn = self.begin_write()?;
+        let ended = {
+            let mut table = txn.open_table(SESSIONS)?;
+            let before = table.len()?;
+            table.retain(|_, bytes| {
+                decode::<Session>("sessions", bytes).is_ok_and(|s| &s.user != user)
+            })?;
+            before - table.len()?
+        };
+        txn.commit()?;
+        Ok(ended)
     }
 
     pub fn count_sessions(&self) -> Result<u64, StoreError> {
@@ -837,11 +896,7 @@ mod tests {
                 subtitle_lang: None,
             };
             store.set_preferences(who, &prefs).expect("prefs");
-            let session = Session {
-                user: who.clone(),
-                created_at: Timestamp(1),
-                expires_at: Timestamp(i64::MAX / 2),
-            };
+            let session = Session::new(who.clone(), Timestamp(1), Timestamp(i64::MAX / 2));
             store
                 .insert_session(who.as_str(), &session)
                 .expect("session");
@@ -945,11 +1000,7 @@ mod tests {
         let u = user("cat", false);
         store.create_user(&u, &Plan::default()).expect("user");
         let now = Timestamp(1_000);
-        let live = Session {
-            user: u.name.clone(),
-            created_at: now,
-            expires_at: now.plus(Duration::from_secs(60)),
-        };
+        let live = Session::new(u.name.clone(), now, now.plus(Duration::from_secs(60)));
         store.insert_session("live", &live).expect("insert");
         store
             .insert_session(
@@ -980,11 +1031,7 @@ mod tests {
         let b = user("b", false);
         store.create_user(&a, &Plan::default()).expect("a");
         store.create_user(&b, &Plan::default()).expect("b");
-        let s = |u: &User| Session {
-            user: u.name.clone(),
-            created_at: Timestamp(0),
-            expires_at: Timestamp(i64::MAX),
-        };
+        let s = |u: &User| Session::new(u.name.clone(), Timestamp(0), Timestamp(i64::MAX));
         store.insert_session("sa", &s(&a)).expect("sa");
         store.insert_session("sb", &s(&b)).expect("sb");
         store

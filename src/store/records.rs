@@ -99,6 +99,9 @@ pub struct Plan {
     /// A premium plan lapses at this time; `None` means until changed.
     #[serde(default)]
     pub until: Option<Timestamp>,
+    /// This user's number of screens, instead of the plan's (`[plans]`); 0 is unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub screens: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -106,9 +109,34 @@ pub struct Session {
     pub user: Username,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    /// What signed in ("Firefox on Linux"), from where, and when it was last used: shown on
+    /// the account page so a viewer can tell their sessions apart and end one.
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub last_seen: Option<Timestamp>,
 }
 
 impl Session {
+    pub fn new(user: Username, created_at: Timestamp, expires_at: Timestamp) -> Session {
+        Session {
+            user,
+            created_at,
+            expires_at,
+            device: String::new(),
+            address: String::new(),
+            last_seen: None,
+        }
+    }
+
+    /// The id the account page names it by: the start of its token's hash (which is only a
+    /// name: neither it nor the whole hash opens the session).
+    pub fn public_id(token_hash: &str) -> &str {
+        token_hash.get(..16).unwrap_or(token_hash)
+    }
+
     pub fn is_expired(&self, now: Timestamp) -> bool {
         now >= self.expires_at
     }

@@ -188,7 +188,8 @@ async fn playback(
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
     let id = super::stream::parse_id(&id)?;
-    let (user, movie) = super::stream::entitled_movie(&state, viewer.user.name, id).await?;
+    let super::stream::Entitled { user, movie, .. } =
+        super::stream::entitled_movie(&state, viewer.user.name, id).await?;
     let expires = Timestamp::now().plus(state.config.tokens.playback_ttl);
     let token = state.tokens.sign(
         &user.name,
@@ -221,6 +222,8 @@ async fn save_position(
     body: web::Json<Position>,
 ) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
+    // A sign of life of this browser's playback; a stopped one is told so.
+    super::playback::browser_sign_of_life(&req, &state, &viewer.user, &viewer.plan).await?;
     let id = super::stream::parse_id(&id)?;
     let seconds = body.seconds;
     if !seconds.is_finite() || !(0.0..=1.0e6).contains(&seconds) {

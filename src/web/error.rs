@@ -36,6 +36,12 @@ pub enum ApiError {
     /// The server's own disk is full: the request may succeed once there is room.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// Every screen of the viewer's plan is in use: these playback sessions.
+    #[error("every screen of your plan is in use; stop one of these to watch here")]
+    TooManyScreens(Vec<crate::web::playback::PlaybackView>),
+    /// This playback was stopped from another device (or by an admin).
+    #[error("playback was stopped on another device")]
+    PlaybackStopped,
     #[error("too many attempts; try again in {} s", .0.as_secs())]
     RateLimited(Duration),
     /// The detail is logged, never sent: it may name paths or internals.
@@ -56,6 +62,8 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "too_large",
             ApiError::InsufficientStorage(_) => "insufficient_storage",
+            ApiError::TooManyScreens(_) => "too_many_screens",
+            ApiError::PlaybackStopped => "playback_stopped",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Internal(_) => "internal",
         }
@@ -123,7 +131,8 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::TooManyScreens(_) => StatusCode::CONFLICT,
+            ApiError::PlaybackStopped => StatusCode::FORBIDDEN,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -139,9 +148,11 @@ impl ResponseError for ApiError {
         if let ApiError::RateLimited(wait) = self {
             res.insert_header((header::RETRY_AFTER, wait.as_secs().max(1).to_string()));
         }
-        res.json(serde_json::json!({
-            "error": { "code": self.code(), "message": self.to_string() }
-        }))
+        let mut error = serde_json::json!({ "code": self.code(), "message": self.to_string() });
+        if let ApiError::TooManyScreens(sessions) = self {
+            error["sessions"] = serde_json::json!(sessions);
+        }
+        res.json(serde_json::json!({ "error": error }))
     }
 }
 

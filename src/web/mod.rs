@@ -11,6 +11,7 @@ mod metadata;
 pub mod metrics;
 mod object_file;
 mod pages;
+pub mod playback;
 mod s3;
 mod stream;
 pub(crate) mod upload;
@@ -201,6 +202,7 @@ pub fn app(
         .service(
             web::scope("/api/v1")
                 .configure(api::routes)
+                .configure(playback::routes)
                 .configure(upload::routes)
                 .configure(metadata::routes)
                 .configure(local::routes)

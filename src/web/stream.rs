@@ -9,14 +9,14 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use super::viewer;
 use super::{ApiError, AppState};
+use super::{playback, viewer};
 use crate::auth::check_entitlement;
 use crate::auth::stream_token::{Scope, TokenError};
 use crate::media::segment_keys::PUBLISHED_PLAYLIST;
 use crate::media::sigv4::MAX_EXPIRES;
 use crate::playlist::{self, Variant};
-use crate::store::{Movie, MovieId, MovieStatus, Timestamp, User, Username};
+use crate::store::{Movie, MovieId, MovieStatus, Plan, Timestamp, User, Username};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     // Playlists compress ~4x (a 2-hour variant is ~700 KB of near-identical URLs).
@@ -32,6 +32,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Deserialize)]
 pub struct TokenQuery {
     token: Option<String>,
+    /// The playback session a rendition or key URL belongs to (bound into its token).
+    play: Option<String>,
 }
 
 fn token_refused(state: &AppState, e: TokenError) -> ApiError {
@@ -47,21 +49,53 @@ fn token_refused(state: &AppState, e: TokenError) -> ApiError {
     })
 }
 
-/// Who is asking: the token's user when a token is given, else the session's.
+/// Who is asking: the token's user when a token is given, else the session's. A token given
+/// with a playback id (`play=`) is good only with that id.
 async fn requester(
     req: &HttpRequest,
     state: &AppState,
-    token: Option<&str>,
+    query: &TokenQuery,
     movie: &MovieId,
     scope: Scope<'_>,
 ) -> Result<Username, ApiError> {
-    match token {
+    let scope = match &query.play {
+        Some(play) => &Scope::InPlayback(&scope, play),
+        None => &scope,
+    };
+    match &query.token {
         Some(t) => state
             .tokens
-            .verify(t, movie, scope, Timestamp::now())
+            .verify(t, movie, *scope, Timestamp::now())
             .map_err(|e| token_refused(state, e)),
         None => Ok(viewer::require(req, state).await?.user.name),
     }
+}
+
+/// The checks of a rendition or key request past the entitlement: its playback is alive (a
+/// stopped one, or one whose screen was taken while it idled, is refused).
+async fn playback_alive(
+    req: &HttpRequest,
+    state: &AppState,
+    query: &TokenQuery,
+    entitled: &Entitled,
+) -> Result<(), ApiError> {
+    match (&query.play, &query.token) {
+        (Some(play), _) => {
+            playback::sign_of_life(state, &entitled.user, &entitled.plan, play).await
+        }
+        (None, None) => {
+            playback::browser_sign_of_life(req, state, &entitled.user, &entitled.plan).await
+        }
+        // A token from before playback sessions: nothing to count it against.
+        (None, Some(_)) => Ok(()),
+    }
+}
+
+/// A viewer entitled to a movie, as checked just now.
+pub struct Entitled {
+    pub user: User,
+    pub plan: Plan,
+    pub movie: Movie,
 }
 
 /// The movie, if ready, and the requester's right to watch it, checked now (so a revoke or a
@@ -70,7 +104,7 @@ pub async fn entitled_movie(
     state: &AppState,
     user: Username,
     id: MovieId,
-) -> Result<(User, Movie), ApiError> {
+) -> Result<Entitled, ApiError> {
     let store = state.store.clone();
     let (found_user, plan, movie, grant) = web::block(move || {
         Ok::<_, crate::store::StoreError>((
@@ -99,7 +133,7 @@ pub async fn entitled_movie(
             .inc();
         return Err(ApiError::Denied(denied));
     }
-    Ok((user, movie))
+    Ok(Entitled { user, plan, movie })
 }
 
 /// Links inside playlists live for the movie plus the grace period (hls.js loads a VOD playlist
@@ -127,8 +161,17 @@ async fn master(
     query: web::Query<TokenQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&id)?;
-    let user = requester(&req, &state, query.token.as_deref(), &id, Scope::Master).await?;
-    let (user, movie) = entitled_movie(&state, user, id).await?;
+    let user = requester(&req, &state, &query, &id, Scope::Master).await?;
+    let Entitled { user, plan, movie } = entitled_movie(&state, user, id).await?;
+    let play = playback::begin(
+        &req,
+        &state,
+        &user,
+        &plan,
+        &movie.id,
+        query.token.as_deref(),
+    )
+    .await?;
     let expires = Timestamp::now().plus(link_lifetime(&state, &movie));
     let ladder = playlist::Ladder {
         video: &movie.renditions,
@@ -136,10 +179,12 @@ async fn master(
         subtitles: &movie.subtitles,
     };
     let body = playlist::render_master(&ladder, |rendition| {
-        let token = state
-            .tokens
-            .sign(&user.name, &movie.id, Scope::Rendition(rendition), expires);
-        format!("/stream/{}/{rendition}.m3u8?token={token}", movie.id)
+        let scope = Scope::InPlayback(&Scope::Rendition(rendition), &play.id);
+        let token = state.tokens.sign(&user.name, &movie.id, scope, expires);
+        format!(
+            "/stream/{}/{rendition}.m3u8?token={token}&play={}",
+            movie.id, play.id
+        )
     });
     state.metrics.manifests.with_label_values(&["master"]).inc();
     Ok(playlist_response(body))
@@ -171,10 +216,10 @@ async fn thumbnails_track(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: MovieId,
-    token: Option<&str>,
+    query: &TokenQuery,
 ) -> Result<HttpResponse, ApiError> {
-    let user = requester(&req, &state, token, &id, Scope::Rendition(THUMBNAILS)).await?;
-    let (_, movie) = entitled_movie(&state, user, id).await?;
+    let user = requester(&req, &state, query, &id, Scope::Rendition(THUMBNAILS)).await?;
+    let movie = entitled_movie(&state, user, id).await?.movie;
     let thumbs = movie
         .thumbnails
         .as_ref()
@@ -204,22 +249,17 @@ async fn variant(
     let (id, file) = path.into_inner();
     let id = parse_id(&id)?;
     if file.strip_suffix(".vtt") == Some(THUMBNAILS) {
-        return thumbnails_track(req, state, id, query.token.as_deref()).await;
+        return thumbnails_track(req, state, id, &query).await;
     }
     let rendition = file
         .strip_suffix(".m3u8")
         .ok_or_else(|| ApiError::NotFound("no such playlist".into()))?
         .to_string();
-    let user = requester(
-        &req,
-        &state,
-        query.token.as_deref(),
-        &id,
-        Scope::Rendition(&rendition),
-    )
-    .await?;
-    let (viewer, movie) = entitled_movie(&state, user, id).await?;
-    let viewer = viewer.name;
+    let user = requester(&req, &state, &query, &id, Scope::Rendition(&rendition)).await?;
+    let entitled = entitled_movie(&state, user, id).await?;
+    playback_alive(&req, &state, &query, &entitled).await?;
+    let Entitled { user, movie, .. } = entitled;
+    let viewer = user.name;
     if !movie.has_rendition(&rendition) {
         return Err(ApiError::NotFound("no such rendition".into()));
     }
@@ -277,11 +317,23 @@ async fn variant(
             let window = state.config.tokens.url_window + lifetime;
             let start = i64::try_from(state.media.window_start()).unwrap_or(i64::MAX);
             let expires = Timestamp(start).plus(window);
-            (state.tokens).sign(&viewer, &movie.id, Scope::Keys, expires)
+            let scope = match &query.play {
+                Some(play) => Scope::InPlayback(&Scope::Keys, play),
+                None => Scope::Keys,
+            };
+            (state.tokens).sign(&viewer, &movie.id, scope, expires)
         })
         .unwrap_or_default();
     let base = state.config.public_base();
-    let key_url = |n: usize| format!("{base}/stream/{}/keys/{n}?token={key_token}", movie.id);
+    let play = (query.play.as_ref())
+        .map(|p| format!("&play={p}"))
+        .unwrap_or_default();
+    let key_url = |n: usize| {
+        format!(
+            "{base}/stream/{}/keys/{n}?token={key_token}{play}",
+            movie.id
+        )
+    };
     let body = variant.render_signed(
         state.media.origin(),
         &state.media.rendition_path(&movie.id, &rendition),
@@ -312,8 +364,10 @@ async fn key(
     let n: usize = n
         .parse()
         .map_err(|_| ApiError::NotFound("no such key".into()))?;
-    let user = requester(&req, &state, query.token.as_deref(), &id, Scope::Keys).await?;
-    let (_, movie) = entitled_movie(&state, user, id).await?;
+    let user = requester(&req, &state, &query, &id, Scope::Keys).await?;
+    let entitled = entitled_movie(&state, user, id).await?;
+    playback_alive(&req, &state, &query, &entitled).await?;
+    let movie = entitled.movie;
     let store = state.store.clone();
     let keys = web::block(move || store.movie_keys(&movie.id)).await??;
     let key = keys

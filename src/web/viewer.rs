@@ -10,7 +10,11 @@ use crate::store::{Plan, Timestamp, User};
 pub struct Viewer {
     pub user: User,
     pub plan: Plan,
+    /// The hash of the session's token (its key in the database).
+    pub session: String,
 }
+
+const SEEN_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The signed-in viewer, if the request carries a live session cookie.
 pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Viewer>, ApiError> {
@@ -19,8 +23,23 @@ pub async fn current(req: &HttpRequest, state: &AppState) -> Result<Option<Viewe
     };
     let token_hash = session::hash_token(cookie.value());
     let store = state.store.clone();
-    let found = web::block(move || store.session_user(&token_hash, Timestamp::now())).await??;
-    Ok(found.map(|(_, user, plan)| Viewer { user, plan }))
+    let found = web::block(move || {
+        let now = Timestamp::now();
+        let found = store.session_user(&token_hash, now)?;
+        // "Last seen" on the account page, to the minute: one write a minute per viewer.
+        if let Some((session, ..)) = &found
+            && session.last_seen.is_none_or(|t| t.plus(SEEN_EVERY) <= now)
+        {
+            store.touch_session(&token_hash, now)?;
+        }
+        Ok::<_, crate::store::StoreError>(found.map(|f| (token_hash, f)))
+    })
+    .await??;
+    Ok(found.map(|(token_hash, (_, user, plan))| Viewer {
+        user,
+        plan,
+        session: token_hash,
+    }))
 }
 
 pub async fn require(req: &HttpRequest, state: &AppState) -> Result<Viewer, ApiError> {
@@ -57,9 +76,15 @@ pub async fn end_session(req: &HttpRequest, state: &AppState) -> Result<(), ApiE
     if let Some(cookie) = req.cookie(session::COOKIE_NAME) {
         let hash = session::hash_token(cookie.value());
         let store = state.store.clone();
-        web::block(move || store.delete_session(&hash)).await??;
+        web::block(move || store.end_session_and_playback(&hash)).await??;
     }
     Ok(())
+}
+
+pub fn user_agent(req: &HttpRequest) -> &str {
+    (req.headers().get(actix_web::http::header::USER_AGENT))
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// The client address rate limits are keyed on. A loopback peer is taken to be a reverse proxy
@@ -119,8 +144,13 @@ pub async fn attempt_login(
     };
     let store = state.store.clone();
     let ttl = state.config.auth.session_ttl;
+    let client = crate::auth::login::Client {
+        device: crate::auth::screens::device(user_agent(req)),
+        address: client_ip(req).to_string(),
+    };
     let result =
-        web::block(move || crate::auth::login::login(&store, &username, &password, ttl)).await?;
+        web::block(move || crate::auth::login::login(&store, &username, &password, ttl, client))
+            .await?;
     match result {
         Ok((token, user)) => {
             state.metrics.logins.with_label_values(&["success"]).inc();

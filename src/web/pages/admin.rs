@@ -173,6 +173,9 @@ struct PlanForm {
     csrf: String,
     tier: Tier,
     until: Option<String>,
+    /// Empty keeps the user's screens as they are.
+    #[serde(default)]
+    screens: String,
 }
 
 async fn set_plan(
@@ -186,6 +189,7 @@ async fn set_plan(
         name: name.into_inner(),
         tier: f.tier,
         until: until(f.until),
+        screens: f.screens.trim().parse().ok(),
     };
     run(&req, &state, &f.csrf, command).await
 }
