@@ -513,3 +513,163 @@ fn encrypt_turns_clear_movies_encrypted_and_a_kill_midway_leaves_them_playable()
     );
     assert!(ann.get(&format!("/stream/{id}/keys/0")).status == 200);
 }
+
+/// The first master playlist of a client: (status, the playback id its rendition URLs carry,
+/// the body).
+fn start(client: &mut Client, id: &str) -> (u16, Option<String>, String) {
+    let master = client.get(&format!("/stream/{id}"));
+    let play = (master.body.lines())
+        .find_map(|l| l.split_once("&play=").map(|(_, p)| p.to_string()))
+        .map(|p| p.chars().take_while(char::is_ascii_hexdigit).collect());
+    (master.status, play, master.body)
+}
+
+/// Screens per plan: a second browser past a one-screen plan gets 409 `too_many_screens` with
+/// the session in use; stopping it lets the second start, and the stopped one's next key and
+/// position are refused with `playback_stopped`. An idle session stops counting; a user's own
+/// number of screens and an admin's (unlimited) win over the plan's. The account API lists
+/// sign-in sessions and playbacks, ends one, and signs out everywhere.
+#[test]
+fn screens_limit_playbacks_which_viewers_can_see_and_stop() {
+    let tmp = Server::temp_dir();
+    let d = tmp.path();
+    add_user(d, "root", PW, &["--admin"]);
+    add_user(d, "ann", PW, &["--plan", "premium"]);
+    let src = make_source(
+        d,
+        "film.mp4",
+        "testsrc2=size=1280x720:rate=25",
+        4,
+        true,
+        &[],
+    );
+    let id = ingest_cli(d, &src, "Locked", "premium", ENV);
+    let mut env = ENV.to_vec();
+    env.push(("STREAMD_PLANS_PREMIUM_SCREENS", "1"));
+    env.push(("STREAMD_PROTECTION_SESSION_IDLE", "3s"));
+    env.push(("STREAMD_AUTH_LOGIN_ATTEMPTS_PER_MINUTE", "100"));
+    let s = Server::start_in(d, &env);
+    let mut a = s.client();
+    assert_eq!(a.login("ann", PW).status, 200);
+    let mut b = s.client();
+    assert_eq!(b.login("ann", PW).status, 200);
+
+    let (status, play_a, body) = start(&mut a, &id);
+    assert_eq!(status, 200, "{body}");
+    let play_a = play_a.expect("rendition URLs name the playback");
+    let (status, again, _) = start(&mut a, &id);
+    assert_eq!(
+        (status, again.as_deref()),
+        (200, Some(play_a.as_str())),
+        "a reload reuses it"
+    );
+    let keys_a = key_tags(&variant(&mut a, &id));
+    assert_eq!(fetch(&keys_a[0].0).0, 200);
+
+    // The second browser: refused, with the session in use.
+    let refused = b.get(&format!("/stream/{id}"));
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    let error = &refused.json()["error"];
+    assert_eq!(error["code"], "too_many_screens");
+    let in_use = error["sessions"].as_array().expect("sessions");
+    assert_eq!(in_use.len(), 1, "{error}");
+    for field in ["id", "device", "movie", "started_at", "last_seen"] {
+        assert!(in_use[0][field].is_string(), "{field} in {error}");
+    }
+    assert_eq!(in_use[0]["id"], play_a.as_str());
+    assert_eq!(in_use[0]["movie"], id.as_str());
+
+    // Stop it from the second browser; the second plays, the first is told at its next key.
+    assert_eq!(b.delete(&format!("/api/v1/playback/{play_a}")).status, 204);
+    let (status, play_b, _) = start(&mut b, &id);
+    assert_eq!(status, 200);
+    assert_ne!(play_b.as_deref(), Some(play_a.as_str()));
+    let (status, body) = fetch(&keys_a[1].0);
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("playback_stopped"));
+    let saved = a.post_json(
+        &format!("/api/v1/movies/{id}/position"),
+        &serde_json::json!({"seconds": 2.0}),
+    );
+    assert_eq!(saved.status, 403, "{}", saved.body);
+    assert_eq!(saved.json()["error"]["code"], "playback_stopped");
+    assert_eq!(
+        b.delete(&format!("/api/v1/playback/{play_a}")).status,
+        404,
+        "stopped already"
+    );
+
+    // The external player's link is a screen too.
+    let link = a.get(&format!("/api/v1/movies/{id}/playback")).json();
+    let (status, _) = fetch(link["master_url"].as_str().expect("master_url"));
+    assert_eq!(status, 409, "one screen, taken by the second browser");
+
+    // Idle: once the second browser shows no sign of life, its screen is free.
+    common::wait_for(30, "the idle playback to stop counting", || {
+        let live = b.get("/api/v1/account/sessions").json();
+        let n = live["playbacks"].as_array().map_or(0, Vec::len);
+        common::when(n == 0, (), live)
+    });
+    let (status, _, _) = start(&mut a, &id);
+    assert_eq!(
+        status, 200,
+        "an idle session never blocks a viewer for good"
+    );
+
+    // Ann's own number, and an admin's, win over the plan's.
+    let out = cli(
+        d,
+        &["user", "plan", "ann", "premium", "--screens", "2"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(start(&mut b, &id).0, 200, "two screens now");
+    let mut c = s.client();
+    assert_eq!(c.login("ann", PW).status, 200);
+    assert_eq!(start(&mut c, &id).0, 409);
+    let mut roots: Vec<Client> = (0..3).map(|_| s.client()).collect();
+    for r in &mut roots {
+        assert_eq!(r.login("root", PW).status, 200);
+        assert_eq!(start(r, &id).0, 200, "admins are never limited");
+    }
+
+    // The account: sign-in sessions (this one marked) and playbacks, each endable.
+    let mine = c.get("/api/v1/account/sessions").json();
+    let sessions = mine["sessions"].as_array().expect("sessions").clone();
+    assert_eq!(sessions.len(), 3, "{mine}");
+    assert_eq!(
+        sessions.iter().filter(|s| s["current"] == true).count(),
+        1,
+        "{mine}"
+    );
+    for s in &sessions {
+        for field in ["id", "device", "address", "last_seen"] {
+            assert!(s[field].is_string(), "{field} in {s}");
+        }
+    }
+    assert_eq!(
+        mine["playbacks"].as_array().map(Vec::len),
+        Some(2),
+        "{mine}"
+    );
+    let other = sessions
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("another session");
+    let path = format!(
+        "/api/v1/account/sessions/{}",
+        other["id"].as_str().expect("id")
+    );
+    assert_eq!(c.delete(&path).status, 204);
+    let left = c.get("/api/v1/account/sessions").json();
+    assert_eq!(left["sessions"].as_array().map(Vec::len), Some(2), "{left}");
+    assert_eq!(
+        c.post_json("/api/v1/account/logout-everywhere", &serde_json::json!({}))
+            .status,
+        204
+    );
+    for client in [&mut a, &mut b, &mut c] {
+        assert_eq!(client.get("/api/v1/account/sessions").status, 401);
+    }
+    assert_eq!(roots[0].get("/api/v1/account/sessions").status, 200);
+}
