@@ -34,6 +34,57 @@
   };
 
   const say = (text) => { message.textContent = text; };
+  const screens = document.getElementById('screens');
+  // Stopped from another device (contract section 10): nothing more is loaded or saved here.
+  let stoppedHere = false;
+  function stopped() {
+    if (stoppedHere) return;
+    stoppedHere = true;
+    if (hls) hls.stopLoad();
+    video.pause();
+    say('Playback was stopped on another device. Reload the page to watch here again.');
+  }
+  // Past the plan's screens the server answers 409 with the sessions in use: list them, each
+  // with a button that stops it, then start here.
+  function showScreens(sessions, at, play) {
+    const list = screens.querySelector('ul');
+    list.replaceChildren();
+    for (const s of sessions) {
+      const item = document.createElement('li');
+      const since = new Date(s.started_at);
+      item.append(`${s.device} · ${s.title || s.movie} · since ${since.toLocaleTimeString()} `);
+      const stop = document.createElement('button');
+      stop.type = 'button';
+      stop.textContent = 'Stop it';
+      stop.dataset.session = s.id;
+      stop.addEventListener('click', async () => {
+        stop.disabled = true;
+        const res = await fetch(`/api/v1/playback/${encodeURIComponent(s.id)}`, {
+          method: 'DELETE', credentials: 'same-origin',
+        }).catch(() => null);
+        if (!res || (res.status !== 204 && res.status !== 404)) {
+          stop.disabled = false;
+          return say('That session could not be stopped; try again.');
+        }
+        begin(at, play);
+      });
+      item.append(stop);
+      list.append(item);
+    }
+    screens.hidden = false;
+    say('');
+  }
+  // Asks for the master playlist first: it starts this browser's playback, or says why not.
+  async function begin(at, play) {
+    const res = await fetch(source, { credentials: 'same-origin' }).catch(() => null);
+    if (res && res.status === 409) {
+      const body = await res.json().catch(() => ({}));
+      const sessions = (body.error && body.error.sessions) || [];
+      return showScreens(sessions, at, play);
+    }
+    screens.hidden = true;
+    start(at, play);
+  }
   const sessionEnded = () => say('Your session has ended: sign in again to keep watching.');
 
   // "2160p", or "2160p HEVC HDR" for a row beside the H.264 ones (hls.js lists only the rows
@@ -524,6 +575,15 @@
     const old = errors.findIndex((e) => !e.fatal);
     if (errors.length > 50 && old >= 0) errors.splice(old, 1);
     const code = data.response && data.response.code;
+    if (code === 403 && /keyLoad|levelLoad|audioTrackLoad/.test(String(data.details))) {
+      const body = data.networkDetails && data.networkDetails.response;
+      let text = '';
+      try {
+        text = typeof body === 'string' ? body : new TextDecoder().decode(body);
+      } catch (_) { /* no body */ }
+      if (/playback_stopped/.test(text)) return stopped();
+    }
+    if (code === 409) return begin(video.currentTime, !video.paused);
     if (data.details === 'manifestLoadError' || data.details === 'levelLoadError') {
       if (code === 401) return sessionEnded();
       if (code === 403) return say('You may no longer watch this movie.');
@@ -654,12 +714,18 @@
       method: 'POST', keepalive: true, credentials: 'same-origin',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ seconds }),
-    }).then((res) => { if (res.status === 401) sessionEnded(); }).catch(() => {});
+    }).then(async (res) => {
+      if (res.status === 401) sessionEnded();
+      if (res.status === 403) {
+        const body = await res.json().catch(() => ({}));
+        if (body.error && body.error.code === 'playback_stopped') stopped();
+      }
+    }).catch(() => {});
   }
   function savePosition(leaving) {
     const seconds = video.currentTime;
     const t = Math.floor(seconds);
-    if (!playedHere || !Number.isFinite(t) || t === lastSaved) return;
+    if (stoppedHere || !playedHere || !Number.isFinite(t) || t === lastSaved) return;
     lastSaved = t;
     // A page being left cannot wait for the chain: its keepalive request must start now.
     if (leaving === true) postPosition(seconds);
@@ -691,5 +757,5 @@
     }
   }, 1000);
 
-  start(Number(root.dataset.resume) || 0, false);
+  begin(Number(root.dataset.resume) || 0, false);
 })();

@@ -652,6 +652,26 @@ fn screens_limit_playbacks_which_viewers_can_see_and_stop() {
         Some(2),
         "{mine}"
     );
+    let page = c.get("/account");
+    assert_eq!(page.status, 200);
+    for text in [
+        "this browser",
+        "Sign out everywhere",
+        "data-stop-playback",
+        "Locked",
+    ] {
+        assert!(
+            page.body.contains(text),
+            "{text} on /account:\n{}",
+            page.body
+        );
+    }
+    let admin = roots[0].get("/admin");
+    assert!(
+        admin.body.contains("Sessions of every user") && admin.body.contains(">ann<"),
+        "{}",
+        admin.body
+    );
     let other = sessions
         .iter()
         .find(|s| s["current"] == false)

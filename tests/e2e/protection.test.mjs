@@ -15,11 +15,13 @@ const ENV = {
   STREAMD_PROTECTION_KEY_PERIOD: '4s',
   STREAMD_TRANSCODE_SEGMENT_SECONDS: '2',
   STREAMD_TRANSCODE_RENDITIONS: '["480p", "720p"]',
+  STREAMD_PLANS_PREMIUM_SCREENS: '1',
 };
 
 before(async () => {
   dir = tempDir();
   addUser(dir, 'viewer', ['--plan', 'premium']);
+  addUser(dir, 'sam', ['--plan', 'premium']);
   movie = ingest(dir, makeSource(dir, 'locked.mp4', '1280x720', 12, 25), 'Locked', 'premium', ENV);
   server = await startServer(dir, ENV);
   b = await browser();
@@ -69,4 +71,40 @@ test('an encrypted film plays in the page and switches quality with the same key
   const status = await page.evaluate(async (u) => (await fetch(u)).status, last);
   assert.equal(status, 403);
   await page.close();
+});
+
+test('past the plan\'s screens the player lists the sessions, stops one and plays; the stopped page says so', async () => {
+  const second = await browser();
+  try {
+    const first = await b.context.newPage();
+    await signIn(first, server.url, 'sam');
+    await first.goto(`${server.url}/watch/${movie}`);
+    await waitPlayer(first, 'hls.js to list both rungs', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 2, null, { timeout: 60000 });
+    await first.keyboard.press(' ');
+    await waitPlayer(first, 'the first screen to play past 1 s', () => document.getElementById('video').currentTime > 1, null, { timeout: playMs(2) });
+    await first.keyboard.press(' ');
+
+    const other = await second.context.newPage();
+    await signIn(other, server.url, 'sam');
+    await other.goto(`${server.url}/watch/${movie}`);
+    await other.waitForSelector('#screens:not([hidden]) button[data-session]', { timeout: 30000 });
+    const listed = await other.textContent('#screens');
+    assert.match(listed, /Chrome on Linux/, listed);
+    assert.match(listed, /Locked/, listed);
+    await screenshot(other, 'screens-in-use');
+    await other.click('#screens button[data-session]');
+    await waitPlayer(other, 'the second screen to load the film', () => window.streamdPlayer && window.streamdPlayer.hls && window.streamdPlayer.hls.levels.length === 2, null, { timeout: 60000 });
+    await other.keyboard.press(' ');
+    await waitPlayer(other, 'the second screen to play past 1 s', () => document.getElementById('video').currentTime > 1, null, { timeout: playMs(2) });
+    assert.equal(await other.isHidden('#screens'), true);
+
+    // The first screen, played again, learns at its next position save or key that it was stopped.
+    await first.keyboard.press(' ');
+    await waitPlayer(first, 'the stopped page to say so', () => /stopped on another device/.test(document.getElementById('player-message').textContent), null, {
+      timeout: playMs(12), seen: () => `${document.getElementById('player-message').textContent} at ${document.getElementById('video').currentTime}`,
+    });
+    await screenshot(first, 'playback-stopped');
+  } finally {
+    await second.close();
+  }
 });

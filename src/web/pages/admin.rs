@@ -47,6 +47,9 @@ struct AdminPage {
     users: Vec<UserView>,
     movies: Vec<MovieView>,
     grants: Vec<GrantRow>,
+    /// Every user's sign-in sessions and playbacks.
+    sessions: crate::web::playback::Sessions,
+    everyone: bool,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +86,7 @@ async fn page(
             until: g.until.map(|t| t.to_rfc3339()),
         })
         .collect();
+    let sessions = crate::web::playback::sessions_of(&state, &viewer, true).await?;
     let (nav, cookie) = nav(&req, &state, Some(&viewer));
     let flash = flash.into_inner();
     let page = AdminPage {
@@ -92,6 +96,8 @@ async fn page(
         users: users.iter().map(|(u, p)| UserView::new(u, p)).collect(),
         movies: movies.iter().map(MovieView::from).collect(),
         grants,
+        sessions,
+        everyone: true,
     };
     render(&page, StatusCode::OK, cookie)
 }

@@ -1,6 +1,7 @@
 //! HTML pages (askama templates): sign-in and sign-out here, the catalog, the player and the
 //! admin pages in their own modules. Handlers parse, check who asks, call, render.
 
+mod account;
 mod admin;
 mod catalog;
 mod watch;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/", web::get().to(catalog::page))
         .route("/watch/{id}", web::get().to(watch::page))
+        .route("/account", web::get().to(account::page))
         .configure(admin::routes);
 }
 
