@@ -8,7 +8,8 @@
 # Usage: bash benches/paced.sh [VIEWERS=1000] [DURATION_S=60] [BITRATE=6000000] [ROUNDS=1]
 #                              [READ_RATE_BYTES_PER_S=0 (unlimited)]
 # Environment: PACED_PROFILE=debug uses the debug build (CI; figures need the default release);
-#              PACED_SOURCE_S=40 seconds of 1080p source to ingest.
+#              PACED_SOURCE_S=40 seconds of 1080p source to ingest;
+#              PACED_ENCRYPT=all ingests it with encrypted segments (nginx serves the same bytes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VIEWERS=${1:-1000}; DURATION=${2:-60}; BITRATE=${3:-6000000}; ROUNDS=${4:-1}; READ_RATE=${5:-0}
@@ -33,7 +34,7 @@ SD_PORT=18490; NG_PORT=18491
 ffmpeg -nostdin -v error -y -f lavfi -i "testsrc2=size=1920x1080:rate=30:duration=$SOURCE_S" \
   -f lavfi -i "sine=duration=$SOURCE_S" -c:v libx264 -preset ultrafast -pix_fmt yuv420p -c:a aac -shortest "$WORK/src.mp4"
 echo "benchpassword" | "$BIN" --data-dir "$D" user add bench --admin --password-stdin >/dev/null
-ID=$(STREAMD_TRANSCODE_PRESET=ultrafast "$BIN" --data-dir "$D" ingest "$WORK/src.mp4" --title bench --json | sed 's/.*"id":"\([^"]*\)".*/\1/')
+ID=$(STREAMD_PROTECTION_ENCRYPT=${PACED_ENCRYPT:-off} STREAMD_TRANSCODE_PRESET=ultrafast "$BIN" --data-dir "$D" ingest "$WORK/src.mp4" --title bench --json | sed 's/.*"id":"\([^"]*\)".*/\1/')
 
 start_streamd() {
   STREAMD_LOG=warn "$BIN" --data-dir "$D" serve --listen 127.0.0.1:$SD_PORT 2>"$WORK/streamd.err" & SD_PID=$!
