@@ -97,6 +97,28 @@ pub enum Command {
     Encrypt {
         id: Option<String>,
     },
+    /// Every series with its season and episode counts.
+    SeriesList,
+    /// Change a series' title, year, description or tier (the tier of all its episodes).
+    SeriesEdit {
+        id: String,
+        edit: crate::store::SeriesEdit,
+    },
+    /// Make a JPEG or PNG file a series' poster.
+    SeriesPoster {
+        id: String,
+        path: std::path::PathBuf,
+    },
+    /// Let a user watch every episode of a series, those added later included.
+    GrantSeries {
+        name: String,
+        series: String,
+        until: Option<String>,
+    },
+    RevokeSeries {
+        name: String,
+        series: String,
+    },
 }
 
 impl Command {
@@ -117,6 +139,33 @@ pub enum Outcome {
     Backup(crate::backup::Summary),
     Check(crate::backup::check::Report),
     Encrypted(Vec<crate::ingest::encrypt::Encrypted>),
+    Series(Vec<SeriesView>),
+}
+
+/// A series as the CLI shows it (the API adds its poster's URL).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeriesView {
+    pub id: String,
+    pub title: String,
+    pub year: Option<u16>,
+    pub description: Option<String>,
+    pub tier: Tier,
+    pub seasons: usize,
+    pub episodes: usize,
+}
+
+impl SeriesView {
+    pub fn new(series: &crate::store::Series, episodes: &[std::sync::Arc<Movie>]) -> Self {
+        SeriesView {
+            id: series.id.to_string(),
+            title: series.title.clone(),
+            year: series.year,
+            description: series.description.clone(),
+            tier: series.tier,
+            seasons: crate::catalog::series::season_count(episodes),
+            episodes: episodes.len(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -178,6 +227,38 @@ pub struct MovieView {
     /// What the ingest skipped or changed (image subtitles, downmixes, tone-mapping).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// The series it is an episode of, or null (contract section 13).
+    #[serde(default)]
+    pub series: Option<SeriesRef>,
+}
+
+/// Where an episode sits, as the movie JSON shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SeriesRef {
+    pub id: String,
+    pub title: String,
+    pub season: u32,
+    pub episode: u32,
+    /// The last episode of a double one (`S01E01E02`: episode 1, last 2), or null.
+    pub last_episode: Option<u32>,
+    /// `S01E02` (`S01E01-E02` for a double).
+    pub label: String,
+    /// Another movie that claimed the same season and episode first, or null.
+    pub also_claimed_by: Option<String>,
+}
+
+impl From<&crate::store::Episode> for SeriesRef {
+    fn from(e: &crate::store::Episode) -> Self {
+        SeriesRef {
+            id: e.series.to_string(),
+            title: e.series_title.clone(),
+            season: e.season,
+            episode: e.episode,
+            last_episode: e.last_episode,
+            label: e.label(),
+            also_claimed_by: e.also_claimed_by.as_ref().map(ToString::to_string),
+        }
+    }
 }
 
 /// An audio rendition as the API shows it (CONTRACT.md section 6).
@@ -231,8 +312,15 @@ impl From<&Movie> for MovieView {
                 })
                 .collect(),
             notes: m.notes.clone(),
+            series: m.episode.as_ref().map(SeriesRef::from),
         }
     }
+}
+
+/// One series, as a list of one.
+fn series_outcome(store: &Store, series: &crate::store::Series) -> Result<Outcome, ManageError> {
+    let episodes = crate::catalog::series::episodes_of(&series.id, &store.movies_shared()?);
+    Ok(Outcome::Series(vec![SeriesView::new(series, &episodes)]))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -265,9 +353,10 @@ impl From<crate::ingest::IngestError> for ManageError {
 impl From<StoreError> for ManageError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::UserNotFound(_) | StoreError::MovieNotFound(_) => {
-                ManageError::NotFound(e.to_string())
-            }
+            StoreError::UserNotFound(_)
+            | StoreError::MovieNotFound(_)
+            | StoreError::SeriesNotFound(_) => ManageError::NotFound(e.to_string()),
+            StoreError::BadEdit(why) => ManageError::Invalid(why),
             StoreError::UserExists(_) | StoreError::LastAdmin(_) => {
                 ManageError::Conflict(e.to_string())
             }
@@ -306,6 +395,7 @@ impl Command {
                 | Command::MovieDelete { .. }
                 | Command::Check
                 | Command::Encrypt { .. }
+                | Command::SeriesPoster { .. }
         )
     }
 }
@@ -347,6 +437,11 @@ pub fn execute_with(ingester: &Ingester, command: Command) -> Result<Outcome, Ma
             Ok(Outcome::Encrypted(vec![ingester.encrypt(&movie_id(&id)?)?]))
         }
         Command::Encrypt { id: None } => Ok(Outcome::Encrypted(ingester.encrypt_all()?)),
+        Command::SeriesPoster { id, path } => {
+            let id = movie_id(&id)?;
+            let series = ingester.set_series_poster(&id, &path)?;
+            series_outcome(&ingester.store, &series)
+        }
         other => execute(&ingester.store, other),
     }
 }
@@ -474,7 +569,8 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
         | Command::MoviePoster { .. }
         | Command::MovieDelete { .. }
         | Command::Check
-        | Command::Encrypt { .. } => Err(ManageError::Invalid(
+        | Command::Encrypt { .. }
+        | Command::SeriesPoster { .. } => Err(ManageError::Invalid(
             "subtitle, poster and delete commands need the object store: use execute_with".into(),
         )),
         Command::Backup { path, key } => {
@@ -514,6 +610,52 @@ pub fn execute(store: &Store, command: Command) -> Result<Outcome, ManageError> 
                 .edit_movie(&id, &edit)?
                 .ok_or_else(|| ManageError::NotFound(format!("no movie with id {id}")))?;
             Ok(Outcome::Movie(Box::new(MovieView::from(&movie))))
+        }
+        Command::SeriesList => {
+            let movies = store.movies_shared()?;
+            let mut all: Vec<SeriesView> = (store.list_series()?.iter())
+                .map(|s| SeriesView::new(s, &crate::catalog::series::episodes_of(&s.id, &movies)))
+                .collect();
+            all.sort_by_key(|s| crate::catalog::fold(&s.title));
+            Ok(Outcome::Series(all))
+        }
+        Command::SeriesEdit { id, edit } => {
+            let id = movie_id(&id)?;
+            edit.check().map_err(ManageError::Invalid)?;
+            let series = store.edit_series(&id, &edit)?;
+            series_outcome(store, &series)
+        }
+        Command::GrantSeries {
+            name,
+            series,
+            until: until_text,
+        } => {
+            let name = username(&name)?;
+            let series = movie_id(&series)?;
+            let until = until(until_text.as_deref(), now)?;
+            store.put_series_grant(
+                &name,
+                &series,
+                &Grant {
+                    granted_at: now,
+                    until,
+                },
+            )?;
+            let suffix = until.map(|t| format!(" until {t}")).unwrap_or_default();
+            done(format!(
+                "{name} may watch every episode of series {series}{suffix}"
+            ))
+        }
+        Command::RevokeSeries { name, series } => {
+            let name = username(&name)?;
+            let series = movie_id(&series)?;
+            if store.remove_series_grant(&name, &series)? {
+                done(format!("revoked {name}'s grant for series {series}"))
+            } else {
+                Err(ManageError::NotFound(format!(
+                    "{name} holds no grant for series {series}"
+                )))
+            }
         }
         Command::Movie { id } => {
             let id = movie_id(&id)?;

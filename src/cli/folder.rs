@@ -51,6 +51,16 @@ impl Item {
     }
 }
 
+/// Why an episode is flagged: another file already holds its season and episode.
+fn clash(view: &MovieView) -> Option<String> {
+    let series = view.series.as_ref()?;
+    let other = series.also_claimed_by.as_ref()?;
+    Some(format!(
+        "{} of {:?} is also claimed by movie {other}: both are kept; fix either with `streamd movie edit ID --season N --episode N`",
+        series.label, series.title
+    ))
+}
+
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -58,20 +68,28 @@ fn is_zero(n: &usize) -> bool {
 fn say(items: &mut Vec<Item>, json: bool, item: Item) {
     if !json {
         let what = match (&item.movie, &item.reason) {
-            (Some(m), _) => format!(
-                "{}{:?}{}{}",
+            (Some(m), reason) => format!(
+                "{}{}{:?}{}{}{}",
                 // A dry run's id is never used.
                 if item.outcome == "would import" {
                     String::new()
                 } else {
                     format!("{} ", m.id)
                 },
+                m.series
+                    .as_ref()
+                    .map(|s| format!("{:?} {} ", s.title, s.label))
+                    .unwrap_or_default(),
                 m.title,
                 m.year.map(|y| format!(" ({y})")).unwrap_or_default(),
                 match item.subtitle_files {
                     0 => String::new(),
                     n => format!(", {n} subtitle file(s) beside it"),
-                }
+                },
+                reason
+                    .as_ref()
+                    .map(|r| format!(" (note: {r})"))
+                    .unwrap_or_default()
             ),
             (None, Some(r)) => r.clone(),
             (None, None) => String::new(),
@@ -171,8 +189,9 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let (mut movie, problems) = library::new_movie(path, opts.tier);
-        for p in problems {
+        let found = library::new_movie(path, &root, opts.tier);
+        let mut movie = found.movie;
+        for p in found.problems {
             eprintln!("skipping subtitles: {p}");
         }
         movie.dry_run = opts.dry_run;
@@ -186,8 +205,8 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
                 } else {
                     "queued"
                 },
+                reason: found.note.or_else(|| clash(&view)),
                 movie: Some(view),
-                reason: None,
                 subtitle_files,
             },
             Err(e) => {
@@ -211,7 +230,8 @@ pub fn run(config: &Config, root: &Path, opts: Options) -> anyhow::Result<()> {
             };
             let view = queue.finish(config, &id)?;
             (item.outcome, item.reason) = match view.status.as_str() {
-                "ready" => ("ready", None),
+                // A note from the import (an episode claimed twice) stays with it.
+                "ready" => ("ready", item.reason.take()),
                 _ => ("failed", view.error.clone()),
             };
             if !json {

@@ -8,7 +8,7 @@ mod ingest;
 mod remote;
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -48,20 +48,30 @@ pub enum Cmd {
         #[command(subcommand)]
         command: UserCmd,
     },
-    /// Let a user watch one movie regardless of plan.
+    /// Let a user watch one movie, or every episode of a series (--series), regardless of plan.
     Grant {
         name: String,
-        #[arg(allow_hyphen_values = true)]
-        movie_id: String,
+        #[arg(allow_hyphen_values = true, required_unless_present = "series")]
+        movie_id: Option<String>,
+        /// A series id instead of a movie: every episode, those added later included.
+        #[arg(long, conflicts_with = "movie_id", allow_hyphen_values = true)]
+        series: Option<String>,
         /// End of the grant (RFC 3339, e.g. 2027-01-31T00:00:00Z); open-ended without it.
         #[arg(long)]
         until: Option<String>,
     },
-    /// Take back a grant.
+    /// Take back a grant (of a movie, or of a series with --series).
     Revoke {
         name: String,
-        #[arg(allow_hyphen_values = true)]
-        movie_id: String,
+        #[arg(allow_hyphen_values = true, required_unless_present = "series")]
+        movie_id: Option<String>,
+        #[arg(long, conflicts_with = "movie_id", allow_hyphen_values = true)]
+        series: Option<String>,
+    },
+    /// List series, or change one (title, year, description, tier of all its episodes, poster).
+    Series {
+        #[command(subcommand)]
+        command: SeriesCmd,
     },
     /// Turn a movie file, or every video in a folder (recursive), into HLS ladders (a file:
     /// waits and shows progress unless --no-wait). Title and year come from the file name
@@ -201,6 +211,16 @@ pub enum MovieCmd {
         description: Option<String>,
         #[arg(long)]
         tier: Option<Tier>,
+        /// Make it an episode of a series: a series id, or a title (joins the series of that
+        /// title, case and punctuation aside, or starts one); `none` makes it a film again.
+        #[arg(long, allow_hyphen_values = true)]
+        series: Option<String>,
+        /// Its season (0 for specials).
+        #[arg(long)]
+        season: Option<u32>,
+        /// Its episode number.
+        #[arg(long)]
+        episode: Option<u32>,
         #[arg(long)]
         json: bool,
     },
@@ -208,6 +228,35 @@ pub enum MovieCmd {
     Delete {
         #[arg(allow_hyphen_values = true)]
         movie_id: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SeriesCmd {
+    /// List every series with its seasons and episodes.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a series (what is not given stays); its tier is every episode's tier.
+    Edit {
+        #[arg(allow_hyphen_values = true)]
+        series_id: String,
+        #[arg(long)]
+        title: Option<String>,
+        /// The year it began, or `none` to clear it.
+        #[arg(long)]
+        year: Option<String>,
+        /// A few lines about the show (an empty one clears it).
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        tier: Option<Tier>,
+        /// A JPEG or PNG picture to show on its card.
+        #[arg(long)]
+        poster: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -351,28 +400,78 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Grant {
             name,
             movie_id,
+            series,
             until,
-        } => print_outcome(
-            &execute(
-                &config,
-                Command::Grant {
+        } => {
+            let command = match (series, movie_id) {
+                (Some(series), _) => Command::GrantSeries {
                     name,
-                    movie: movie_id,
+                    series,
                     until,
                 },
-            )?,
-            false,
-        ),
-        Cmd::Revoke { name, movie_id } => print_outcome(
-            &execute(
-                &config,
-                Command::Revoke {
+                (None, movie) => Command::Grant {
                     name,
-                    movie: movie_id,
+                    movie: movie.unwrap_or_default(),
+                    until,
                 },
-            )?,
-            false,
-        ),
+            };
+            print_outcome(&execute(&config, command)?, false)
+        }
+        Cmd::Revoke {
+            name,
+            movie_id,
+            series,
+        } => {
+            let command = match (series, movie_id) {
+                (Some(series), _) => Command::RevokeSeries { name, series },
+                (None, movie) => Command::Revoke {
+                    name,
+                    movie: movie.unwrap_or_default(),
+                },
+            };
+            print_outcome(&execute(&config, command)?, false)
+        }
+        Cmd::Series {
+            command: SeriesCmd::List { json },
+        } => print_outcome(&execute(&config, Command::SeriesList)?, json),
+        Cmd::Series {
+            command:
+                SeriesCmd::Edit {
+                    series_id,
+                    title,
+                    year,
+                    description,
+                    tier,
+                    poster,
+                    json,
+                },
+        } => {
+            let edit = crate::store::SeriesEdit {
+                title,
+                year: year.as_deref().map(year_arg).transpose()?,
+                description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                tier,
+            };
+            let mut outcome = None;
+            if edit != crate::store::SeriesEdit::default() || poster.is_none() {
+                let command = Command::SeriesEdit {
+                    id: series_id.clone(),
+                    edit,
+                };
+                outcome = Some(execute(&config, command)?);
+            }
+            if let Some(path) = poster {
+                let command = Command::SeriesPoster {
+                    id: series_id,
+                    path: absolute(path)?,
+                };
+                outcome = Some(execute(&config, command)?);
+            }
+            match outcome {
+                Some(outcome) => print_outcome(&outcome, json),
+                None => Ok(()),
+            }
+        }
         Cmd::Movies { json } => print_outcome(&execute(&config, Command::Movies)?, json),
         Cmd::Ingest {
             file,
@@ -404,15 +503,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             subtitles.extend(ingest::sidecars_beside(&file, &subtitles));
-            let named = crate::library::names::parse(
-                &file.file_stem().unwrap_or_default().to_string_lossy(),
-            );
+            // A single file's show and season folders count too (`Show/Season 1/E02.mkv`).
+            let file_abs = absolute(file.clone())?;
+            let root = file_abs.ancestors().nth(3).unwrap_or(Path::new("/"));
+            let named = crate::library::new_movie(&file_abs, root, tier).movie;
             let movie = crate::ingest::NewMovie {
                 title: title.unwrap_or(named.title),
                 year: named.year,
                 tier,
                 sidecars: subtitles,
                 dry_run,
+                episode: named.episode,
                 ..Default::default()
             };
             if dry_run {
@@ -440,6 +541,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     year,
                     description,
                     tier,
+                    series,
+                    season,
+                    episode,
                     json,
                 },
         } => {
@@ -448,6 +552,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 year: year.as_deref().map(year_arg).transpose()?,
                 description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
                 tier,
+                series: series.map(|s| Some(s).filter(|s| !s.eq_ignore_ascii_case("none"))),
+                season,
+                episode,
             };
             let mut outcome = None;
             if edit != crate::store::MovieEdit::default() || poster.is_none() {
@@ -658,6 +765,23 @@ fn print_outcome(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
                         e.id, e.title, e.segments, e.keys, e.removed
                     ),
                 }
+            }
+        }
+        Outcome::Series(all) if json => println!("{}", serde_json::to_string(all)?),
+        Outcome::Series(all) => {
+            if all.is_empty() {
+                eprintln!("no series yet: episodes named like `Show.S01E02.mkv` make one");
+            }
+            for s in all {
+                println!(
+                    "{} {} {:?}{}: {} season(s), {} episode(s)",
+                    s.id,
+                    s.tier,
+                    s.title,
+                    s.year.map(|y| format!(" ({y})")).unwrap_or_default(),
+                    s.seasons,
+                    s.episodes
+                );
             }
         }
         Outcome::Movie(movie) if json => println!("{}", serde_json::to_string(movie)?),

@@ -10,7 +10,7 @@ use super::error::IngestError;
 use super::pipeline::Ingester;
 use super::run::{Control, RunError, run_ffmpeg};
 use super::tools::Tools;
-use crate::store::{Movie, MovieId};
+use crate::store::{Movie, MovieId, Series, SeriesId};
 
 /// A picture larger than this (pixels) is refused before it is decoded: a 30000 x 30000 PNG
 /// of a few kilobytes would otherwise take gigabytes to decode.
@@ -65,6 +65,47 @@ impl Ingester {
     /// ffmpeg can read; the previous hand-picked poster's object is removed.
     pub fn set_poster(&self, id: &MovieId, upload: &Path) -> Result<Movie, IngestError> {
         self.ready_movie(id)?;
+        let name = self.publish_poster(id, upload)?;
+        let Some((movie, old)) = self.store.set_poster(id, Some(name.clone()))? else {
+            // Deleted meanwhile: its objects went with it, but not this one.
+            let _ = self.media.delete_object(id, &name);
+            return Err(IngestError::NotReady(id.clone()));
+        };
+        if let Some(old) = old
+            && let Err(e) = self.media.delete_object(id, &old)
+        {
+            tracing::warn!(movie_id = %id, error = %e, "could not remove the previous poster");
+        }
+        self.record_inventory(id);
+        Ok(movie)
+    }
+
+    /// Makes `upload` a series' poster. Its object lives under the series id in the movies'
+    /// namespace (`movies/{series id}/poster-*.jpg`: ids are drawn from one space), so it is
+    /// signed and served like any poster.
+    pub fn set_series_poster(&self, id: &SeriesId, upload: &Path) -> Result<Series, IngestError> {
+        if self.store.series(id)?.is_none() {
+            return Err(crate::store::StoreError::SeriesNotFound(id.clone()).into());
+        }
+        let name = self.publish_poster(id, upload)?;
+        let (series, old) = match self.store.set_series_poster(id, &name) {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = self.media.delete_object(id, &name);
+                return Err(e.into());
+            }
+        };
+        if let Some(old) = old
+            && let Err(e) = self.media.delete_object(id, &old)
+        {
+            tracing::warn!(series_id = %id, error = %e, "could not remove the previous poster");
+        }
+        Ok(series)
+    }
+
+    /// Re-encodes a JPEG or PNG upload and publishes it under `id` with a new name; nothing is
+    /// published unless ffmpeg reads it as a picture.
+    fn publish_poster(&self, id: &MovieId, upload: &Path) -> Result<String, IngestError> {
         let mut head = [0u8; 8];
         let read = std::fs::File::open(upload)
             .and_then(|mut f| f.read(&mut head))
@@ -109,19 +150,7 @@ impl Ingester {
                 Ok(name)
             });
         let _ = std::fs::remove_file(&out);
-        let name = published?;
-        let Some((movie, old)) = self.store.set_poster(id, Some(name.clone()))? else {
-            // Deleted meanwhile: its objects went with it, but not this one.
-            let _ = self.media.delete_object(id, &name);
-            return Err(IngestError::NotReady(id.clone()));
-        };
-        if let Some(old) = old
-            && let Err(e) = self.media.delete_object(id, &old)
-        {
-            tracing::warn!(movie_id = %id, error = %e, "could not remove the previous poster");
-        }
-        self.record_inventory(id);
-        Ok(movie)
+        published
     }
 }
 

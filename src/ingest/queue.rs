@@ -5,7 +5,9 @@ use std::path::Path;
 
 use super::error::IngestError;
 use super::subtitles;
-use crate::store::{Job, JobState, Movie, MovieId, MovieStatus, Sidecar, Store, Tier, Timestamp};
+use crate::store::{
+    EpisodeClaim, Job, JobState, Movie, MovieId, MovieStatus, Sidecar, Store, Tier, Timestamp,
+};
 
 /// What a queued movie starts as.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -31,6 +33,9 @@ pub struct NewMovie {
     /// does, to spot copies within the scan): not read a second time.
     #[serde(default)]
     pub fingerprint: Option<String>,
+    /// The series, season and episode its name gave (contract section 13), if any.
+    #[serde(default)]
+    pub episode: Option<EpisodeClaim>,
 }
 
 /// Queues a movie for ingest: checks the source is there, records the movie and its job.
@@ -80,7 +85,16 @@ pub fn enqueue(store: &Store, source: &Path, new: NewMovie) -> Result<Movie, Ing
         ..Movie::new(MovieId::generate(), title.to_string(), new.tier, now)
     };
     if new.dry_run {
-        return Ok(movie);
+        // What the summary shows; the series is found or started for real at enqueue.
+        let episode = new.episode.map(|claim| crate::store::Episode {
+            series: MovieId::generate(),
+            series_title: claim.series,
+            season: claim.season,
+            episode: claim.episode,
+            last_episode: claim.last_episode,
+            also_claimed_by: None,
+        });
+        return Ok(Movie { episode, ..movie });
     }
     let job = Job {
         movie: movie.id.clone(),
@@ -93,8 +107,7 @@ pub fn enqueue(store: &Store, source: &Path, new: NewMovie) -> Result<Movie, Ing
         finished_at: None,
         sidecars,
     };
-    store.enqueue(&movie, &job)?;
-    Ok(movie)
+    Ok(store.enqueue(&movie, &job, new.episode.as_ref())?)
 }
 
 pub fn check_sidecar(mut sidecar: Sidecar) -> Result<Sidecar, IngestError> {

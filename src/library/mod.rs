@@ -1,6 +1,7 @@
 //! A library from files as people keep them: names that say title and year, subtitles
 //! beside the movie, content fingerprints, folders imported once and watched.
 
+pub mod episodes;
 pub mod names;
 pub mod sidecars;
 pub mod watch;
@@ -38,20 +39,60 @@ pub fn unusable(path: &Path) -> Option<String> {
     }
 }
 
-/// What the file's name says, ready to queue: title, year, the usable subtitles beside it
-/// (and why any other was left out), marked to skip a copy of a film already there.
-pub fn new_movie(path: &Path, tier: crate::store::Tier) -> (crate::ingest::NewMovie, Vec<String>) {
-    let named = names::parse(&path.file_stem().unwrap_or_default().to_string_lossy());
+/// A file made ready to queue: what its path says and what the import summary shows of it.
+pub struct Found {
+    pub movie: crate::ingest::NewMovie,
+    /// Subtitle files beside it that were left out, and why.
+    pub problems: Vec<String>,
+    /// Why a name that looks like an episode's was imported as a film ("episode 999 is not an
+    /// episode number"): the owner fixes it with `movie edit`.
+    pub note: Option<String>,
+}
+
+/// What the file's path says, ready to queue: a film's title and year, or a series, season and
+/// episode (folders below `root` count: `Show (2019)/Season 1/...`); the usable subtitles
+/// beside it; marked to skip a copy of a film already there.
+pub fn new_movie(path: &Path, root: &Path, tier: crate::store::Tier) -> Found {
     let (sidecars, problems) = sidecars::usable_beside(path, &[]);
+    let film = || names::parse(&path.file_stem().unwrap_or_default().to_string_lossy());
+    let (title, year, episode, note) = match episodes::parse(path, root) {
+        episodes::Named::Episode(e) => {
+            let title = e.title.clone().unwrap_or_else(|| match e.last_episode {
+                Some(last) => format!("Episodes {}-{last}", e.episode),
+                None => format!("Episode {}", e.episode),
+            });
+            let claim = crate::store::EpisodeClaim {
+                series: e.series,
+                year: e.year,
+                season: e.season,
+                episode: e.episode,
+                last_episode: e.last_episode,
+            };
+            (title, None, Some(claim), None)
+        }
+        episodes::Named::Film => {
+            let named = film();
+            (named.title, named.year, None, None)
+        }
+        episodes::Named::FilmBecause(why) => {
+            let named = film();
+            (named.title, named.year, None, Some(why))
+        }
+    };
     let movie = crate::ingest::NewMovie {
-        title: named.title,
-        year: named.year,
+        title,
+        year,
         tier,
         sidecars,
         skip_duplicate: true,
+        episode,
         ..Default::default()
     };
-    (movie, problems)
+    Found {
+        movie,
+        problems,
+        note,
+    }
 }
 
 /// Folders a library scan never enters: what streamd writes (the object store, which may be a

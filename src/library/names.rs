@@ -10,7 +10,7 @@ pub struct NameInfo {
 }
 
 /// Words that start the technical tail of a release name: never a title's words.
-const TECHNICAL: &[&str] = &[
+pub(crate) const TECHNICAL: &[&str] = &[
     "480p",
     "576p",
     "720p",
@@ -119,7 +119,7 @@ fn as_year(token: &str) -> Option<u16> {
 
 /// Whether `token` is one of `words`, ignoring case and brackets; `x264-GROUP` and
 /// `DTS-HD.MA` count by the part before the dash.
-fn is_one_of(token: &str, words: &[&str]) -> bool {
+pub(crate) fn is_one_of(token: &str, words: &[&str]) -> bool {
     let word = token
         .trim_matches(|c| matches!(c, '(' | ')' | '[' | ']' | '{' | '}' | ','))
         .to_lowercase();
@@ -128,7 +128,7 @@ fn is_one_of(token: &str, words: &[&str]) -> bool {
 }
 
 /// Removes `[...]` groups (`[YTS.MX]`, `[1080p]`): tags, never title.
-fn without_brackets(name: &str) -> String {
+pub(crate) fn without_brackets(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut depth = 0usize;
     for c in name.chars() {

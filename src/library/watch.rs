@@ -221,10 +221,17 @@ impl Watch {
             tracing::debug!(file = %path.display(), "already in the library");
             return;
         }
-        let (mut movie, problems) = crate::library::new_movie(path, Tier::Free);
+        let root = (self.folders.iter())
+            .find(|root| path.starts_with(root))
+            .map_or_else(|| path.parent().unwrap_or(path), |root| root.as_path());
+        let found = crate::library::new_movie(path, root, Tier::Free);
+        let mut movie = found.movie;
         movie.fingerprint = Some(print.clone());
-        for p in problems {
+        for p in found.problems {
             tracing::warn!(file = %path.display(), problem = %p, "subtitles beside it skipped");
+        }
+        if let Some(note) = found.note {
+            tracing::warn!(file = %path.display(), reason = %note, "imported as a film");
         }
         match enqueue(&self.store, path, movie) {
             Ok(m) => {

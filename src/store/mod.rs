@@ -5,6 +5,7 @@ mod accounts;
 mod movies;
 pub mod playbacks;
 mod records;
+pub mod series;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -136,6 +137,11 @@ pub enum StoreError {
     UserNotFound(Username),
     #[error("no movie with id {0}")]
     MovieNotFound(MovieId),
+    #[error("no series with id {0}")]
+    SeriesNotFound(MovieId),
+    /// A change that cannot be made as asked, in words for the person who asked.
+    #[error("{0}")]
+    BadEdit(String),
     #[error("{0} is the last admin who can sign in: make another user an admin first")]
     LastAdmin(Username),
 }
@@ -294,6 +300,7 @@ impl Store {
             txn.open_table(POSITIONS)?;
             txn.open_table(KEYS)?;
             txn.open_table(playbacks::PLAYBACKS)?;
+            txn.open_table(series::SERIES)?;
             let mut meta = txn.open_table(META)?;
             let found = meta.get("schema_version")?.map(|v| v.value());
             let mut version = found.unwrap_or(SCHEMA_VERSION);

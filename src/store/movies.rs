@@ -8,8 +8,8 @@ use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::{GRANTS, JOBS, KEYS, MOVIES, POSITIONS, Store, StoreError, decode, encode};
 use crate::store::{
-    Inventory, Job, JobState, Movie, MovieEdit, MovieId, MovieStatus, Progress, Published,
-    SubtitleRendition, Timestamp,
+    EpisodeClaim, Inventory, Job, JobState, Movie, MovieEdit, MovieId, MovieStatus, Progress,
+    Published, SubtitleRendition, Timestamp,
 };
 
 fn read_movie(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Movie>, StoreError> {
@@ -24,7 +24,7 @@ fn read_job(txn: &WriteTransaction, id: &MovieId) -> Result<Option<Job>, StoreEr
     found.map(|v| decode("jobs", v.value())).transpose()
 }
 
-fn write_movie(txn: &WriteTransaction, movie: &Movie) -> Result<(), StoreError> {
+pub(super) fn write_movie(txn: &WriteTransaction, movie: &Movie) -> Result<(), StoreError> {
     txn.open_table(MOVIES)?
         .insert(movie.id.as_str(), encode(movie).as_slice())?;
     Ok(())
@@ -150,12 +150,23 @@ impl Store {
     }
 
     /// Adds a queued movie and its job together.
-    pub fn enqueue(&self, movie: &Movie, job: &Job) -> Result<(), StoreError> {
+    /// An episode (`claim`) joins its series, found or started, in the same transaction: it is
+    /// returned with the series' title and tier.
+    pub fn enqueue(
+        &self,
+        movie: &Movie,
+        job: &Job,
+        claim: Option<&EpisodeClaim>,
+    ) -> Result<Movie, StoreError> {
         let txn = self.begin_write()?;
-        write_movie(&txn, movie)?;
+        let mut movie = movie.clone();
+        if let Some(claim) = claim {
+            super::series::join(&txn, &mut movie, claim)?;
+        }
+        write_movie(&txn, &movie)?;
         write_job(&txn, job)?;
         self.commit_movies(txn, true)?;
-        Ok(())
+        Ok(movie)
     }
 
     /// Takes the oldest queued job (or the named one) and marks it and its movie running.
@@ -202,6 +213,8 @@ impl Store {
         let txn = self.begin_write()?;
         let edited = match read_movie(&txn, id)? {
             Some(mut movie) => {
+                // The series part first: it checks a tier change against the series'.
+                super::series::edit_episode(&txn, &mut movie, edit)?;
                 edit.apply(&mut movie);
                 write_movie(&txn, &movie)?;
                 Some(movie)
@@ -432,7 +445,7 @@ mod tests {
             finished_at: None,
             sidecars: vec![],
         };
-        store.enqueue(&movie, &job).expect("enqueue");
+        store.enqueue(&movie, &job, None).expect("enqueue");
         id
     }
 

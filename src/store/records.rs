@@ -290,6 +290,131 @@ pub struct Movie {
     /// recorded it get one at the next `serve`).
     #[serde(default)]
     pub inventory: Option<Inventory>,
+    /// The series it is an episode of, if it is one (contract section 13).
+    #[serde(default)]
+    pub episode: Option<Episode>,
+}
+
+/// Where a movie sits in a series. The series' title and tier are copied onto each episode
+/// (and kept in step in the same transaction as any change to them), so listing movies never
+/// joins two tables.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Episode {
+    pub series: SeriesId,
+    pub series_title: String,
+    /// 0 holds the specials.
+    pub season: u32,
+    pub episode: u32,
+    /// The last episode of a double one (`S01E01E02` is episode 1, last 2).
+    #[serde(default)]
+    pub last_episode: Option<u32>,
+    /// Another movie already claimed this season and episode when this one came in: both are
+    /// kept, this one is flagged until someone fixes either with `movie edit`.
+    #[serde(default)]
+    pub also_claimed_by: Option<MovieId>,
+}
+
+impl Episode {
+    /// `S01E02`, or `S01E01-E02` for a double episode.
+    pub fn label(&self) -> String {
+        match self.last_episode {
+            Some(last) => format!("S{:02}E{:02}-E{last:02}", self.season, self.episode),
+            None => format!("S{:02}E{:02}", self.season, self.episode),
+        }
+    }
+
+    /// The order episodes play in: season, then episode.
+    pub fn order(&self) -> (u32, u32) {
+        (self.season, self.episode)
+    }
+}
+
+/// A series' id has a movie id's shape (and generation), in its own namespace.
+pub type SeriesId = MovieId;
+
+/// A show: what its episodes share (contract section 13). Its tier is every episode's tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub id: SeriesId,
+    pub title: String,
+    #[serde(default)]
+    pub year: Option<u16>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub tier: Tier,
+    /// The object name (under `series/{id}/`) of a poster set by hand; `None` shows the first
+    /// episode's.
+    #[serde(default)]
+    pub poster: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A change to a series (`streamd series edit`): absent fields stay; `year` or `description`
+/// null is cleared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesEdit {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub year: Option<Option<u16>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<Tier>,
+}
+
+impl SeriesEdit {
+    /// The same rules as a movie's metadata.
+    pub fn check(&self) -> Result<(), String> {
+        MovieEdit {
+            title: self.title.clone(),
+            year: self.year,
+            description: self.description.clone(),
+            tier: self.tier,
+            ..MovieEdit::default()
+        }
+        .check()
+    }
+
+    pub fn apply(&self, series: &mut Series) {
+        if let Some(title) = &self.title {
+            series.title = title.trim().to_string();
+        }
+        if let Some(year) = self.year {
+            series.year = year;
+        }
+        if let Some(d) = &self.description {
+            series.description = d
+                .as_ref()
+                .map(|d| d.trim().to_string())
+                .filter(|d| !d.is_empty());
+        }
+        if let Some(tier) = self.tier {
+            series.tier = tier;
+        }
+    }
+}
+
+/// Where a movie goes in a series, as someone asked for it: `series` is a series id or a
+/// title (which joins the series of that title, case and punctuation aside, or starts one).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeClaim {
+    pub series: String,
+    #[serde(default)]
+    pub year: Option<u16>,
+    pub season: u32,
+    pub episode: u32,
+    #[serde(default)]
+    pub last_episode: Option<u32>,
 }
 
 /// A summary of a published movie's objects; the object `inventory.json` beside them names each
@@ -357,6 +482,7 @@ impl Movie {
             thumbnails: None,
             encoder: None,
             inventory: None,
+            episode: None,
         }
     }
 
@@ -469,6 +595,18 @@ pub struct MovieEdit {
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<Tier>,
+    /// The series it is an episode of: an id or a title (see [`EpisodeClaim`]); null makes it
+    /// a film again.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub series: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub season: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub episode: Option<u32>,
 }
 
 /// A field that is there, even as null (`Some(None)`); an absent one stays `None` (default).
@@ -479,6 +617,10 @@ where
 {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// The highest season and episode numbers taken (0 is the specials' season; no episode 0).
+pub const MAX_SEASON: u32 = 100;
+pub const MAX_EPISODE: u32 = 500;
 
 /// Longest description kept: a few paragraphs, not a document.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
@@ -504,8 +646,27 @@ impl MovieEdit {
                 "a description is at most {MAX_DESCRIPTION_CHARS} characters"
             ));
         }
+        if let Some(season) = self.season
+            && season > MAX_SEASON
+        {
+            return Err(format!("a season is 0 to {MAX_SEASON}, not {season}"));
+        }
+        if let Some(episode) = self.episode
+            && !(1..=MAX_EPISODE).contains(&episode)
+        {
+            return Err(format!("an episode is 1 to {MAX_EPISODE}, not {episode}"));
+        }
+        if let Some(Some(series)) = &self.series
+            && series.trim().is_empty()
+        {
+            return Err("a series is an id or a title".into());
+        }
         if self == &MovieEdit::default() {
-            return Err("nothing to change: give a title, year, description or tier".into());
+            return Err(
+                "nothing to change: give a title, year, description, tier, series, season or \
+                 episode"
+                    .into(),
+            );
         }
         Ok(())
     }

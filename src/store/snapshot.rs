@@ -35,6 +35,9 @@ pub struct Snapshot {
     /// Segment keys of encrypted movies (absent from backups taken before they existed).
     #[serde(default)]
     pub keys: Rows,
+    /// Series (absent from backups taken before they existed).
+    #[serde(default)]
+    pub series: Rows,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +124,7 @@ impl Store {
             jobs: text_rows(&txn, JOBS, "jobs")?,
             preferences: text_rows(&txn, PREFERENCES, "preferences")?,
             keys: text_rows(&txn, KEYS, "keys")?,
+            series: text_rows(&txn, super::series::SERIES, "series")?,
             grants,
             positions,
         })
@@ -145,6 +149,7 @@ impl Store {
                 (JOBS, &snapshot.jobs),
                 (PREFERENCES, &snapshot.preferences),
                 (KEYS, &snapshot.keys),
+                (super::series::SERIES, &snapshot.series),
             ];
             for (table, rows) in text_tables {
                 let mut t = txn.open_table(table).map_err(StoreError::from)?;

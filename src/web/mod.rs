@@ -13,6 +13,7 @@ mod object_file;
 mod pages;
 pub mod playback;
 mod s3;
+pub mod series;
 mod stream;
 pub(crate) mod upload;
 mod viewer;
@@ -206,6 +207,7 @@ pub fn app(
                 .configure(upload::routes)
                 .configure(metadata::routes)
                 .configure(local::routes)
+                .configure(series::routes)
                 .default_service(web::to(|| async {
                     Err::<HttpResponse, _>(ApiError::NotFound("no such API endpoint".into()))
                 })),

@@ -107,12 +107,12 @@ pub async fn entitled_movie(
 ) -> Result<Entitled, ApiError> {
     let store = state.store.clone();
     let (found_user, plan, movie, grant) = web::block(move || {
-        Ok::<_, crate::store::StoreError>((
-            store.user(&user)?,
-            store.plan(&user)?,
-            store.movie(&id)?,
-            store.grant(&user, &id)?,
-        ))
+        let movie = store.movie(&id)?;
+        let grant = match &movie {
+            Some(movie) => store.grant_for(&user, movie)?,
+            None => None,
+        };
+        Ok::<_, crate::store::StoreError>((store.user(&user)?, store.plan(&user)?, movie, grant))
     })
     .await??;
     let user = found_user.ok_or(ApiError::Unauthorized)?;

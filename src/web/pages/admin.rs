@@ -336,6 +336,7 @@ async fn edit_movie(
         year: Some(year),
         description: Some(f.description.filter(|d| !d.trim().is_empty())),
         tier: Some(f.tier),
+        ..Default::default()
     };
     let command = Command::MovieEdit {
         id: id.into_inner(),

@@ -8,14 +8,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::{Nav, nav, render};
-use crate::catalog::Sort;
-use crate::store::{MovieStatus, Tier, Timestamp};
+use crate::catalog::{CatalogEntry, Sort};
+use crate::store::{MovieStatus, SeriesId, Tier};
 use crate::web::viewer;
 use crate::web::{AppState, PageError};
 
 #[derive(Clone)]
 pub struct Tile {
     pub id: String,
+    /// Where the card leads: the player, or a series' page.
+    pub href: String,
+    /// A series card's "2 seasons · 14 episodes"; `None` for a film or an episode.
+    pub series: Option<String>,
     pub title: String,
     pub premium: bool,
     pub minutes: Option<u64>,
@@ -52,6 +56,12 @@ struct CatalogPage {
     /// Links to the pages before and after, keeping the search and the sort.
     previous: Option<String>,
     next: Option<String>,
+}
+
+/// What the catalog shows one card for: a film, or a whole show.
+enum Card<'a> {
+    Film(&'a CatalogEntry),
+    Series(SeriesId),
 }
 
 #[derive(serde::Deserialize)]
@@ -112,22 +122,23 @@ pub async fn page(
         .as_deref()
         .and_then(|s| s.parse().ok())
         .unwrap_or_default();
-    let store = state.store.clone();
-    let (user, plan) = (viewer.user.clone(), viewer.plan.clone());
-    let (mut entries, positions) = web::block(move || {
-        let entries = crate::catalog::for_viewer(&store, &user, &plan, Timestamp::now())?;
-        Ok::<_, crate::store::StoreError>((entries, store.positions_of(&user.name)?))
-    })
-    .await??;
+    let shows = crate::web::series::Shows::load(&state, &viewer).await?;
+    let positions = &shows.positions;
+    let mut entries: Vec<&CatalogEntry> = shows.entries.iter().collect();
     let any = !entries.is_empty();
     crate::catalog::search_and_sort(&mut entries, query.q.as_deref(), sort);
     let batch = state.media.get_batch(POSTER_LINK);
-    let tile = |e: &crate::catalog::CatalogEntry| {
+    let tile = |e: &CatalogEntry| {
         let m = &e.movie;
         let ready = m.status == MovieStatus::Ready;
         Tile {
             id: m.id.to_string(),
-            title: m.title.clone(),
+            href: format!("/watch/{}", m.id),
+            series: None,
+            title: match &m.episode {
+                Some(ep) => format!("{} · {} · {}", ep.series_title, ep.label(), m.title),
+                None => m.title.clone(),
+            },
             premium: m.tier == Tier::Premium,
             minutes: m.duration_s.map(|d| (d / 60.0).round().max(1.0) as u64),
             status: m.status.to_string(),
@@ -146,27 +157,84 @@ pub async fn page(
                 .map(|(p, d)| (p / d * 100.0).round() as u32),
         }
     };
-    let found = entries.len();
+    // A show is one card, where its first episode in this order would be.
+    let mut cards: Vec<Card> = Vec::new();
+    for e in &entries {
+        match &e.movie.episode {
+            None => cards.push(Card::Film(e)),
+            Some(ep)
+                if !cards
+                    .iter()
+                    .any(|c| matches!(c, Card::Series(id) if *id == ep.series)) =>
+            {
+                cards.push(Card::Series(ep.series.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    let series_tile = |id: &SeriesId| {
+        let series = shows.series.iter().find(|s| &s.id == id)?;
+        let episodes = shows.episodes(id);
+        let card = crate::web::series::card(&state, series, &episodes);
+        Some(Tile {
+            id: card.id.clone(),
+            href: format!("/series/{}", card.id),
+            series: Some(format!(
+                "{} season{} · {} episode{}",
+                card.seasons,
+                if card.seasons == 1 { "" } else { "s" },
+                card.episodes,
+                if card.episodes == 1 { "" } else { "s" }
+            )),
+            title: card.title,
+            premium: card.tier == Tier::Premium,
+            minutes: None,
+            status: "ready".into(),
+            percent: None,
+            poster: card.poster_url,
+            locked: (!card.entitled).then(|| {
+                (episodes.iter().find_map(|e| e.access.err()))
+                    .map_or_else(String::new, |d| d.to_string())
+            }),
+            playable: true,
+            error: None,
+            year: card.year,
+            description: series.description.clone(),
+            languages: String::new(),
+            watched_percent: None,
+        })
+    };
+    let found = cards.len();
     let pages = found.div_ceil(PAGE_SIZE).max(1);
     let number = query.page.unwrap_or(1).clamp(1, pages);
-    let tiles: Vec<Tile> = entries
+    let tiles: Vec<Tile> = cards
         .iter()
         .skip((number - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(tile)
+        .filter_map(|c| match c {
+            Card::Film(e) => Some(tile(e)),
+            Card::Series(id) => series_tile(id),
+        })
         .collect();
     // Only on the first page of the whole library: a search or a later page is about finding.
     let q = query.q.clone().unwrap_or_default();
+    // A film started and not finished; of a show, only the episode to go on with.
     let continuing: Vec<Tile> = if number == 1 && q.trim().is_empty() {
-        entries
+        cards
             .iter()
-            .filter(|e| {
-                e.movie.is_playable()
-                    && e.access.is_ok()
-                    && positions
-                        .get(e.movie.id.as_str())
-                        .is_some_and(|p| crate::catalog::in_progress(*p, e.movie.duration_s))
+            .filter_map(|c| match c {
+                Card::Film(e) => positions
+                    .get(e.movie.id.as_str())
+                    .is_some_and(|p| crate::catalog::in_progress(*p, e.movie.duration_s))
+                    .then_some(*e),
+                Card::Series(id) => {
+                    let episodes = shows.episodes(id);
+                    let movies: Vec<_> = episodes.iter().map(|e| e.movie.clone()).collect();
+                    let next = crate::catalog::series::continue_with(&movies, positions)?;
+                    episodes.into_iter().find(|e| e.movie.id == next.id)
+                }
             })
+            .filter(|e| e.movie.is_playable() && e.access.is_ok())
             .take(12)
             .map(tile)
             .collect()

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod catalog;
+mod series;
 mod watch;
 
 use actix_web::cookie::{Cookie, SameSite};
@@ -22,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(logout))
         .route("/", web::get().to(catalog::page))
         .route("/watch/{id}", web::get().to(watch::page))
+        .route("/series/{id}", web::get().to(series::page))
         .route("/account", web::get().to(account::page))
         .configure(admin::routes);
 }

@@ -31,6 +31,10 @@ struct WatchPage {
     /// "2001 · 122 min · Audio: fr · Subtitles: en", the parts known.
     facts: String,
     description: Option<String>,
+    /// An episode's show, linked: (series id, "Show · S01E02").
+    series: Option<(String, String)>,
+    /// The episode "Up next" offers at the end: (movie id, "S01E03 · Title").
+    next: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -58,9 +62,14 @@ pub async fn page(
     let name = viewer.user.name.clone();
     let lookup = id.clone();
     let (movie, grant, position, prefs) = web::block(move || {
+        let movie = store.movie(&lookup)?;
+        let grant = match &movie {
+            Some(movie) => store.grant_for(&name, movie)?,
+            None => None,
+        };
         Ok::<_, crate::store::StoreError>((
-            store.movie(&lookup)?,
-            store.grant(&name, &lookup)?,
+            movie,
+            grant,
             store.position(&name, &lookup)?,
             store.preferences(&name)?,
         ))
@@ -97,6 +106,27 @@ pub async fn page(
         };
         return render(&page, StatusCode::OK, cookie);
     }
+    let next = match &movie.episode {
+        Some(ep) => {
+            let store = state.store.clone();
+            let series = ep.series.clone();
+            let all = web::block(move || store.movies_shared()).await??;
+            let episodes = crate::catalog::series::episodes_of(&series, &all);
+            crate::catalog::series::next_after(&episodes, &movie)
+                .filter(|m| m.is_playable())
+                .map(|m| {
+                    let label = m.episode.as_ref().map(|e| e.label()).unwrap_or_default();
+                    (m.id.to_string(), format!("{label} · {}", m.title))
+                })
+        }
+        None => None,
+    };
+    let series = (movie.episode.as_ref()).map(|e| {
+        (
+            e.series.to_string(),
+            format!("{} · {}", e.series_title, e.label()),
+        )
+    });
     let growing = movie.status != MovieStatus::Ready;
     let batch = state.media.get_batch(std::time::Duration::from_secs(3600));
     let duration = movie.duration_s.unwrap_or(0.0);
@@ -130,6 +160,8 @@ pub async fn page(
         .collect::<Vec<_>>()
         .join(" · "),
         description: movie.description.clone(),
+        series,
+        next,
         id: movie.id.to_string(),
         title: movie.title,
         resume,

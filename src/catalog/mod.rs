@@ -1,6 +1,10 @@
 //! What a viewer sees in the catalog: the movies they may know about, each with the
 //! entitlement answer for them.
 
+pub mod series;
+
+use std::borrow::Borrow;
+
 use crate::auth::{Denied, check_entitlement};
 use crate::store::{Movie, MovieStatus, Plan, Store, StoreError, Timestamp, User};
 
@@ -18,16 +22,27 @@ pub fn for_viewer(
     now: Timestamp,
 ) -> Result<Vec<CatalogEntry>, StoreError> {
     let grants = store.grants_of(&user.name)?;
+    let series_grants = store.series_grants_of(&user.name)?;
     Ok(store
         .movies_shared()?
         .iter()
         .filter(|m| user.admin || m.status != MovieStatus::Failed)
         .cloned()
         .map(|movie| {
-            let grant = grants
-                .iter()
-                .find(|(id, _)| *id == movie.id)
-                .map(|(_, g)| g);
+            let own = grants.iter().find(|(id, _)| *id == movie.id);
+            let of_series = movie
+                .episode
+                .as_ref()
+                .and_then(|e| series_grants.iter().find(|(id, _)| *id == e.series));
+            // Either grant lets them watch; a live one wins over an expired one.
+            let live = |g: &&crate::store::Grant| g.until.is_none_or(|t| now < t);
+            let own = own.map(|(_, g)| g);
+            let of_series = of_series.map(|(_, g)| g);
+            let grant = own
+                .filter(live)
+                .or(of_series.filter(live))
+                .or(own)
+                .or(of_series);
             let access = check_entitlement(user, plan, movie.tier, grant, now);
             CatalogEntry { movie, access }
         })
@@ -73,7 +88,11 @@ pub fn fold(text: &str) -> String {
 
 /// Keeps the entries whose title holds every word of `query` (folded, anywhere in the title)
 /// and orders them.
-pub fn search_and_sort(entries: &mut Vec<CatalogEntry>, query: Option<&str>, sort: Sort) {
+pub fn search_and_sort<E: Borrow<CatalogEntry>>(
+    entries: &mut Vec<E>,
+    query: Option<&str>,
+    sort: Sort,
+) {
     let words: Vec<String> = query
         .map(fold)
         .unwrap_or_default()
@@ -81,19 +100,39 @@ pub fn search_and_sort(entries: &mut Vec<CatalogEntry>, query: Option<&str>, sor
         .filter(|w| !w.is_empty())
         .map(String::from)
         .collect();
-    let mut keyed: Vec<(String, CatalogEntry)> = std::mem::take(entries)
+    // An episode is found by its show's title or its own, and sorts under its show's, in
+    // episode order.
+    let mut keyed: Vec<(String, E)> = std::mem::take(entries)
         .into_iter()
-        .map(|e| (fold(&e.movie.title), e))
-        .filter(|(title, _)| words.iter().all(|w| title.contains(w.as_str())))
+        .filter(|e| {
+            let m = &e.borrow().movie;
+            let text = match &m.episode {
+                Some(ep) => fold(&format!("{} {}", ep.series_title, m.title)),
+                None => fold(&m.title),
+            };
+            words.iter().all(|w| text.contains(w.as_str()))
+        })
+        .map(|e| {
+            let m = &e.borrow().movie;
+            let key = match &m.episode {
+                Some(ep) => format!(
+                    "{} {:05}{:05}",
+                    fold(&ep.series_title),
+                    ep.season,
+                    ep.episode
+                ),
+                None => fold(&m.title),
+            };
+            (key, e)
+        })
         .collect();
     keyed.sort_by(|(ta, a), (tb, b)| {
-        let by_title = ta
-            .cmp(tb)
-            .then_with(|| a.movie.id.as_str().cmp(b.movie.id.as_str()));
+        let (a, b) = (&a.borrow().movie, &b.borrow().movie);
+        let by_title = ta.cmp(tb).then_with(|| a.id.as_str().cmp(b.id.as_str()));
         match sort {
             Sort::Title => by_title,
-            Sort::Added => b.movie.created_at.cmp(&a.movie.created_at).then(by_title),
-            Sort::Year => match (a.movie.year, b.movie.year) {
+            Sort::Added => b.created_at.cmp(&a.created_at).then(by_title),
+            Sort::Year => match (a.year, b.year) {
                 (Some(x), Some(y)) => y.cmp(&x).then(by_title),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
