@@ -5,6 +5,8 @@
 # cost of rendering per request against none at all). Reports p50/p99 and the ratio
 # streamd/nginx of each. Loopback only; each run is bounded by DURATION.
 # Usage: bash benches/catalog.sh [MOVIES=5000] [DURATION=10s] [CONNECTIONS=8]
+# Environment: SHOWS=200 EPISODES=50 adds that many series (one catalog card each) and measures
+#              a series page and GET /api/v1/series too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MOVIES=${1:-5000}; DURATION=${2:-10s}; CONNS=${3:-8}
@@ -18,7 +20,8 @@ cleanup() { [ -n "${SD_PID:-}" ] && kill "$SD_PID" 2>/dev/null; [ -f "$WORK/ngin
 trap cleanup EXIT
 D=$WORK/data; SD_PORT=18490; NG_PORT=18491
 echo "benchpassword" | "$BIN" --data-dir "$D" user add bench --plan premium --password-stdin >/dev/null
-target/release/examples/seed_library "$D" "$MOVIES"
+SHOWS=${SHOWS:-0}; EPISODES=${EPISODES:-0}
+target/release/examples/seed_library "$D" "$MOVIES" 0 "$SHOWS" "$EPISODES"
 STREAMD_LOG=warn "$BIN" --data-dir "$D" serve --listen 127.0.0.1:$SD_PORT 2>/dev/null & SD_PID=$!
 for _ in $(seq 50); do curl -sf "http://127.0.0.1:$SD_PORT/healthz" >/dev/null && break; sleep 0.2; done
 curl -sf -c "$WORK/jar" -H 'content-type: application/json' -d '{"username":"bench","password":"benchpassword"}' \
@@ -29,7 +32,12 @@ COOKIE=$(awk '$6 == "streamd_session" {print $6 "=" $7}' "$WORK/jar")
 # What each request answers, saved for nginx to serve as it is.
 mkdir -p "$WORK/static"
 declare -A PATHS=([page]="/" [search]="/api/v1/movies?q=amelie" [list]="/api/v1/movies")
-for k in page search list; do
+KINDS="page search list"
+if [ "$SHOWS" -gt 0 ]; then
+  FIRST=$(curl -sf -H "Cookie: $COOKIE" "http://127.0.0.1:$SD_PORT/api/v1/series" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["id"])')
+  PATHS[series]="/series/$FIRST"; PATHS[shows]="/api/v1/series"; KINDS="page series shows search list"
+fi
+for k in $KINDS; do
   curl -sf -H "Cookie: $COOKIE" "http://127.0.0.1:$SD_PORT${PATHS[$k]}" -o "$WORK/static/$k"
 done
 cat > "$WORK/nginx.conf" <<CONF
@@ -50,8 +58,8 @@ measure() { wrk -t2 -c"$CONNS" -d"$DURATION" --latency -H "Cookie: $COOKIE" "$1"
   / 50%/ {p50=$2} / 99%/ {p99=$2} /Requests\/sec/ {rps=$2} END {print p50, p99, rps}'; }
 to_ms() { awk -v v="$1" 'BEGIN{n=v+0; if (v ~ /us/) n/=1000; else if (v ~ /ms/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n}'; }
 
-echo "$MOVIES movies; wrk -t2 -c$CONNS -d$DURATION; $(nproc) cores"
-for k in page search list; do
+echo "$MOVIES movies, $SHOWS series of $EPISODES episodes; wrk -t2 -c$CONNS -d$DURATION; $(nproc) cores"
+for k in $KINDS; do
   bytes=$(stat -c %s "$WORK/static/$k")
   s=$(measure "http://127.0.0.1:$SD_PORT${PATHS[$k]}"); n=$(measure "http://127.0.0.1:$NG_PORT/$k")
   read -r s50 s99 srps <<<"$s"; read -r n50 n99 nrps <<<"$n"

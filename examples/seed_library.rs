@@ -5,11 +5,14 @@
 //! viewers too (`viewer0`..., password `viewer-password`, one hash shared to save time), a third
 //! of them premium: what `benches/backup.sh` backs up.
 //!
-//! Usage: seed_library DATA_DIR COUNT [USERS]
+//! With SHOWS and EPISODES, that many series of that many episodes each (five seasons), as a
+//! folder import would record them.
+//!
+//! Usage: seed_library DATA_DIR COUNT [USERS [SHOWS EPISODES]]
 
 use streamd::store::{
-    AudioRendition, Movie, MovieId, MovieStatus, Plan, RenditionInfo, Store, SubtitleRendition,
-    Thumbnails, Tier, Timestamp, User, Username,
+    AudioRendition, Episode, Movie, MovieId, MovieStatus, Plan, RenditionInfo, Series, Store,
+    SubtitleRendition, Thumbnails, Tier, Timestamp, User, Username,
 };
 
 const WORDS: &[&str] = &[
@@ -27,6 +30,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let count: u64 = count.parse()?;
     let users: u64 = args.next().map(|u| u.parse()).transpose()?.unwrap_or(0);
+    let shows: u64 = args.next().map(|u| u.parse()).transpose()?.unwrap_or(0);
+    let per_show: u64 = args.next().map(|u| u.parse()).transpose()?.unwrap_or(0);
     let store = Store::open(std::path::Path::new(&dir))?;
     let hash = streamd::auth::password::hash("viewer-password")?;
     for n in 0..users {
@@ -129,7 +134,43 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         movies.push(movie);
     }
+    let mut all_series = Vec::new();
+    for s in 0..shows {
+        let pick = |k: u64| WORDS[((s * 6007 + k * 7919) % WORDS.len() as u64) as usize];
+        let series = Series {
+            id: MovieId::generate(),
+            title: format!("The {} {} Show {s}", pick(1), pick(2)),
+            year: Some(1990 + (s % 35) as u16),
+            description: Some(format!("A show about {} and {}.", pick(3), pick(4))),
+            tier: if s % 2 == 0 {
+                Tier::Premium
+            } else {
+                Tier::Free
+            },
+            poster: None,
+            created_at: Timestamp(1_700_000_000),
+        };
+        for e in 0..per_show {
+            let mut episode = movies[(e % count.max(1)) as usize].clone();
+            episode.id = MovieId::generate();
+            episode.title = format!("{} {}", pick(e + 5), pick(e + 6));
+            episode.tier = series.tier;
+            episode.duration_s = Some(2700.0);
+            episode.fingerprint = Some(format!("v1:{s:032x}{e:032x}"));
+            episode.episode = Some(Episode {
+                series: series.id.clone(),
+                series_title: series.title.clone(),
+                season: (e * 5 / per_show.max(1)) as u32 + 1,
+                episode: (e % per_show.div_ceil(5).max(1)) as u32 + 1,
+                last_episode: None,
+                also_claimed_by: None,
+            });
+            movies.push(episode);
+        }
+        all_series.push(series);
+    }
+    store.put_series(&all_series)?;
     store.put_movies(&movies)?;
-    println!("{count} movies and {users} users in {dir}");
+    println!("{count} movies, {shows} series of {per_show} episodes and {users} users in {dir}");
     Ok(())
 }

@@ -17,6 +17,9 @@ use crate::secrets::{Secrets, SecretsError};
 use crate::store::{Store, StoreError, Timestamp};
 use crate::web::AppState;
 
+/// How long a graceful stop (SIGTERM) lets answers under way go on.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("{0}")]
@@ -119,13 +122,26 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     ));
     let has_admin = store.has_admin().map_err(ServeError::Store)?;
 
+    // Listened for before the first request can be answered: a SIGTERM arriving before the
+    // task below first runs would otherwise take the default action and kill the process,
+    // answers in flight and all (a loaded CI machine saw exactly that).
+    let signals = StopSignals::listen();
     let (stop_tx, stopping) = tokio::sync::watch::channel(false);
     let server =
         http_server(listener, state.clone(), &config.server, stopping).map_err(ServeError::Run)?;
     let handle = server.handle();
     actix_web::rt::spawn(async move {
-        let graceful = stop_signal().await;
+        let graceful = signals.wait().await;
         let _ = stop_tx.send(true);
+        if graceful {
+            // No new connections; idle ones close on `stopping`; answers under way finish
+            // (up to the shutdown timeout) before actix is told to stop at all.
+            handle.pause().await;
+            let deadline = std::time::Instant::now() + SHUTDOWN_TIMEOUT;
+            while connection::open_connections() > 0 && std::time::Instant::now() < deadline {
+                actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         handle.stop(graceful).await;
     });
 
@@ -192,7 +208,7 @@ fn scheduled_backup_key(config: &Config) -> Result<Option<crate::backup::BackupK
 /// connection is read by [`connection::serve`] first (`sendfile` for objects, 414 for request
 /// lines actix cannot parse) and handed to actix request by request. Otherwise as
 /// `HttpServer::listen` builds it: one app per worker, TCP_NODELAY, the peer address for rate
-/// limiting. Signals are [`stop_signal`]'s; `stopping` tells each connection when the stop begins.
+/// limiting. Signals are [`StopSignals`]'; `stopping` tells each connection when the stop begins.
 fn http_server(
     listener: TcpListener,
     state: web::Data<AppState>,
@@ -204,7 +220,7 @@ fn http_server(
         request_timeout: server.request_timeout,
     };
     Ok(actix_server::Server::build()
-        .shutdown_timeout(10)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
         .disable_signals()
         .listen("streamd", listener, move || {
             let app = crate::web::app(state.clone());
@@ -238,27 +254,48 @@ fn http_server(
         .run())
 }
 
-/// Waits for the signal to stop and says whether the stop is graceful: SIGTERM (systemd, `kill`)
-/// lets answers being sent finish for up to the shutdown timeout; Ctrl-C and SIGQUIT stop at
-/// once. actix-server's own handlers do the same, but nothing below actix would hear of them:
-/// [`connection::serve`] must close idle keep-alive connections when the stop begins.
-async fn stop_signal() -> bool {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::quit()),
-    ) else {
-        tracing::warn!("cannot listen for signals: stop streamd with SIGKILL");
-        return std::future::pending().await;
-    };
-    let graceful = tokio::select! {
-        _ = term.recv() => true,
-        _ = int.recv() => false,
-        _ = quit.recv() => false,
-    };
-    tracing::info!(graceful, "stopping");
-    graceful
+/// The signals that stop streamd. SIGTERM (systemd, `kill`) lets answers being sent finish
+/// for up to the shutdown timeout; Ctrl-C and SIGQUIT stop at once. actix-server's own handlers
+/// do the same, but nothing below actix would hear of them: [`connection::serve`] must close
+/// idle keep-alive connections when the stop begins.
+struct StopSignals(
+    Option<(
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+        tokio::signal::unix::Signal,
+    )>,
+);
+
+impl StopSignals {
+    /// Installs the handlers now (inside the runtime).
+    fn listen() -> StopSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
+        ) {
+            (Ok(term), Ok(int), Ok(quit)) => StopSignals(Some((term, int, quit))),
+            _ => {
+                tracing::warn!("cannot listen for signals: stop streamd with SIGKILL");
+                StopSignals(None)
+            }
+        }
+    }
+
+    /// Waits for one and says whether the stop is graceful.
+    async fn wait(self) -> bool {
+        let Some((mut term, mut int, mut quit)) = self.0 else {
+            return std::future::pending().await;
+        };
+        let graceful = tokio::select! {
+            _ = term.recv() => true,
+            _ = int.recv() => false,
+            _ = quit.recv() => false,
+        };
+        tracing::info!(graceful, "stopping");
+        graceful
+    }
 }
 
 /// Housekeeping: make resume positions durable every few seconds; drop expired sessions and

@@ -277,8 +277,12 @@ fn sigterm_closes_idle_connections_at_once_and_lets_a_download_finish() {
         .position(|w| w == b"\r\n\r\n")
         .expect("head")
         + 4;
-    assert_eq!(body.len() - head_end, size, "the download was cut short");
-    let (status, _) = s.wait_with_stderr();
+    let (status, log) = s.wait_with_stderr();
+    assert_eq!(
+        body.len() - head_end,
+        size,
+        "the download was cut short; exit {status}, log:\n{log}"
+    );
     assert!(status.success(), "clean exit on SIGTERM: {status}");
 }
 

@@ -677,12 +677,19 @@ fn mutated_presigned_urls_and_stream_tokens_get_only_4xx() {
     }
     eprintln!("3,000 mutated presigned URLs: {counts:?}");
 
-    let (path, token) = variant_uri.split_once("?token=").expect("token");
+    let (path, query) = variant_uri.split_once("?token=").expect("token");
+    // The token alone is mutated; what follows it (`&play=`, the playback it belongs to) stays.
+    let (token, rest) = query.split_once('&').unwrap_or((query, ""));
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("&{rest}")
+    };
     let base = format!("http://{}{path}", s.addr);
     let mut counts = std::collections::BTreeMap::new();
     for _ in 0..500 {
         let t = mutate(token, &mut rng);
-        let url = format!("{base}?token={t}");
+        let url = format!("{base}?token={t}{rest}");
         let (status, _) = status_of(&agent, &url);
         *counts.entry(status).or_insert(0) += 1;
         match status {

@@ -18,8 +18,13 @@ pub fn episodes_of(id: &SeriesId, movies: &[Arc<Movie>]) -> Vec<Arc<Movie>> {
         .filter(|m| m.episode.as_ref().is_some_and(|e| &e.series == id))
         .cloned()
         .collect();
-    episodes.sort_by(|a, b| order(a).cmp(&order(b)).then_with(|| a.title.cmp(&b.title)));
+    episodes.sort_by(|a, b| play_order(a, b));
     episodes
+}
+
+/// Season, episode, then title (two files of one episode stay in a stable order).
+pub fn play_order(a: &Movie, b: &Movie) -> std::cmp::Ordering {
+    order(a).cmp(&order(b)).then_with(|| a.title.cmp(&b.title))
 }
 
 fn order(movie: &Movie) -> (u32, u32) {
@@ -34,19 +39,6 @@ pub fn season_count(episodes: &[Arc<Movie>]) -> usize {
         .collect();
     seasons.dedup();
     seasons.len()
-}
-
-/// The episodes grouped by season, both in order (`episodes` as [`episodes_of`] gives them).
-pub fn seasons(episodes: &[Arc<Movie>]) -> Vec<(u32, Vec<Arc<Movie>>)> {
-    let mut out: Vec<(u32, Vec<Arc<Movie>>)> = Vec::new();
-    for movie in episodes {
-        let season = order(movie).0;
-        match out.last_mut() {
-            Some((s, list)) if *s == season => list.push(movie.clone()),
-            _ => out.push((season, vec![movie.clone()])),
-        }
-    }
-    out
 }
 
 /// The episode that plays after `current`, skipping a second file of the same episode and
@@ -125,8 +117,6 @@ mod tests {
         let titles: Vec<&str> = list.iter().map(|m| m.title.as_str()).collect();
         assert_eq!(titles, ["S0E1", "S1E1", "S1E3", "S2E1"]);
         assert_eq!(season_count(&list), 3);
-        assert_eq!(seasons(&list).len(), 3);
-        assert_eq!(seasons(&list)[1].1.len(), 2);
         // The double episode 1-2 is followed by 3; the last has no next.
         assert_eq!(
             next_after(&list, &list[1]).map(|m| m.id.clone()),

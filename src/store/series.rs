@@ -204,6 +204,16 @@ impl Store {
         Ok(out)
     }
 
+    /// Records series as they are (a seeded library; `edit_series` is the way to change one).
+    pub fn put_series(&self, all: &[Series]) -> Result<(), StoreError> {
+        let txn = self.begin_write()?;
+        for series in all {
+            write_series(&txn, series)?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
     pub fn series(&self, id: &SeriesId) -> Result<Option<Series>, StoreError> {
         let txn = self.db()?.begin_read()?;
         let table = txn.open_table(SERIES)?;

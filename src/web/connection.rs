@@ -58,6 +58,33 @@ pub struct Timeouts {
     pub request_timeout: Duration,
 }
 
+/// Connections being served now, on every worker.
+static OPEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many connections are being served now: a graceful stop waits for them itself, because
+/// actix-server 2.6 may end a worker (dropping its connections) when its accept thread stops
+/// before the worker has read the stop message (seen on a loaded machine: a SIGTERM cut a
+/// download short at once, though the worker should have let it finish).
+pub fn open_connections() -> usize {
+    OPEN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Counts a connection as open for as long as it lives.
+struct Open;
+
+impl Open {
+    fn new() -> Open {
+        OPEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Open
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Serves one connection until it ends. `http` is actix's HTTP/1 service for this worker.
 /// `stopping` turns true when the server begins to stop: a connection waiting for its next
 /// request is closed then, one sending an answer finishes it first.
@@ -72,6 +99,7 @@ where
     S: Service<(ActixIo, Option<SocketAddr>), Response = ()>,
     S::Error: Debug,
 {
+    let _open = Open::new();
     let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
@@ -101,10 +129,9 @@ where
             Plan::Object(object) => {
                 conn.buf.advance(head_len);
                 let started = Instant::now();
-                if send_object(&conn.stream, &object, timeouts.keep_alive)
-                    .await
-                    .is_err()
-                {
+                if let Err(error) = send_object(&conn.stream, &object, timeouts.keep_alive).await {
+                    // The client went away or stalled: nothing to answer, only to close.
+                    tracing::debug!(%error, "object not sent whole");
                     return Ok(());
                 }
                 object.count(&state, started);

@@ -26,6 +26,9 @@ pub struct Shows {
     pub series: Vec<Series>,
     pub entries: Vec<CatalogEntry>,
     pub positions: HashMap<String, f64>,
+    /// Each series' episodes (indexes into `entries`) in play order: a catalog of thousands
+    /// of episodes is grouped once per view, not once per card.
+    by_series: HashMap<SeriesId, Vec<usize>>,
 }
 
 impl Shows {
@@ -34,10 +37,20 @@ impl Shows {
         let (user, plan) = (viewer.user.clone(), viewer.plan.clone());
         Ok(web::block(move || {
             let entries = crate::catalog::for_viewer(&store, &user, &plan, Timestamp::now())?;
+            let mut by_series: HashMap<SeriesId, Vec<usize>> = HashMap::new();
+            for (i, e) in entries.iter().enumerate() {
+                if let Some(ep) = &e.movie.episode {
+                    by_series.entry(ep.series.clone()).or_default().push(i);
+                }
+            }
+            for list in by_series.values_mut() {
+                list.sort_by(|a, b| order::play_order(&entries[*a].movie, &entries[*b].movie));
+            }
             Ok::<_, crate::store::StoreError>(Shows {
                 series: store.list_series()?,
                 positions: store.positions_of(&user.name)?,
                 entries,
+                by_series,
             })
         })
         .await??)
@@ -45,13 +58,8 @@ impl Shows {
 
     /// The episodes of a series this viewer may know about, in order, with their access.
     pub fn episodes(&self, id: &SeriesId) -> Vec<&CatalogEntry> {
-        let movies: Vec<Arc<Movie>> = (self.entries.iter())
-            .filter(|e| e.movie.episode.as_ref().is_some_and(|ep| &ep.series == id))
-            .map(|e| e.movie.clone())
-            .collect();
-        order::episodes_of(id, &movies)
-            .iter()
-            .filter_map(|m| self.entries.iter().find(|e| e.movie.id == m.id))
+        (self.by_series.get(id).into_iter().flatten())
+            .map(|i| &self.entries[*i])
             .collect()
     }
 }
@@ -170,15 +178,17 @@ pub fn detail_of(state: &AppState, shows: &Shows, series: &Series) -> SeriesDeta
     let episodes = shows.episodes(&series.id);
     let movies: Vec<Arc<Movie>> = episodes.iter().map(|e| e.movie.clone()).collect();
     let mut seasons: Vec<SeasonView> = Vec::new();
-    for (season, list) in order::seasons(&movies) {
-        let views = (list.iter())
-            .filter_map(|m| episodes.iter().find(|e| e.movie.id == m.id))
-            .filter_map(|e| episode_view(e, &shows.positions))
-            .collect();
-        seasons.push(SeasonView {
-            season,
-            episodes: views,
-        });
+    for view in episodes
+        .iter()
+        .filter_map(|e| episode_view(e, &shows.positions))
+    {
+        match seasons.last_mut() {
+            Some(s) if s.season == view.season => s.episodes.push(view),
+            _ => seasons.push(SeasonView {
+                season: view.season,
+                episodes: vec![view],
+            }),
+        }
     }
     let next = order::continue_with(&movies, &shows.positions)
         .or_else(|| movies.iter().find(|m| m.is_playable()).cloned());

@@ -159,16 +159,11 @@ pub async fn page(
     };
     // A show is one card, where its first episode in this order would be.
     let mut cards: Vec<Card> = Vec::new();
+    let mut shown = std::collections::HashSet::new();
     for e in &entries {
         match &e.movie.episode {
             None => cards.push(Card::Film(e)),
-            Some(ep)
-                if !cards
-                    .iter()
-                    .any(|c| matches!(c, Card::Series(id) if *id == ep.series)) =>
-            {
-                cards.push(Card::Series(ep.series.clone()))
-            }
+            Some(ep) if shown.insert(&ep.series) => cards.push(Card::Series(ep.series.clone())),
             Some(_) => {}
         }
     }
