@@ -78,6 +78,7 @@ fn a_show_tree_becomes_one_series_with_order_tier_grants_and_up_next() {
         root.join("Other Show/Other.Show.S01E999.mkv"),
         // A film is a film, in a show's folder or not.
         root.join("Inception.2010.1080p.BluRay.mkv"),
+        show.join("The.Office.Movie.Special.2010.mkv"),
     ];
     for (n, f) in files.iter().enumerate() {
         clip(dir, n, f);
@@ -129,7 +130,14 @@ fn a_show_tree_becomes_one_series_with_order_tier_grants_and_up_next() {
             "{it}"
         );
     }
-    assert!(item(&summary, "Inception.2010.1080p.BluRay.mkv")["movie"]["series"].is_null());
+    for film in [
+        "Inception.2010.1080p.BluRay.mkv",
+        "The.Office.Movie.Special.2010.mkv",
+    ] {
+        let it = item(&summary, film);
+        assert!(it["movie"]["series"].is_null(), "a film: {it}");
+        assert!(it["reason"].is_null(), "{it}");
+    }
 
     // One series; the CLI lists it.
     let all = run_json(dir, &["series", "list", "--json"]);
@@ -174,6 +182,26 @@ fn a_show_tree_becomes_one_series_with_order_tier_grants_and_up_next() {
             "A mockumentary.",
         ],
     );
+    // A poster of its own (JPEG or PNG, re-encoded), instead of the first episode's.
+    let png = dir.join("cover.png");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i"])
+        .arg("color=c=orange:size=300x200:duration=1")
+        .args(["-frames:v", "1"])
+        .arg(&png)
+        .status()
+        .expect("ffmpeg");
+    assert!(made.success());
+    ok(
+        dir,
+        &[
+            "series",
+            "edit",
+            &id,
+            "--poster",
+            png.to_str().expect("utf8"),
+        ],
+    );
 
     add_user(dir, "admin", "admin password", &["--admin"]);
     add_user(dir, "viewer", "viewer password", &[]);
@@ -191,7 +219,19 @@ fn a_show_tree_becomes_one_series_with_order_tier_grants_and_up_next() {
         (Some(3), Some(5))
     );
     assert_eq!(list[0]["tier"], "free");
-    assert!(list[0]["poster_url"].as_str().is_some(), "{list}");
+    let poster = list[0]["poster_url"]
+        .as_str()
+        .expect("poster_url")
+        .to_string();
+    assert!(
+        poster.contains(&format!("/{id}/poster-")),
+        "its own poster: {poster}"
+    );
+    let origin = format!("http://{}", server.addr);
+    let path = poster
+        .strip_prefix(&origin)
+        .expect("a URL of this server's store");
+    assert_eq!(c.get(path).status, 200, "{poster}");
 
     let detail = c.get(&format!("/api/v1/series/{id}")).json();
     let seasons: Vec<u64> = detail["seasons"]
