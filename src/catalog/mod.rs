@@ -4,14 +4,63 @@
 pub mod series;
 
 use std::borrow::Borrow;
+use std::sync::{Arc, Mutex, Weak};
 
 use crate::auth::{Denied, check_entitlement};
 use crate::store::{Movie, MovieStatus, Plan, Store, StoreError, Timestamp, User};
 
 pub struct CatalogEntry {
     /// Shared with the store's snapshot: a catalog of thousands is not copied per view.
-    pub movie: std::sync::Arc<Movie>,
+    pub movie: Arc<Movie>,
     pub access: Result<(), Denied>,
+    /// How it is searched and sorted.
+    pub folded: Arc<Folded>,
+}
+
+/// A movie's title in the form it is searched and sorted in. An episode is found by its show's
+/// title or its own, and sorts under its show's, in episode order.
+pub struct Folded {
+    /// What the search words are looked for in.
+    text: String,
+    /// What the title order sorts by.
+    key: String,
+}
+
+impl Folded {
+    pub fn of(m: &Movie) -> Folded {
+        let title = fold(&m.title);
+        match &m.episode {
+            Some(ep) => {
+                let show = fold(&ep.series_title);
+                Folded {
+                    text: format!("{show} {title}"),
+                    key: format!("{show} {:05}{:05}", ep.season, ep.episode),
+                }
+            }
+            None => Folded {
+                text: title.clone(),
+                key: title,
+            },
+        }
+    }
+}
+
+/// The folded titles of the store's shared movie list, made once per change of the list (15,000
+/// titles take tens of milliseconds to fold: every catalog view paid it).
+fn folded_list(list: &Arc<Vec<Arc<Movie>>>) -> Arc<Vec<Arc<Folded>>> {
+    type Cached = Option<(Weak<Vec<Arc<Movie>>>, Arc<Vec<Arc<Folded>>>)>;
+    static CACHE: Mutex<Cached> = Mutex::new(None);
+    // A Weak keeps the list's allocation, so an equal pointer is this very list.
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((seen, folded)) = cache.as_ref()
+        && Weak::ptr_eq(seen, &Arc::downgrade(list))
+    {
+        return folded.clone();
+    }
+    let folded: Arc<Vec<Arc<Folded>>> =
+        Arc::new(list.iter().map(|m| Arc::new(Folded::of(m))).collect());
+    *cache = Some((Arc::downgrade(list), folded.clone()));
+    folded
 }
 
 /// Viewers see every movie that is ready or on its way; failed ingests only concern admins.
@@ -23,12 +72,14 @@ pub fn for_viewer(
 ) -> Result<Vec<CatalogEntry>, StoreError> {
     let grants = store.grants_of(&user.name)?;
     let series_grants = store.series_grants_of(&user.name)?;
-    Ok(store
-        .movies_shared()?
+    let list = store.movies_shared()?;
+    let folded = folded_list(&list);
+    Ok(list
         .iter()
-        .filter(|m| user.admin || m.status != MovieStatus::Failed)
-        .cloned()
-        .map(|movie| {
+        .zip(folded.iter())
+        .filter(|(m, _)| user.admin || m.status != MovieStatus::Failed)
+        .map(|(movie, folded)| {
+            let (movie, folded) = (movie.clone(), folded.clone());
             let own = grants.iter().find(|(id, _)| *id == movie.id);
             let of_series = movie
                 .episode
@@ -44,7 +95,11 @@ pub fn for_viewer(
                 .or(own)
                 .or(of_series);
             let access = check_entitlement(user, plan, movie.tier, grant, now);
-            CatalogEntry { movie, access }
+            CatalogEntry {
+                movie,
+                access,
+                folded,
+            }
         })
         .collect())
 }
@@ -100,35 +155,15 @@ pub fn search_and_sort<E: Borrow<CatalogEntry>>(
         .filter(|w| !w.is_empty())
         .map(String::from)
         .collect();
-    // An episode is found by its show's title or its own, and sorts under its show's, in
-    // episode order.
-    let mut keyed: Vec<(String, E)> = std::mem::take(entries)
-        .into_iter()
-        .filter(|e| {
-            let m = &e.borrow().movie;
-            let text = match &m.episode {
-                Some(ep) => fold(&format!("{} {}", ep.series_title, m.title)),
-                None => fold(&m.title),
-            };
-            words.iter().all(|w| text.contains(w.as_str()))
-        })
-        .map(|e| {
-            let m = &e.borrow().movie;
-            let key = match &m.episode {
-                Some(ep) => format!(
-                    "{} {:05}{:05}",
-                    fold(&ep.series_title),
-                    ep.season,
-                    ep.episode
-                ),
-                None => fold(&m.title),
-            };
-            (key, e)
-        })
-        .collect();
-    keyed.sort_by(|(ta, a), (tb, b)| {
-        let (a, b) = (&a.borrow().movie, &b.borrow().movie);
-        let by_title = ta.cmp(tb).then_with(|| a.id.as_str().cmp(b.id.as_str()));
+    entries.retain(|e| {
+        let text = &e.borrow().folded.text;
+        words.iter().all(|w| text.contains(w.as_str()))
+    });
+    entries.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        let by_title = (a.folded.key.cmp(&b.folded.key))
+            .then_with(|| a.movie.id.as_str().cmp(b.movie.id.as_str()));
+        let (a, b) = (&a.movie, &b.movie);
         match sort {
             Sort::Title => by_title,
             Sort::Added => b.created_at.cmp(&a.created_at).then(by_title),
@@ -140,7 +175,6 @@ pub fn search_and_sort<E: Borrow<CatalogEntry>>(
             },
         }
     });
-    *entries = keyed.into_iter().map(|(_, e)| e).collect();
 }
 
 /// A film the viewer has started and not finished: past the first minute (or 5%) and before
@@ -158,16 +192,18 @@ mod tests {
     use crate::store::{MovieId, Tier};
 
     fn entry(id: &str, title: &str, year: Option<u16>, added: i64) -> CatalogEntry {
+        let movie = Movie {
+            year,
+            ..Movie::new(
+                MovieId::parse(id).expect("id"),
+                title.into(),
+                Tier::Free,
+                Timestamp(added),
+            )
+        };
         CatalogEntry {
-            movie: std::sync::Arc::new(Movie {
-                year,
-                ..Movie::new(
-                    MovieId::parse(id).expect("id"),
-                    title.into(),
-                    Tier::Free,
-                    Timestamp(added),
-                )
-            }),
+            folded: Arc::new(Folded::of(&movie)),
+            movie: Arc::new(movie),
             access: Ok(()),
         }
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::viewer::{self, Viewer};
 use super::{ApiError, AppState};
 use crate::catalog::{CatalogEntry, series as order};
+use crate::media::sigv4::Batch;
 use crate::store::{Movie, MovieStatus, Series, SeriesId, Tier, Timestamp};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -119,10 +120,14 @@ pub struct SeriesDetail {
 }
 
 /// The poster of a series: its own, else its first ready episode's.
-fn poster_url(state: &AppState, series: &Series, episodes: &[&CatalogEntry]) -> Option<String> {
-    let batch = state.media.get_batch(POSTER_LINK);
+fn poster_url(
+    state: &AppState,
+    batch: &Batch,
+    series: &Series,
+    episodes: &[&CatalogEntry],
+) -> Option<String> {
     if let Some(own) = &series.poster {
-        return Some(state.media.object_url(&batch, &series.id, own));
+        return Some(state.media.object_url(batch, &series.id, own));
     }
     let first = episodes
         .iter()
@@ -130,11 +135,21 @@ fn poster_url(state: &AppState, series: &Series, episodes: &[&CatalogEntry]) -> 
     Some(
         state
             .media
-            .object_url(&batch, &first.movie.id, first.movie.poster_object()),
+            .object_url(batch, &first.movie.id, first.movie.poster_object()),
     )
 }
 
-pub fn card(state: &AppState, series: &Series, episodes: &[&CatalogEntry]) -> SeriesCard {
+/// Signs poster URLs for a page or an answer's worth of cards (one signing key for all).
+pub fn poster_batch(state: &AppState) -> Batch {
+    state.media.get_batch(POSTER_LINK)
+}
+
+pub fn card(
+    state: &AppState,
+    batch: &Batch,
+    series: &Series,
+    episodes: &[&CatalogEntry],
+) -> SeriesCard {
     let movies: Vec<Arc<Movie>> = episodes.iter().map(|e| e.movie.clone()).collect();
     SeriesCard {
         id: series.id.to_string(),
@@ -143,7 +158,7 @@ pub fn card(state: &AppState, series: &Series, episodes: &[&CatalogEntry]) -> Se
         seasons: order::season_count(&movies),
         episodes: episodes.len(),
         tier: series.tier,
-        poster_url: poster_url(state, series, episodes),
+        poster_url: poster_url(state, batch, series, episodes),
         entitled: episodes.iter().any(|e| e.access.is_ok()),
     }
 }
@@ -193,7 +208,7 @@ pub fn detail_of(state: &AppState, shows: &Shows, series: &Series) -> SeriesDeta
     let next = order::continue_with(&movies, &shows.positions)
         .or_else(|| movies.iter().find(|m| m.is_playable()).cloned());
     SeriesDetail {
-        card: card(state, series, &episodes),
+        card: card(state, &poster_batch(state), series, &episodes),
         description: series.description.clone(),
         seasons,
         next_episode: next.map(|m| m.id.to_string()),
@@ -204,8 +219,9 @@ pub fn detail_of(state: &AppState, shows: &Shows, series: &Series) -> SeriesDeta
 async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let viewer = viewer::require(&req, &state).await?;
     let shows = Shows::load(&state, &viewer).await?;
+    let batch = poster_batch(&state);
     let mut cards: Vec<SeriesCard> = (shows.series.iter())
-        .map(|s| card(&state, s, &shows.episodes(&s.id)))
+        .map(|s| card(&state, &batch, s, &shows.episodes(&s.id)))
         .filter(|c| c.episodes > 0)
         .collect();
     cards.sort_by_key(|c| crate::catalog::fold(&c.title));

@@ -170,7 +170,7 @@ pub async fn page(
     let series_tile = |id: &SeriesId| {
         let series = shows.series.iter().find(|s| &s.id == id)?;
         let episodes = shows.episodes(id);
-        let card = crate::web::series::card(&state, series, &episodes);
+        let card = crate::web::series::card(&state, &batch, series, &episodes);
         Some(Tile {
             id: card.id.clone(),
             href: format!("/series/{}", card.id),
