@@ -260,6 +260,59 @@ pub enum SeriesCmd {
     },
 }
 
+/// `streamd series list|edit`.
+fn series_command(config: &Config, command: SeriesCmd) -> anyhow::Result<()> {
+    match command {
+        SeriesCmd::List { json } => print_outcome(&execute(config, Command::SeriesList)?, json),
+        SeriesCmd::Edit {
+            series_id,
+            title,
+            year,
+            description,
+            tier,
+            poster,
+            json,
+        } => {
+            let edit = crate::store::SeriesEdit {
+                title,
+                year: year.as_deref().map(year_arg).transpose()?,
+                description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                tier,
+            };
+            let edit =
+                (edit != crate::store::SeriesEdit::default() || poster.is_none()).then(|| {
+                    Command::SeriesEdit {
+                        id: series_id.clone(),
+                        edit,
+                    }
+                });
+            let poster = (poster.map(absolute).transpose()?).map(|path| Command::SeriesPoster {
+                id: series_id,
+                path,
+            });
+            edit_then_poster(config, edit, poster, json)
+        }
+    }
+}
+
+/// `movie edit` and `series edit`: the metadata change (run even when only a poster is missing
+/// too, so an empty edit is refused with its reason), then the poster; prints the last outcome.
+fn edit_then_poster(
+    config: &Config,
+    edit: Option<Command>,
+    poster: Option<Command>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut outcome = None;
+    for command in [edit, poster].into_iter().flatten() {
+        outcome = Some(execute(config, command)?);
+    }
+    match outcome {
+        Some(outcome) => print_outcome(&outcome, json),
+        None => Ok(()),
+    }
+}
+
 /// `--year 2010` or `--year none`.
 fn year_arg(text: &str) -> anyhow::Result<Option<u16>> {
     if text.eq_ignore_ascii_case("none") {
@@ -431,47 +484,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             print_outcome(&execute(&config, command)?, false)
         }
-        Cmd::Series {
-            command: SeriesCmd::List { json },
-        } => print_outcome(&execute(&config, Command::SeriesList)?, json),
-        Cmd::Series {
-            command:
-                SeriesCmd::Edit {
-                    series_id,
-                    title,
-                    year,
-                    description,
-                    tier,
-                    poster,
-                    json,
-                },
-        } => {
-            let edit = crate::store::SeriesEdit {
-                title,
-                year: year.as_deref().map(year_arg).transpose()?,
-                description: description.map(|d| Some(d).filter(|d| !d.trim().is_empty())),
-                tier,
-            };
-            let mut outcome = None;
-            if edit != crate::store::SeriesEdit::default() || poster.is_none() {
-                let command = Command::SeriesEdit {
-                    id: series_id.clone(),
-                    edit,
-                };
-                outcome = Some(execute(&config, command)?);
-            }
-            if let Some(path) = poster {
-                let command = Command::SeriesPoster {
-                    id: series_id,
-                    path: absolute(path)?,
-                };
-                outcome = Some(execute(&config, command)?);
-            }
-            match outcome {
-                Some(outcome) => print_outcome(&outcome, json),
-                None => Ok(()),
-            }
-        }
+        Cmd::Series { command } => series_command(&config, command),
         Cmd::Movies { json } => print_outcome(&execute(&config, Command::Movies)?, json),
         Cmd::Ingest {
             file,
@@ -556,25 +569,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 season,
                 episode,
             };
-            let mut outcome = None;
-            if edit != crate::store::MovieEdit::default() || poster.is_none() {
-                let command = Command::MovieEdit {
-                    id: movie_id.clone(),
-                    edit,
-                };
-                outcome = Some(execute(&config, command)?);
-            }
-            if let Some(path) = poster {
-                let command = Command::MoviePoster {
-                    id: movie_id,
-                    path: absolute(path)?,
-                };
-                outcome = Some(execute(&config, command)?);
-            }
-            match outcome {
-                Some(outcome) => print_outcome(&outcome, json),
-                None => Ok(()),
-            }
+            let edit =
+                (edit != crate::store::MovieEdit::default() || poster.is_none()).then(|| {
+                    Command::MovieEdit {
+                        id: movie_id.clone(),
+                        edit,
+                    }
+                });
+            let poster = (poster.map(absolute).transpose()?)
+                .map(|path| Command::MoviePoster { id: movie_id, path });
+            edit_then_poster(&config, edit, poster, json)
         }
         Cmd::Movie {
             command: MovieCmd::Delete { movie_id },

@@ -393,10 +393,7 @@ impl SeriesEdit {
             series.year = year;
         }
         if let Some(d) = &self.description {
-            series.description = d
-                .as_ref()
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty());
+            series.description = tidy_description(d);
         }
         if let Some(tier) = self.tier {
             series.tier = tier;
@@ -622,6 +619,13 @@ where
 pub const MAX_SEASON: u32 = 100;
 pub const MAX_EPISODE: u32 = 500;
 
+/// A description as kept: trimmed, and none rather than an empty one.
+fn tidy_description(d: &Option<String>) -> Option<String> {
+    d.as_ref()
+        .map(|d| d.trim().to_string())
+        .filter(|d| !d.is_empty())
+}
+
 /// Longest description kept: a few paragraphs, not a document.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
 
@@ -679,10 +683,7 @@ impl MovieEdit {
             movie.year = year;
         }
         if let Some(d) = &self.description {
-            movie.description = d
-                .as_ref()
-                .map(|d| d.trim().to_string())
-                .filter(|d| !d.is_empty());
+            movie.description = tidy_description(d);
         }
         if let Some(tier) = self.tier {
             movie.tier = tier;
