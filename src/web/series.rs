@@ -57,6 +57,11 @@ impl Shows {
         .await??)
     }
 
+    /// The series `id`, if this viewer may know about one of its episodes.
+    pub fn visible(&self, id: &SeriesId) -> Option<&Series> {
+        (self.series.iter()).find(|s| &s.id == id && self.by_series.contains_key(id))
+    }
+
     /// The episodes of a series this viewer may know about, in order, with their access.
     pub fn episodes(&self, id: &SeriesId) -> Vec<&CatalogEntry> {
         (self.by_series.get(id).into_iter().flatten())
@@ -163,6 +168,13 @@ pub fn card(
     }
 }
 
+/// Why the viewer may watch none of these episodes, if they may watch none.
+pub fn locked(episodes: &[&CatalogEntry]) -> Option<String> {
+    let mut refusals = episodes.iter().map(|e| e.access);
+    let first = refusals.next()?.err()?;
+    refusals.all(|a| a.is_err()).then(|| first.to_string())
+}
+
 fn episode_view(e: &CatalogEntry, positions: &HashMap<String, f64>) -> Option<EpisodeView> {
     let m = &e.movie;
     let ep = m.episode.as_ref()?;
@@ -237,9 +249,6 @@ async fn detail(
     let viewer = viewer::require(&req, &state).await?;
     let id = super::stream::parse_id(&id)?;
     let shows = Shows::load(&state, &viewer).await?;
-    let series = (shows.series.iter())
-        .find(|s| s.id == id)
-        .filter(|s| !shows.episodes(&s.id).is_empty())
-        .ok_or_else(|| ApiError::NotFound("no such series".into()))?;
+    let series = (shows.visible(&id)).ok_or_else(|| ApiError::NotFound("no such series".into()))?;
     Ok(HttpResponse::Ok().json(detail_of(&state, &shows, series)))
 }

@@ -187,10 +187,7 @@ pub async fn page(
             status: "ready".into(),
             percent: None,
             poster: card.poster_url,
-            locked: (!card.entitled).then(|| {
-                (episodes.iter().find_map(|e| e.access.err()))
-                    .map_or_else(String::new, |d| d.to_string())
-            }),
+            locked: crate::web::series::locked(&episodes),
             playable: true,
             error: None,
             year: card.year,

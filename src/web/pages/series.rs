@@ -33,19 +33,9 @@ pub async fn page(
     let not_found = || PageError(ApiError::NotFound("This series does not exist.".into()));
     let id = crate::store::SeriesId::parse(&id).map_err(|_| not_found())?;
     let shows = Shows::load(&state, &viewer).await?;
-    let series = (shows.series.iter())
-        .find(|s| s.id == id)
-        .filter(|s| !shows.episodes(&s.id).is_empty())
-        .ok_or_else(not_found)?;
+    let series = shows.visible(&id).ok_or_else(not_found)?;
     let detail = detail_of(&state, &shows, series);
-    let locked = shows
-        .episodes(&id)
-        .iter()
-        .all(|e| e.access.is_err())
-        .then(|| {
-            (shows.episodes(&id).iter().find_map(|e| e.access.err()))
-                .map_or_else(String::new, |d| d.to_string())
-        });
+    let locked = crate::web::series::locked(&shows.episodes(&id));
     let episodes = || detail.seasons.iter().flat_map(|s| s.episodes.iter());
     let next = (detail.next_episode.as_ref())
         .and_then(|n| episodes().find(|e| &e.id == n))
