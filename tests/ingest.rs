@@ -423,10 +423,18 @@ fn upload_over_http_queues_a_job_the_server_runs_with_visible_progress() {
     assert_eq!(last["status"], "ready", "{last}");
     assert!(saw_progress, "progress was visible while it ran");
     check_ladder(&movie_dir(dir.path(), &id), &["480p", "720p"], true);
-    let uploads = std::fs::read_dir(dir.path().join("uploads"))
-        .expect("uploads")
-        .count();
-    assert_eq!(uploads, 0, "the uploaded source is removed once ingested");
+    // "ready" is recorded before the source is removed (crash-safe order): wait for the
+    // removal, bounded for a hang (one unlink).
+    wait_for(
+        30,
+        "the uploaded source to be removed once ingested",
+        || {
+            let left = std::fs::read_dir(dir.path().join("uploads"))
+                .map(|d| d.count())
+                .unwrap_or(0);
+            when(left == 0, (), format!("{left} file(s) in uploads/"))
+        },
+    );
 
     // Bad uploads: not a video (fails as a job), too big (413), no file (400).
     let r = upload(&mut admin, b"this is not a movie at all", "Junk", "free");
