@@ -56,7 +56,23 @@ pub const KEYS: &[(&str, &[&str])] = &[
     ("backup", &["every", "keep", "key"]),
     ("protection", &["encrypt", "key_period", "session_idle"]),
     ("plans", &["free_screens", "premium_screens"]),
+    (
+        "tls",
+        &[
+            "domains",
+            "acme_directory",
+            "email",
+            "ca_root",
+            "cert",
+            "key",
+            "listen",
+        ],
+    ),
 ];
+
+/// Let's Encrypt's production directory, the CA `tls.domains` gets certificates from unless
+/// `tls.acme_directory` names another.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
 
 /// Environment variables that are not config keys but are still ours (so they draw no warning).
 const OTHER_ENV: &[&str] = &[
@@ -172,6 +188,44 @@ pub struct Config {
     pub backup: BackupConfig,
     pub protection: ProtectionConfig,
     pub plans: PlansConfig,
+    pub tls: TlsConfig,
+}
+
+/// HTTPS served by streamd itself (contract section 12).
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Where certificates come from; `None`: no HTTPS (plain HTTP on `server.listen` only).
+    pub certificates: Option<Certificates>,
+    /// Where HTTPS is served (the bound address once serving).
+    pub listen: SocketAddr,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Certificates {
+    /// Obtained from an ACME CA (HTTP-01 on `server.listen`) and renewed by streamd.
+    Acme {
+        domains: Vec<String>,
+        directory: String,
+        email: Option<String>,
+        /// The root streamd trusts for the ACME server's own HTTPS (a private CA).
+        ca_root: Option<PathBuf>,
+    },
+    /// PEM files the owner renews; read again when they change.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.certificates.is_some()
+    }
+
+    /// The names certificates are asked for (none for files: they name what they name).
+    pub fn domains(&self) -> &[String] {
+        match &self.certificates {
+            Some(Certificates::Acme { domains, .. }) => domains,
+            _ => &[],
+        }
+    }
 }
 
 /// Which movies get encrypted segments (`protection.encrypt`).
@@ -307,6 +361,101 @@ struct RawConfig {
     backup: RawBackup,
     protection: RawProtection,
     plans: RawPlans,
+    tls: RawTls,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawTls {
+    domains: Vec<String>,
+    acme_directory: String,
+    email: Option<String>,
+    ca_root: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    listen: String,
+}
+
+impl Default for RawTls {
+    fn default() -> Self {
+        Self {
+            domains: Vec::new(),
+            acme_directory: LETS_ENCRYPT.into(),
+            email: None,
+            ca_root: None,
+            cert: None,
+            key: None,
+            listen: "0.0.0.0:443".into(),
+        }
+    }
+}
+
+impl RawTls {
+    fn validate(self) -> Result<TlsConfig, ConfigError> {
+        let invalid = |key: &'static str, message: String| ConfigError::Invalid { key, message };
+        let listen = self
+            .listen
+            .parse::<SocketAddr>()
+            .map_err(|e| invalid("tls.listen", format!("{:?}: {e}", self.listen)))?;
+        let path = |p: Option<PathBuf>| p.filter(|p| !p.as_os_str().is_empty());
+        let (cert, key) = (path(self.cert), path(self.key));
+        let domains: Vec<String> = self
+            .domains
+            .iter()
+            .map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase())
+            .filter(|d| !d.is_empty())
+            .collect();
+        for d in &domains {
+            // HTTP-01 proves one host name at a time: no wildcards, ports, schemes or paths.
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            };
+            if d.len() > 253 || !d.split('.').all(label_ok) {
+                return Err(invalid(
+                    "tls.domains",
+                    format!(
+                        "{d:?} is not a host name (write it like \"tv.example.org\"; no wildcards, scheme or port)"
+                    ),
+                ));
+            }
+        }
+        let certificates = match (domains.is_empty(), cert, key) {
+            (true, None, None) => None,
+            (false, None, None) => Some(Certificates::Acme {
+                domains,
+                directory: http_url("tls.acme_directory", Some(self.acme_directory))?
+                    .ok_or_else(|| invalid("tls.acme_directory", "is empty".into()))?,
+                email: non_empty(self.email).map(|e| e.trim().to_string()),
+                ca_root: path(self.ca_root),
+            }),
+            (true, Some(cert), Some(key)) => Some(Certificates::Files { cert, key }),
+            (true, Some(_), None) => {
+                return Err(invalid("tls.key", "tls.cert is set without its key".into()));
+            }
+            (true, None, Some(_)) => {
+                return Err(invalid(
+                    "tls.cert",
+                    "tls.key is set without a certificate".into(),
+                ));
+            }
+            (false, _, _) => {
+                return Err(invalid(
+                    "tls.domains",
+                    "set either tls.domains (certificates from an ACME CA) or tls.cert and \
+                     tls.key (your own files), not both"
+                        .into(),
+                ));
+            }
+        };
+        Ok(TlsConfig {
+            certificates,
+            listen,
+        })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -526,32 +675,38 @@ impl Config {
 
     /// The URL prefix that pages, playlists and the playback API hand out.
     pub fn public_base(&self) -> String {
-        match &self.server.public_url {
-            Some(url) => url.clone(),
-            None => {
-                let addr = self.server.listen;
-                // A wildcard bind is reachable at loopback from this machine; a real deployment
-                // sets public_url.
-                let host = if addr.ip().is_unspecified() {
-                    "127.0.0.1".to_string()
-                } else if addr.is_ipv6() {
-                    format!("[{}]", addr.ip())
-                } else {
-                    addr.ip().to_string()
-                };
-                format!("http://{host}:{}", addr.port())
-            }
+        if let Some(url) = &self.server.public_url {
+            return url.clone();
+        }
+        if let Some(domain) = self.tls.domains().first() {
+            return format!("https://{domain}");
+        }
+        match self.tls.enabled() {
+            true => origin("https", self.tls.listen, 443),
+            false => origin("http", self.server.listen, 0),
         }
     }
 
     /// Cookies get `Secure` when asked for, or when the public URL is https anyway.
     pub fn secure_cookies(&self) -> bool {
-        self.auth.secure_cookies
-            || self
-                .server
-                .public_url
-                .as_deref()
-                .is_some_and(|u| u.starts_with("https://"))
+        self.auth.secure_cookies || self.public_base().starts_with("https://")
+    }
+}
+
+/// `scheme://host:port` for a bound address, without the port when it is the scheme's own.
+/// A wildcard bind is reachable at loopback from this machine; a real deployment sets
+/// public_url.
+fn origin(scheme: &str, addr: SocketAddr, default_port: u16) -> String {
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    match addr.port() == default_port {
+        true => format!("{scheme}://{host}"),
+        false => format!("{scheme}://{host}:{}", addr.port()),
     }
 }
 
@@ -907,6 +1062,7 @@ impl RawConfig {
                 free_screens: self.plans.free_screens,
                 premium_screens: self.plans.premium_screens,
             },
+            tls: self.tls.validate()?,
             backup: BackupConfig {
                 every: backup_every,
                 keep: self.backup.keep,

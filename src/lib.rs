@@ -16,5 +16,6 @@ pub mod runtime;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod tls;
 pub mod web;
 pub mod webvtt;

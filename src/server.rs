@@ -36,7 +36,7 @@ pub enum ServeError {
     Bind {
         addr: std::net::SocketAddr,
         source: std::io::Error,
-        hint: &'static str,
+        hint: String,
     },
     #[error("object store: {0}")]
     Media(crate::media::MediaError),
@@ -44,6 +44,8 @@ pub enum ServeError {
     Backup(String),
     #[error("server failed: {0}")]
     Run(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -76,19 +78,20 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     })?;
     let secrets = Arc::new(Secrets::load_or_create(&config)?);
 
-    let listener = TcpListener::bind(config.server.listen).map_err(|source| ServeError::Bind {
-        addr: config.server.listen,
-        hint: if source.kind() == std::io::ErrorKind::AddrInUse {
-            " (the port is in use: stop what uses it, or pick another with --listen)"
-        } else {
-            ""
-        },
-        source,
-    })?;
+    let listener = bind(config.server.listen, "--listen")?;
     let bound = listener.local_addr().map_err(ServeError::Run)?;
     let mut config = config;
     config.server.listen = bound;
+    let tls_listener = match config.tls.enabled() {
+        true => {
+            let l = bind(config.tls.listen, "tls.listen")?;
+            config.tls.listen = l.local_addr().map_err(ServeError::Run)?;
+            Some(l)
+        }
+        false => None,
+    };
     let config = Arc::new(config);
+    let tls = crate::tls::start(&config, config.tls.listen.port())?;
 
     let media = Arc::new(Media::new(&config, &secrets).map_err(ServeError::Media)?);
     if let (Some(every), Some(key)) = (config.backup.every, backup_key) {
@@ -119,6 +122,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         secrets,
         ingester,
         workers.clone(),
+        tls.clone(),
     ));
     let has_admin = store.has_admin().map_err(ServeError::Store)?;
 
@@ -127,8 +131,12 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     // answers in flight and all (a loaded CI machine saw exactly that).
     let signals = StopSignals::listen();
     let (stop_tx, stopping) = tokio::sync::watch::channel(false);
-    let server =
-        http_server(listener, state.clone(), &config.server, stopping).map_err(ServeError::Run)?;
+    let https = match (tls_listener, &tls) {
+        (Some(listener), Some(tls)) => Some((listener, tls.server_config()?)),
+        _ => None,
+    };
+    let server = http_server(listener, https, state.clone(), &config.server, stopping)
+        .map_err(ServeError::Run)?;
     let handle = server.handle();
     actix_web::rt::spawn(async move {
         let graceful = signals.wait().await;
@@ -153,6 +161,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     .map_err(|e| ServeError::DataDir(format!("cannot write {}: {e}", data_dir.display())))?;
 
     tracing::info!(data_dir = %data_dir.display(), listen = %bound, "streamd started");
+    if config.tls.enabled() {
+        tracing::info!(listen = %config.tls.listen, "serving HTTPS");
+    }
     eprintln!(
         "streamd is serving {} (data in {})",
         config.public_base(),
@@ -185,6 +196,23 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     result.map_err(ServeError::Run)
 }
 
+fn bind(addr: std::net::SocketAddr, flag: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr).map_err(|source| ServeError::Bind {
+        addr,
+        hint: match source.kind() {
+            std::io::ErrorKind::AddrInUse => {
+                format!(" (the port is in use: stop what uses it, or pick another with {flag})")
+            }
+            std::io::ErrorKind::PermissionDenied if addr.port() < 1024 => format!(
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE: see the README's \
+                 \"Running as a service\", or pick another with {flag})"
+            ),
+            _ => String::new(),
+        },
+        source,
+    })
+}
+
 /// The key scheduled backups are sealed with; refuses to start when they are asked for without
 /// one (they hold password hashes and signing secrets, in a bucket a CDN may read).
 fn scheduled_backup_key(config: &Config) -> Result<Option<crate::backup::BackupKey>, ServeError> {
@@ -211,6 +239,7 @@ fn scheduled_backup_key(config: &Config) -> Result<Option<crate::backup::BackupK
 /// limiting. Signals are [`StopSignals`]'; `stopping` tells each connection when the stop begins.
 fn http_server(
     listener: TcpListener,
+    https: Option<(TcpListener, Arc<rustls::ServerConfig>)>,
     state: web::Data<AppState>,
     server: &crate::config::ServerConfig,
     stopping: tokio::sync::watch::Receiver<bool>,
@@ -219,9 +248,41 @@ fn http_server(
         keep_alive: server.keep_alive,
         request_timeout: server.request_timeout,
     };
-    Ok(actix_server::Server::build()
+    let mut builder = actix_server::Server::build()
         .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
-        .disable_signals()
+        .disable_signals();
+    if let Some((tls_listener, tls_config)) = https {
+        let state = state.clone();
+        let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
+        // A handshake gets as long as a request head: a client stalling in it is closed then.
+        let handshake = timeouts.request_timeout;
+        builder = builder.listen("streamd-https", tls_listener, move || {
+            let app = crate::web::app(state.clone());
+            let http = actix_http::HttpService::build()
+                .keep_alive(timeouts.keep_alive)
+                .client_request_timeout(timeouts.request_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .secure()
+                // How handlers tell an HTTPS request (HSTS, no redirect): actix's own
+                // `AppConfig::secure` cannot be set from outside.
+                .on_connect_ext(|_, ext| {
+                    ext.insert(crate::web::https::OverTls);
+                })
+                .finish(map_config(app, |_| actix_web::dev::AppConfig::default()));
+            let acceptor = acceptor.clone();
+            fn_factory(move || {
+                let new_http = http.new_service(());
+                let acceptor = acceptor.clone();
+                async move {
+                    let http = std::rc::Rc::new(new_http.await.map_err(|_| ())?);
+                    Ok::<_, ()>(fn_service(move |io: actix_rt::net::TcpStream| {
+                        crate::web::https::serve(io, acceptor.clone(), http.clone(), handshake)
+                    }))
+                }
+            })
+        })?;
+    }
+    Ok(builder
         .listen("streamd", listener, move || {
             let app = crate::web::app(state.clone());
             let http = actix_http::HttpService::build()

@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || apt_missing+=(python3 python3-pip)
 command -v npm >/dev/null 2>&1 || apt_missing+=(nodejs npm)
 # nginx stands in for a CDN (proxy_cache) in tests/cdn.rs.
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_missing+=(nginx)
+# pebble is Let's Encrypt's test ACME server, the CA of tests/tls.rs.
+command -v pebble >/dev/null 2>&1 || apt_missing+=(pebble)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   echo "== installing ${apt_missing[*]} (Debian packages)"
   as_root apt-get update -qq

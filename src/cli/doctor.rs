@@ -122,12 +122,111 @@ pub fn run(config: &Config, config_file: Option<&Path>) -> anyhow::Result<()> {
         }
     }
 
+    https(&mut r, config, running.as_ref());
     backups(&mut r, config);
 
     if r.failures > 0 {
         bail!("{} check(s) failed", r.failures);
     }
     Ok(())
+}
+
+/// Built-in HTTPS: its port, and the certificate being served (from the files, or what the
+/// server's certificate manager last recorded).
+fn https(r: &mut Report, config: &Config, running: Option<&RunningServer>) {
+    use crate::config::Certificates;
+    use crate::tls::{acme::Paths, certs, status::StatusFile};
+    let Some(certificates) = &config.tls.certificates else {
+        if !config.public_base().starts_with("https://") {
+            r.warn(
+                "https",
+                "off: set [tls] domains for certificates from Let's Encrypt, or put a TLS proxy in front",
+            );
+        }
+        return;
+    };
+    let listen = config.tls.listen;
+    match TcpListener::bind(listen) {
+        Ok(_) => r.ok("https", format!("{listen} is free")),
+        Err(_) if running.is_some() => r.ok("https", format!("{listen} (the running server's)")),
+        Err(e) => r.fail("https", format!("{listen}: {e} (set tls.listen)")),
+    }
+    let describe = |info: &certs::CertInfo| {
+        format!(
+            "{} from {}, valid until {} ({})",
+            info.names.join(", "),
+            info.issuer,
+            when(info.not_after),
+            from_now(info.not_after)
+        )
+    };
+    match certificates {
+        Certificates::Files { cert, key } => match certs::read_files(cert, key) {
+            Ok(loaded) if loaded.info.not_after <= now() => {
+                r.fail("cert", format!("expired: {}", describe(&loaded.info)))
+            }
+            Ok(loaded) => r.ok("cert", describe(&loaded.info)),
+            Err(e) => r.fail("cert", e),
+        },
+        Certificates::Acme {
+            domains, directory, ..
+        } => {
+            let paths = Paths::new(&config.server.data_dir);
+            let status = StatusFile::read(&paths.status());
+            match paths.stored() {
+                Some(stored) if stored.info.covers(domains) => r.ok(
+                    "cert",
+                    format!(
+                        "{}; renewal from {directory} due {} ({})",
+                        describe(&stored.info),
+                        when(stored.info.renew_at()),
+                        from_now(stored.info.renew_at())
+                    ),
+                ),
+                Some(stored) => r.warn(
+                    "cert",
+                    format!(
+                        "the stored one ({}) does not cover {}: the server orders a new one",
+                        describe(&stored.info),
+                        domains.join(", ")
+                    ),
+                ),
+                None => r.warn(
+                    "cert",
+                    format!("none yet: the server orders one from {directory} when it runs"),
+                ),
+            }
+            if let Some(status) = status
+                && let Some(error) = &status.last_error
+            {
+                let next = status
+                    .next_attempt
+                    .map(|t| format!("; next attempt {}", from_now(t)))
+                    .unwrap_or_default();
+                r.warn("renewal", format!("the last attempt failed: {error}{next}"));
+            }
+        }
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn when(unix: i64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// "in 2days 3h", "4m ago".
+fn from_now(unix: i64) -> String {
+    let d = |s: i64| humantime::format_duration(std::time::Duration::from_secs(s as u64));
+    match unix - now() {
+        s if s >= 0 => format!("in {}", d(s)),
+        s => format!("{} ago", d(-s)),
+    }
 }
 
 /// Scheduled backups: their key, and the newest in the store.

@@ -70,10 +70,10 @@ pub fn open_connections() -> usize {
 }
 
 /// Counts a connection as open for as long as it lives.
-struct Open;
+pub struct Open;
 
 impl Open {
-    fn new() -> Open {
+    pub fn count() -> Open {
         OPEN.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Open
     }
@@ -99,7 +99,7 @@ where
     S: Service<(ActixIo, Option<SocketAddr>), Response = ()>,
     S::Error: Debug,
 {
-    let _open = Open::new();
+    let _open = Open::count();
     let peer = stream.peer_addr().ok();
     let _ = stream.set_nodelay(true);
     let mut conn = Conn {
@@ -285,6 +285,10 @@ enum Plan {
 }
 
 fn plan(head: &[u8], state: &AppState) -> Plan {
+    if state.tls.as_ref().is_some_and(|t| t.redirecting()) {
+        // Plain HTTP only redirects to https now (and answers ACME): actix does both.
+        return Plan::Whole;
+    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     if !matches!(request.parse(head), Ok(httparse::Status::Complete(_))) {

@@ -5,6 +5,7 @@ mod api;
 mod assets;
 pub mod connection;
 mod error;
+pub mod https;
 mod limits;
 pub mod local;
 mod metadata;
@@ -22,7 +23,7 @@ use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
-use actix_web::http::ConnectionType;
+use actix_web::http::{ConnectionType, header};
 use actix_web::middleware::DefaultHeaders;
 use actix_web::{App, HttpResponse, web};
 use futures_util::future::Either;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub variants: VariantCache,
     /// One permit per argon2 memory buffer (`auth::password::pool_size`).
     pub password_checks: tokio::sync::Semaphore,
+    /// Built-in HTTPS, when `[tls]` is set.
+    pub tls: Option<Arc<crate::tls::Tls>>,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
         secrets: Arc<Secrets>,
         ingester: Ingester,
         workers: Arc<Workers>,
+        tls: Option<Arc<crate::tls::Tls>>,
     ) -> Self {
         let media = ingester.media.clone();
         let csrf = Csrf::new(&secrets.signing_key().key);
@@ -85,6 +89,7 @@ impl AppState {
             metrics: Metrics::new(),
             ingester,
             workers,
+            tls,
         }
     }
 }
@@ -174,7 +179,9 @@ pub fn app(
         .wrap(headers)
         .wrap_fn(move |req, srv| {
             let started = std::time::Instant::now();
-            let refused = limits::refuse_oversized(&req);
+            let secure = https::over_tls(&req);
+            let refused =
+                https::plain_answer(&req, &state).or_else(|| limits::refuse_oversized(&req));
             let sent_body = limits::declares_body(req.headers());
             let call = match refused {
                 Some(answer) => Either::Left(std::future::ready(Ok(req.into_response(answer)))),
@@ -189,6 +196,12 @@ pub fn app(
                     res.response_mut()
                         .head_mut()
                         .set_connection_type(ConnectionType::Close);
+                }
+                if secure {
+                    res.headers_mut().insert(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        header::HeaderValue::from_static(https::HSTS),
+                    );
                 }
                 state.metrics.observe(&res, started.elapsed());
                 Ok(res)

@@ -151,10 +151,12 @@ pub(super) fn is_segment(mime: &str) -> bool {
 
 async fn serve(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, S3Error> {
     let now = SystemTime::now();
+    // HTTP/2 names the host in `:authority`, which actix keeps in the URI, not in a header.
     let host = req
         .headers()
         .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| req.uri().authority().map(|a| a.as_str()));
     let located = locate(
         state,
         req.method().as_str(),

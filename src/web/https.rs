@@ -1,0 +1,159 @@
+//! The web side of built-in HTTPS (contract section 12): TLS connections handed to actix's
+//! HTTP/2 or HTTP/1.1 service by ALPN, and the plain listener's part once HTTPS is on (ACME
+//! HTTP-01 answers, 308 redirects), and HSTS on every HTTPS answer.
+//!
+//! TLS connections take actix's ordinary path: the `sendfile` layer of [`super::connection`]
+//! cannot send from the page cache through rustls (BENCHMARKS.md, "HTTPS", measures the cost).
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_http::Protocol;
+use actix_rt::net::TcpStream;
+use actix_service::Service;
+use actix_web::dev::ServiceRequest;
+use actix_web::{HttpResponse, http::header};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use super::AppState;
+use super::connection::Open;
+
+/// A year, without `includeSubDomains`: other hosts of the owner's domain may not speak HTTPS.
+pub const HSTS: &str = "max-age=31536000";
+/// Where HTTP-01 tokens are asked for (RFC 8555 section 8.3).
+const CHALLENGE_PREFIX: &str = "/.well-known/acme-challenge/";
+
+/// Marks a request that came over TLS (set on each HTTPS connection).
+#[derive(Debug, Clone, Copy)]
+pub struct OverTls;
+
+pub fn over_tls(req: &ServiceRequest) -> bool {
+    req.conn_data::<OverTls>().is_some()
+}
+
+/// Serves one TLS connection: the handshake (bounded, so a client that stalls in it holds
+/// nothing but its own task), then actix's h2 or HTTP/1.1 service, as ALPN chose.
+pub async fn serve<S>(
+    stream: TcpStream,
+    acceptor: TlsAcceptor,
+    http: Rc<S>,
+    handshake_timeout: Duration,
+) -> Result<(), ()>
+where
+    S: Service<(TlsStream<TcpStream>, Protocol, Option<SocketAddr>), Response = ()>,
+    S::Error: std::fmt::Debug,
+{
+    let _open = Open::count();
+    let peer = stream.peer_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, ?peer, "TLS handshake failed");
+            return Ok(());
+        }
+        Err(_) => {
+            tracing::debug!(?peer, "TLS handshake timed out");
+            return Ok(());
+        }
+    };
+    let protocol = match tls.get_ref().1.alpn_protocol() {
+        Some(b"h2") => Protocol::Http2,
+        _ => Protocol::Http1,
+    };
+    if let Err(error) = http.call((tls, protocol, peer)).await {
+        tracing::debug!(?error, "HTTPS connection ended with an error");
+    }
+    Ok(())
+}
+
+/// What the plain listener answers itself while HTTPS is on: an ACME token, or (once there is
+/// a certificate to serve) a 308 to the same address over https. `None`: the app answers.
+pub fn plain_answer(req: &ServiceRequest, state: &AppState) -> Option<HttpResponse> {
+    let tls = state.tls.as_ref()?;
+    if over_tls(req) {
+        return None;
+    }
+    if let Some(token) = req.path().strip_prefix(CHALLENGE_PREFIX) {
+        return Some(match tls.challenges.answer(token) {
+            Some(key_authorization) => HttpResponse::Ok()
+                .content_type("application/octet-stream")
+                .body(key_authorization),
+            None => HttpResponse::NotFound()
+                .content_type("text/plain; charset=utf-8")
+                .body("no such challenge\n"),
+        });
+    }
+    if !tls.redirecting() {
+        // No certificate yet (the CA is unreachable on a first start): plain HTTP keeps the
+        // site usable rather than sending browsers to a handshake that must fail.
+        return None;
+    }
+    let target = https_location(req, state, tls.https_port);
+    Some(
+        HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, target))
+            .finish(),
+    )
+}
+
+/// The same path and query at `public_url` when that is https, else at the host the client
+/// asked for, on the HTTPS port.
+fn https_location(req: &ServiceRequest, state: &AppState, https_port: u16) -> String {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_string();
+    if let Some(base) = state
+        .config
+        .server
+        .public_url
+        .as_deref()
+        .filter(|u| u.starts_with("https://"))
+    {
+        let origin = url::Url::parse(base)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_else(|_| base.to_string());
+        return format!("{origin}{path}");
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(host_without_port)
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+        .or_else(|| state.config.tls.domains().first().cloned())
+        .unwrap_or_else(|| "localhost".into());
+    match https_port {
+        443 => format!("https://{host}{path}"),
+        port => format!("https://{host}:{port}{path}"),
+    }
+}
+
+/// `example.org:80` -> `example.org`, `[::1]:80` -> `[::1]`.
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    host.rsplit_once(':')
+        .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+        .map_or(host, |(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_come_off_host_names_and_bracketed_addresses() {
+        assert_eq!(host_without_port("tv.example.org:80"), "tv.example.org");
+        assert_eq!(host_without_port("tv.example.org"), "tv.example.org");
+        assert_eq!(host_without_port("127.0.0.1:8080"), "127.0.0.1");
+        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+    }
+}
