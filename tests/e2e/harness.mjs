@@ -5,6 +5,7 @@ import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { get as httpsGet } from 'node:https';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -50,11 +51,26 @@ export function ingest(dataDir, source, title, tier = 'free', env = {}) {
   return JSON.parse(out).id;
 }
 
-export async function startServer(dataDir, env = {}) {
+/** The status `url` answers over HTTPS with only `ca` trusted (node's fetch takes no CA). */
+function httpsStatus(url, ca) {
+  return new Promise((done, fail) => {
+    httpsGet(url, { ca }, (res) => { res.resume(); done(res.statusCode); }).on('error', fail);
+  });
+}
+
+/**
+ * streamd serving `dataDir`, up once its plain listener (server.json's `listen`) answers
+ * /healthz. `url` is where to reach it and `plain` its plain listener. With `https` ({ url, ca }:
+ * the public https origin and the CA pem its certificate chains to), the plain listener answers
+ * every request with a 308 there instead, so it is up once /healthz is that redirect and
+ * answers 200 over HTTPS; `url` is then the https origin.
+ */
+export async function startServer(dataDir, env = {}, { https } = {}) {
   rmSync(join(dataDir, 'server.json'), { force: true });
   const proc = spawn(BIN, ['--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
     env: { ...inherited, STREAMD_LOG: 'warn', ...env }, stdio: ['ignore', 'ignore', 'inherit'],
   });
+  const stop = () => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); });
   // Opening the store and binding a socket: nothing that grows with the test's work, so a fixed
   // bound, generous for a busy machine; past it, it is a hang.
   const deadline = Date.now() + 60000;
@@ -64,12 +80,18 @@ export async function startServer(dataDir, env = {}) {
     const file = join(dataDir, 'server.json');
     if (existsSync(file)) {
       const { listen } = JSON.parse(readFileSync(file, 'utf8'));
-      const url = `http://${listen}`;
+      const plain = `http://${listen}`;
       try {
-        const res = await fetch(`${url}/healthz`);
-        if (res.ok) return { url, stop: () => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); }) };
-        seen = `${url}/healthz answered ${res.status}`;
-      } catch (e) { seen = `${url}/healthz: ${e.message}`; }
+        const res = await fetch(`${plain}/healthz`, { redirect: 'manual' });
+        if (!https && res.ok) return { url: plain, plain, stop };
+        const to = res.headers.get('location');
+        seen = `${plain}/healthz answered ${res.status}${to ? ` to ${to}` : ''}`;
+        if (https && res.status === 308 && to === `${https.url}/healthz`) {
+          const status = await httpsStatus(to, https.ca);
+          if (status === 200) return { url: https.url, plain, stop };
+          seen = `${to} answered ${status}`;
+        }
+      } catch (e) { seen = `${plain}/healthz: ${e.message}`; }
     }
     if (Date.now() > deadline) { proc.kill(); throw new Error(`streamd did not start in 60 s; last seen: ${seen}`); }
     // A poll interval: the loop checks real state.
@@ -147,15 +169,18 @@ export async function waitPlayer(page, what, fn, arg, { timeout = 120000, pollin
   }
 }
 
-/** Debian's chromium, headless, with a fresh profile, as the project's rules require. */
-export async function browser() {
+/**
+ * Debian's chromium, headless, with a fresh profile, as the project's rules require; `args`
+ * are added to its command line.
+ */
+export async function browser(args = []) {
   const profile = tempDir('streamd-chromium-');
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+      '--autoplay-policy=no-user-gesture-required', ...args],
     viewport: { width: 1280, height: 800 },
   });
   return { context, close: async () => { await context.close(); rmSync(profile, { recursive: true, force: true }); } };
