@@ -253,6 +253,7 @@ fn http_server(
         .disable_signals();
     if let Some((tls_listener, tls_config)) = https {
         let state = state.clone();
+        let stopping = stopping.clone();
         let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
         // A handshake gets as long as a request head: a client stalling in it is closed then.
         let handshake = timeouts.request_timeout;
@@ -270,13 +271,21 @@ fn http_server(
                 })
                 .finish(map_config(app, |_| actix_web::dev::AppConfig::default()));
             let acceptor = acceptor.clone();
+            let stopping = stopping.clone();
             fn_factory(move || {
                 let new_http = http.new_service(());
                 let acceptor = acceptor.clone();
+                let stopping = stopping.clone();
                 async move {
                     let http = std::rc::Rc::new(new_http.await.map_err(|_| ())?);
                     Ok::<_, ()>(fn_service(move |io: actix_rt::net::TcpStream| {
-                        crate::web::https::serve(io, acceptor.clone(), http.clone(), handshake)
+                        crate::web::https::serve(
+                            io,
+                            acceptor.clone(),
+                            http.clone(),
+                            handshake,
+                            stopping.clone(),
+                        )
                     }))
                 }
             })

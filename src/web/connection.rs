@@ -285,10 +285,6 @@ enum Plan {
 }
 
 fn plan(head: &[u8], state: &AppState) -> Plan {
-    if state.tls.as_ref().is_some_and(|t| t.redirecting()) {
-        // Plain HTTP only redirects to https now (and answers ACME): actix does both.
-        return Plan::Whole;
-    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     if !matches!(request.parse(head), Ok(httparse::Status::Complete(_))) {
@@ -334,7 +330,11 @@ fn plan(head: &[u8], state: &AppState) -> Plan {
         .iter()
         .map(|h| h.name.len() + h.value.len() + 4)
         .sum();
+    // Once HTTPS serves, plain HTTP only redirects (and answers ACME): actix does both, so
+    // no object leaves in clear.
+    let redirecting = state.tls.as_ref().is_some_and(|t| t.redirecting());
     let object = plain
+        && !redirecting
         && body == 0
         && (method == "GET" || method == "HEAD")
         && target.starts_with("/s3/")

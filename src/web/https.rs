@@ -5,15 +5,19 @@
 //! TLS connections take actix's ordinary path: the `sendfile` layer of [`super::connection`]
 //! cannot send from the page cache through rustls (BENCHMARKS.md, "HTTPS", measures the cost).
 
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use actix_http::Protocol;
 use actix_rt::net::TcpStream;
 use actix_service::Service;
 use actix_web::dev::ServiceRequest;
 use actix_web::{HttpResponse, http::header};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
@@ -33,16 +37,23 @@ pub fn over_tls(req: &ServiceRequest) -> bool {
     req.conn_data::<OverTls>().is_some()
 }
 
+/// A TLS connection that has neither read nor written for this long while the server stops
+/// is idle (a browser's kept-alive h2 connection): it is closed rather than waited for.
+const IDLE_AT_STOP: Duration = Duration::from_secs(2);
+
 /// Serves one TLS connection: the handshake (bounded, so a client that stalls in it holds
-/// nothing but its own task), then actix's h2 or HTTP/1.1 service, as ALPN chose.
+/// nothing but its own task), then actix's h2 or HTTP/1.1 service, as ALPN chose. When the
+/// server stops, the connection is closed once idle; answers being sent finish first (the
+/// plain listener does the same in [`super::connection`]).
 pub async fn serve<S>(
     stream: TcpStream,
     acceptor: TlsAcceptor,
     http: Rc<S>,
     handshake_timeout: Duration,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) -> Result<(), ()>
 where
-    S: Service<(TlsStream<TcpStream>, Protocol, Option<SocketAddr>), Response = ()>,
+    S: Service<(Watched<TlsStream<TcpStream>>, Protocol, Option<SocketAddr>), Response = ()>,
     S::Error: std::fmt::Debug,
 {
     let _open = Open::count();
@@ -63,10 +74,82 @@ where
         Some(b"h2") => Protocol::Http2,
         _ => Protocol::Http1,
     };
-    if let Err(error) = http.call((tls, protocol, peer)).await {
-        tracing::debug!(?error, "HTTPS connection ended with an error");
+    let last = Rc::new(Cell::new(Instant::now()));
+    let io = Watched {
+        inner: tls,
+        last: last.clone(),
+    };
+    let served = http.call((io, protocol, peer));
+    tokio::select! {
+        result = served => {
+            if let Err(error) = result {
+                tracing::debug!(?error, "HTTPS connection ended with an error");
+            }
+        }
+        _ = idle_while_stopping(&mut stopping, &last) => {}
     }
     Ok(())
+}
+
+async fn idle_while_stopping(
+    stopping: &mut tokio::sync::watch::Receiver<bool>,
+    last: &Cell<Instant>,
+) {
+    if stopping.wait_for(|stop| *stop).await.is_err() {
+        return std::future::pending().await;
+    }
+    while last.get().elapsed() < IDLE_AT_STOP {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// An IO that remembers when it last moved bytes.
+pub struct Watched<T> {
+    inner: T,
+    last: Rc<Cell<Instant>>,
+}
+
+impl<T> Watched<T> {
+    fn moved(&self, n: usize) {
+        if n > 0 {
+            self.last.set(Instant::now());
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        self.moved(buf.filled().len() - before);
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let polled = Pin::new(&mut self.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = polled {
+            self.moved(n);
+        }
+        polled
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// What the plain listener answers itself while HTTPS is on: an ACME token, or (once there is

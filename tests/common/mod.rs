@@ -134,11 +134,17 @@ impl Server {
 
     /// Starts a server on `dir` with extra environment, waiting until /healthz answers.
     pub fn start_in(dir: &Path, env: &[(&str, &str)]) -> Server {
+        Self::start_on(dir, "127.0.0.1:0", env)
+    }
+
+    /// As [`Server::start_in`], with the plain listener on `listen`. A server with a
+    /// certificate answers the plain /healthz with a redirect to https: that counts as up.
+    pub fn start_on(dir: &Path, listen: &str, env: &[(&str, &str)]) -> Server {
         let _ = std::fs::remove_file(dir.join("server.json"));
         let mut cmd = Command::new(BIN);
         cmd.arg("--data-dir")
             .arg(dir)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .env_remove("STREAMD_CONFIG")
             .env("STREAMD_LOG", "warn")
             .stdin(Stdio::null())
@@ -160,7 +166,12 @@ impl Server {
             if let Ok(text) = std::fs::read_to_string(dir.join("server.json")) {
                 let v: serde_json::Value = serde_json::from_str(&text).expect("server.json");
                 let addr: SocketAddr = v["listen"].as_str().expect("listen").parse().expect("addr");
-                match ureq::get(format!("http://{addr}/healthz")).call() {
+                let agent: ureq::Agent = ureq::Agent::config_builder()
+                    .http_status_as_error(false)
+                    .max_redirects(0)
+                    .build()
+                    .into();
+                match agent.get(format!("http://{addr}/healthz")).call() {
                     Ok(_) => break addr,
                     Err(e) => seen = format!("server.json says {addr}; /healthz: {e}"),
                 }
@@ -179,6 +190,11 @@ impl Server {
             log,
             _tmp: None,
         }
+    }
+
+    /// What the server has logged so far.
+    pub fn log_so_far(&self) -> String {
+        self.log.text(false)
     }
 
     /// The server's process id.
