@@ -154,7 +154,10 @@ test('over HTTPS: sign in with a Secure, HttpOnly session cookie, see the catalo
   for (const [url, r] of objects) {
     const path = url.split('?')[0];
     assert.ok(url.startsWith(`${server.url}/s3/`), `${path} went to ${server.url}/s3/`);
-    assert.ok(!r.failed && r.status >= 200 && r.status < 300, `${path} succeeded: ${JSON.stringify(r)}`);
+    // A catalog image still loading when the page moves on to the watch page is aborted by
+    // the browser (net::ERR_ABORTED, after a 200): that is the navigation, not the server.
+    const abandoned = r.failed === 'net::ERR_ABORTED' && r.type === 'image' && r.status === 200;
+    assert.ok(abandoned || (!r.failed && r.status >= 200 && r.status < 300), `${path} succeeded: ${JSON.stringify(r)}`);
     assert.equal(r.protocol, 'h2', `${path} came over HTTP/2: ${JSON.stringify(r)}`);
   }
   // Nothing at all went over plain HTTP or elsewhere (mixed content would be blocked anyway).
