@@ -414,6 +414,14 @@ impl RawTls {
                     && !l.starts_with('-')
                     && !l.ends_with('-')
             };
+            if d.parse::<std::net::IpAddr>().is_ok() {
+                return Err(invalid(
+                    "tls.domains",
+                    format!(
+                        "{d:?} is an IP address: certificates are for host names here (use tls.cert and tls.key for an address)"
+                    ),
+                ));
+            }
             if d.len() > 253 || !d.split('.').all(label_ok) {
                 return Err(invalid(
                     "tls.domains",
@@ -1192,6 +1200,72 @@ mod tests {
         let c = Config::load_from(&o, env(&[])).expect("config");
         assert!(c.secure_cookies());
         assert_eq!(c.public_base(), "https://tv.example.org");
+    }
+
+    #[test]
+    fn tls_domains_make_the_public_url_https_on_the_first_domain() {
+        let (_f, o) = file("[tls]\ndomains = [\"TV.example.org.\", \"www.example.org\"]\n");
+        let c = Config::load_from(&o, env(&[])).expect("config");
+        assert!(c.tls.enabled() && c.secure_cookies());
+        assert_eq!(c.tls.domains(), ["tv.example.org", "www.example.org"]);
+        assert_eq!(c.public_base(), "https://tv.example.org");
+        assert_eq!(c.tls.listen.to_string(), "0.0.0.0:443");
+        match &c.tls.certificates {
+            Some(Certificates::Acme { directory, .. }) => assert_eq!(directory, LETS_ENCRYPT),
+            other => panic!("{other:?}"),
+        }
+        // public_url wins; files name no domain, so the TLS listener's address stands in.
+        let (_f, o) = file(
+            "[server]\npublic_url = \"https://tv.example.org:8443\"\n[tls]\ndomains = [\"tv.example.org\"]\n",
+        );
+        let c = Config::load_from(&o, env(&[])).expect("config");
+        assert_eq!(c.public_base(), "https://tv.example.org:8443");
+        let (_f, o) =
+            file("[tls]\ncert = \"/c.pem\"\nkey = \"/k.pem\"\nlisten = \"127.0.0.1:8443\"\n");
+        let c = Config::load_from(&o, env(&[])).expect("config");
+        assert_eq!(c.public_base(), "https://127.0.0.1:8443");
+        assert!(c.secure_cookies());
+        let c = Config::load_from(&Overrides::default(), env(&[])).expect("defaults");
+        assert!(!c.tls.enabled() && !c.secure_cookies());
+    }
+
+    #[test]
+    fn tls_settings_that_cannot_work_are_refused_by_name() {
+        for (text, key, why) in [
+            (
+                "domains = [\"*.example.org\"]",
+                "tls.domains",
+                "not a host name",
+            ),
+            (
+                "domains = [\"https://tv.example.org\"]",
+                "tls.domains",
+                "not a host name",
+            ),
+            (
+                "domains = [\"tv.example.org:443\"]",
+                "tls.domains",
+                "not a host name",
+            ),
+            ("domains = [\"192.0.2.7\"]", "tls.domains", "IP address"),
+            (
+                "domains = [\"a\"]\ncert = \"/c\"\nkey = \"/k\"",
+                "tls.domains",
+                "not both",
+            ),
+            ("cert = \"/c\"", "tls.key", "without its key"),
+            ("key = \"/k\"", "tls.cert", "without a certificate"),
+            (
+                "domains = [\"a\"]\nacme_directory = \"ftp://x\"",
+                "tls.acme_directory",
+                "http",
+            ),
+            ("listen = \"443\"", "tls.listen", "443"),
+        ] {
+            let (_f, o) = file(&format!("[tls]\n{text}\n"));
+            let e = Config::load_from(&o, env(&[])).expect_err(text).to_string();
+            assert!(e.contains(key) && e.contains(why), "{text}: {e}");
+        }
     }
 
     #[test]
