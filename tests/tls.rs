@@ -567,6 +567,8 @@ fn certificate_files_are_checked_reloaded_and_idle_handshakes_block_no_one() {
     std::fs::write(&key_path, &key1).expect("key");
     let server = Server::start_on(&d, "127.0.0.1:0", &env);
     assert_eq!(served_leaf(https, &root), Ok(leaf_of_pem(&cert1)));
+    // The CLI beside the running server still reaches it over plain loopback HTTP.
+    add_user(&d, "bob", PW, &[]);
     // No certificate from a CA: plain HTTP redirects as soon as the files are served.
     let r = server.client().get("/login");
     assert_eq!(r.status, 308, "{}", r.body);

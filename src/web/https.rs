@@ -169,6 +169,11 @@ pub fn plain_answer(req: &ServiceRequest, state: &AppState) -> Option<HttpRespon
                 .body("no such challenge\n"),
         });
     }
+    let loopback = req.peer_addr().is_some_and(|a| a.ip().is_loopback());
+    if loopback && req.path() == super::local::CLI_PATH {
+        // The CLI beside a running server talks to it over loopback, never leaving the machine.
+        return None;
+    }
     if !tls.redirecting() {
         // No certificate yet (the CA is unreachable on a first start): plain HTTP keeps the
         // site usable rather than sending browsers to a handshake that must fail.
