@@ -7,21 +7,38 @@
 //! Prints one line of JSON: completed segments, errors, bytes, TTFB p50/p99 (request written to
 //! first response byte).
 //!
+//! `https://` URLs are fetched over TLS (rustls, HTTP/1.1 by ALPN, SNI from the URL's host),
+//! trusting only the CA certificate(s) in the PEM file named by `PACED_CA`. Every viewer makes a
+//! full handshake (no session resumption: each is a different player); the handshake is part of
+//! connecting, not of TTFB. The JSON then also names the protocol, cipher suite and ALPN agreed.
+//!
 //! Usage: paced URL_FILE VIEWERS DURATION_S BITRATE_BITS_PER_S [READ_RATE_BYTES_PER_S]
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 struct Target {
     addr: String,
     host: String,
     path: String,
     bytes: u64,
+    /// The name to verify and send as SNI: an https:// URL.
+    tls: Option<ServerName<'static>>,
 }
+
+/// A viewer's connection: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// What the first TLS handshake agreed (protocol, cipher suite, ALPN), for the report.
+static NEGOTIATED: OnceLock<String> = OnceLock::new();
 
 #[derive(Default)]
 struct Totals {
@@ -30,15 +47,70 @@ struct Totals {
     bytes: AtomicU64,
 }
 
-fn parse_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("http://")?;
+/// Host (with its port) and path of an http:// or https:// URL; whether it is https.
+fn parse_url(url: &str) -> Option<(String, String, bool)> {
+    let (rest, tls) = match url.strip_prefix("https://") {
+        Some(rest) => (rest, true),
+        None => (url.strip_prefix("http://")?, false),
+    };
     let (host, path) = rest.split_at(rest.find('/')?);
-    Some((host.to_string(), path.to_string()))
+    Some((host.to_string(), path.to_string(), tls))
+}
+
+/// Trusts only the certificates in the PEM file `ca`; HTTP/1.1 by ALPN; no resumption.
+fn tls_connector(ca: &str) -> Result<TlsConnector, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| format!("PACED_CA {ca}: {e}"))? {
+        roots
+            .add(cert.map_err(|e| format!("PACED_CA {ca}: {e}"))?)
+            .map_err(|e| format!("PACED_CA {ca}: {e}"))?;
+    }
+    if roots.is_empty() {
+        return Err(format!("PACED_CA {ca}: no certificate"));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.resumption = rustls::client::Resumption::disabled();
+    Ok(TlsConnector::from(Arc::new(config)))
+}
+
+/// A connection to the target's server: TCP, then the TLS handshake for an https:// target.
+async fn connect(target: &Target, tls: Option<&TlsConnector>) -> Result<Box<dyn Io>, String> {
+    let tcp = TcpStream::connect(&target.addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = tcp.set_nodelay(true);
+    let (Some(name), Some(connector)) = (&target.tls, tls) else {
+        return Ok(Box::new(tcp));
+    };
+    let stream = connector
+        .connect(name.clone(), tcp)
+        .await
+        .map_err(|e| format!("TLS handshake: {e}"))?;
+    NEGOTIATED.get_or_init(|| {
+        let (_, session) = stream.get_ref();
+        format!(
+            "{} {} {}",
+            session
+                .protocol_version()
+                .map_or("?".into(), |v| format!("{v:?}")),
+            session
+                .negotiated_cipher_suite()
+                .map_or("?".into(), |s| format!("{:?}", s.suite())),
+            String::from_utf8_lossy(session.alpn_protocol().unwrap_or(b"(no ALPN)")),
+        )
+    });
+    Ok(Box::new(stream))
 }
 
 /// One request and its whole answer; the time to the first byte.
 async fn fetch(
-    sock: &mut TcpStream,
+    sock: &mut Box<dyn Io>,
     target: &Target,
     read_rate: u64,
     buf: &mut [u8],
@@ -51,6 +123,7 @@ async fn fetch(
     sock.write_all(request.as_bytes())
         .await
         .map_err(|e| format!("write: {e}"))?;
+    sock.flush().await.map_err(|e| format!("flush: {e}"))?;
     let mut head = Vec::new();
     let mut ttfb = None;
     let (body_start, length) = loop {
@@ -109,6 +182,7 @@ async fn viewer(
     start: Instant,
     end: Instant,
     read_rate: u64,
+    tls: Option<TlsConnector>,
     totals: Arc<Totals>,
     ttfbs: Arc<std::sync::Mutex<Vec<u32>>>,
 ) {
@@ -116,20 +190,24 @@ async fn viewer(
     let offset = interval.mul_f64((id as f64 * 0.618_033_988_75).fract());
     tokio::time::sleep_until((start + offset).into()).await;
     let mut buf = vec![0u8; 64 * 1024];
-    let mut sock: Option<TcpStream> = None;
+    let mut sock: Option<Box<dyn Io>> = None;
     let mut next = Instant::now();
     let mut index = id % targets.len();
     let mut mine = Vec::new();
     while Instant::now() + Duration::from_millis(1) < end {
         let target = &targets[index];
         if sock.is_none() {
-            match TcpStream::connect(&target.addr).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    sock = Some(s);
-                }
-                Err(_) => {
-                    totals.errors.fetch_add(1, Ordering::Relaxed);
+            let patience = (interval * 10).max(Duration::from_secs(10));
+            match tokio::time::timeout(patience, connect(target, tls.as_ref())).await {
+                Ok(Ok(s)) => sock = Some(s),
+                other => {
+                    let why = match other {
+                        Ok(Err(e)) => e,
+                        _ => "connect timed out".into(),
+                    };
+                    if totals.errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                        eprintln!("viewer {id}: {why}");
+                    }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 }
@@ -192,17 +270,37 @@ fn main() -> Result<(), String> {
     let mut targets = Vec::new();
     for line in urls.lines().filter(|l| !l.trim().is_empty()) {
         let (url, size) = line.split_once(' ').ok_or("a line is URL SIZE")?;
-        let (host, path) = parse_url(url).ok_or("only http:// URLs")?;
+        let (host, path, https) = parse_url(url).ok_or("only http:// and https:// URLs")?;
+        let tls = if https {
+            // The name without the port (no IPv6 literals here).
+            let name = host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(name, _)| name);
+            Some(ServerName::try_from(name.to_string()).map_err(|e| format!("{name}: {e}"))?)
+        } else {
+            None
+        };
         targets.push(Target {
-            addr: host.clone(),
+            addr: if https && !host.contains(':') {
+                format!("{host}:443")
+            } else {
+                host.clone()
+            },
             host,
             path,
             bytes: size.trim().parse().map_err(|_| "bad size")?,
+            tls,
         });
     }
     if targets.is_empty() {
         return Err("no URLs".into());
     }
+    let tls = if targets.iter().any(|t| t.tls.is_some()) {
+        let ca = std::env::var("PACED_CA").map_err(|_| "https:// URLs need PACED_CA=CA.pem")?;
+        Some(tls_connector(&ca)?)
+    } else {
+        None
+    };
     let mean_bytes = targets.iter().map(|t| t.bytes as f64).sum::<f64>() / targets.len() as f64;
     let interval = Duration::from_secs_f64(mean_bytes * 8.0 / bitrate);
     let targets = Arc::new(targets);
@@ -225,6 +323,7 @@ fn main() -> Result<(), String> {
                     start,
                     end,
                     read_rate,
+                    tls.clone(),
                     totals.clone(),
                     ttfbs.clone(),
                 ))
@@ -236,8 +335,12 @@ fn main() -> Result<(), String> {
     });
     let mut all = ttfbs.lock().map(|v| v.clone()).unwrap_or_default();
     all.sort_unstable();
+    let negotiated = NEGOTIATED
+        .get()
+        .map(|n| format!(",\"tls\":\"{n}\""))
+        .unwrap_or_default();
     println!(
-        "{{\"viewers\":{viewers},\"interval_s\":{:.3},\"completed\":{},\"errors\":{},\"bytes\":{},\"ttfb_p50_ms\":{:.3},\"ttfb_p99_ms\":{:.3}}}",
+        "{{\"viewers\":{viewers},\"interval_s\":{:.3},\"completed\":{},\"errors\":{},\"bytes\":{},\"ttfb_p50_ms\":{:.3},\"ttfb_p99_ms\":{:.3}{negotiated}}}",
         interval.as_secs_f64(),
         totals.completed.load(Ordering::Relaxed),
         totals.errors.load(Ordering::Relaxed),
