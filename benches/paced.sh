@@ -130,8 +130,19 @@ run() { # NAME URLFILE PIDS...
   local name=$1 urls=$2; shift 2
   local before after out
   before=$(cpu_ticks "$@")
+  # Peak RSS (VmHWM) counts mapped file pages too (streamd's ordinary path maps each object),
+  # so the peak of anonymous memory alone (RssAnon, sampled every 200 ms) is reported beside it.
+  local pids="$*"
+  rm -f "$WORK/$name.anon"
+  ( peak=0; while :; do
+      v=$(for p in $pids; do awk '/RssAnon/ {print $2}' "/proc/$p/status" 2>/dev/null; done | awk '{s+=$1} END {print s+0}')
+      [ "$v" -gt "$peak" ] && peak=$v && echo "$peak" > "$WORK/$name.anon"
+      sleep 0.2
+    done ) & local sampler=$!
   out=$("$LOAD" "$urls" "$VIEWERS" "$DURATION" "$BITRATE" "$READ_RATE")
   after=$(cpu_ticks "$@")
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+  echo "PEAK RssAnon $name: $(awk '{printf "%.1f", $1/1024}' "$WORK/$name.anon" 2>/dev/null) MB" >&2
   echo "$out" > "$WORK/$name.json"
   echo "$out" | sed -n 's/.*"completed":\([0-9]*\),"errors":\([0-9]*\),"bytes":\([0-9]*\),"ttfb_p50_ms":\([0-9.]*\),"ttfb_p99_ms":\([0-9.]*\).*/\1 \2 \3 \4 \5/p' |
     awk -v t="$(( after - before ))" -v hz="$TICK" -v rss="$(hwm_kb "$@")" \

@@ -411,10 +411,12 @@ fn a_killed_ingest_resumes_from_its_last_segment_and_equals_an_uninterrupted_one
         "{}",
         String::from_utf8_lossy(&decode.stderr)
     );
-    assert!(
-        !data.join("staging").join(&id).exists(),
-        "no stray staging after the resumed job"
-    );
+    // "ready" is recorded before the job removes its staging dir: wait for the removal
+    // (bounded for a hang: one rm -r).
+    common::wait_for(30, "no stray staging after the resumed job", || {
+        let left = data.join("staging").join(&id);
+        common::when(!left.exists(), (), format!("{} exists", left.display()))
+    });
     let _ = Duration::ZERO;
     server.stop();
 }
