@@ -70,6 +70,8 @@ pub fn cli(data_dir: &Path, args: &[&str], stdin: Option<&str>) -> Output {
         .arg(data_dir)
         .args(args)
         .env_remove("STREAMD_CONFIG")
+        // The suite's own switch (tests/run.sh), not streamd's: it would warn about it.
+        .env_remove("STREAMD_REQUIRE_PEERS")
         .env_remove("STREAMD_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -146,6 +148,8 @@ impl Server {
             .arg(dir)
             .args(["serve", "--listen", listen])
             .env_remove("STREAMD_CONFIG")
+            // The suite's own switch (tests/run.sh), not streamd's: it would warn about it.
+            .env_remove("STREAMD_REQUIRE_PEERS")
             .env("STREAMD_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -449,6 +453,8 @@ pub fn cli_env(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
         .arg(data_dir)
         .args(args)
         .env_remove("STREAMD_CONFIG")
+        // The suite's own switch (tests/run.sh), not streamd's: it would warn about it.
+        .env_remove("STREAMD_REQUIRE_PEERS")
         .env_remove("STREAMD_LOG")
         .stdin(Stdio::null());
     for (k, v) in env {
